@@ -1,0 +1,131 @@
+"""The `advisor` command line. Exit codes: 0 clean, 1 findings, 2 usage/config error or a file that
+could not be analysed."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from advisor import __version__
+from advisor.config import Config, ConfigError, find_pyproject, load_config
+from advisor.report import FORMATS, render
+from advisor.rule import is_known_code, rules_by_code
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _split_codes(values: tuple[str, ...], option: str) -> list[str]:
+    codes = [c.strip().upper() for v in values for c in v.split(",") if c.strip()]
+    unknown = [c for c in codes if not is_known_code(c)]
+    if unknown:
+        raise click.UsageError(f"{option}: unknown rule code {', '.join(unknown)} — run `advisor rules` for the list")
+    return codes
+
+
+def _load_config(config_path: str | None, paths: tuple[str, ...]) -> Config:
+    if config_path:
+        return load_config(Path(config_path))
+    start = Path(os.path.commonpath([os.path.abspath(p) for p in paths])) if paths else Path.cwd()
+    while not start.exists() and start != start.parent:
+        start = start.parent
+    return load_config(find_pyproject(start))
+
+
+def _write(text: str, output: str | None) -> None:
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="advisor")
+def main() -> None:
+    """Find performance anti-patterns in PyTorch/NumPy training code, and measure the fix."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--select", multiple=True, help="Only these codes or prefixes (comma-separated), e.g. ADV1,ADV401.")
+@click.option("--ignore", multiple=True, help="Skip these codes or prefixes (comma-separated).")
+@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stdout.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are reported (errors still exit 2).")
+@click.option("--statistics", is_flag=True, help="Show how many findings each rule produced.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Parallel worker processes [default: CPU count].")
+@click.option("--exclude", multiple=True, help="Glob of files or folders to skip (repeatable), on top of the defaults.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Read [tool.advisor] from this pyproject.toml.")
+@click.option("--no-gitignore", is_flag=True, help="Scan files that .gitignore excludes.")
+@click.option("-q", "--quiet", is_flag=True, help="Print findings only: no fix hints, no summary.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for internal errors.")
+def scan(
+    paths: tuple[str, ...],
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    fmt: str,
+    output: str | None,
+    exit_zero: bool,
+    statistics: bool,
+    jobs: int | None,
+    exclude: tuple[str, ...],
+    config_path: str | None,
+    no_gitignore: bool,
+    quiet: bool,
+    debug: bool,
+) -> None:
+    """Scan PATHS (files or folders, default `.`) for performance anti-patterns."""
+    from advisor.discover import discover
+    from advisor.engine import scan as run_scan
+
+    if debug:
+        os.environ["ADVISOR_DEBUG"] = "1"
+    paths = paths or (".",)
+    try:
+        config = _load_config(config_path, paths)
+    except ConfigError as exc:
+        click.echo(f"advisor: error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    if select:
+        config.select = _split_codes(select, "--select")
+    if ignore:
+        config.ignore = config.ignore + _split_codes(ignore, "--ignore")
+    if config.select and "ALL" in config.select:
+        config.select = None
+    files, errors = discover(list(paths), config.exclude + exclude, respect_gitignore=config.respect_gitignore and not no_gitignore)
+    result = run_scan(files, config, jobs=jobs)
+    result.errors.extend(errors)
+    result.sort()
+    options: dict[str, Any] = {"statistics": statistics, "quiet": quiet}
+    _write(render(fmt, result, **options), output)
+    if fmt in ("text", "concise"):
+        for err in result.errors:
+            click.echo(f"{err.path}: error: {err.message}", err=True)
+    if result.errors:
+        sys.exit(EXIT_ERROR)
+    if result.findings and not exit_zero:
+        sys.exit(EXIT_FINDINGS)
+    sys.exit(EXIT_CLEAN)
+
+
+@main.command("rules")
+def list_rules() -> None:
+    """List every rule with its code, name and one-line summary."""
+    for rule in rules_by_code().values():
+        click.echo(f"{rule.code}  {rule.name:<28} {rule.summary}")
+
+
+@main.command()
+@click.argument("code")
+def explain(code: str) -> None:
+    """Explain a rule: what it does, why it is slow, an example and what to use instead."""
+    rule = rules_by_code().get(code.strip().upper())
+    if rule is None:
+        click.echo(f"advisor: error: unknown rule code {code} — run `advisor rules` for the list", err=True)
+        sys.exit(EXIT_ERROR)
+    from advisor.explain import explain_text
+
+    click.echo(explain_text(rule))

@@ -1,0 +1,142 @@
+"""`[tool.advisor]` in the nearest pyproject.toml, merged with the command line (which wins).
+
+Unknown keys, codes and rule options are errors, never silently ignored: a typo in `ignore` that
+turned a rule back on would look like a false alarm.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from advisor.rule import all_rules, is_known_code, rules_by_code
+
+KNOWN_KEYS = ("select", "ignore", "extend-select", "exclude", "per-file-ignores", "options", "respect-gitignore")
+
+
+class ConfigError(Exception):
+    """Bad configuration or arguments; the CLI prints it and exits 2."""
+
+
+@dataclass
+class Config:
+    select: list[str] | None = None
+    ignore: list[str] = field(default_factory=list)
+    exclude: tuple[str, ...] = ()
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    respect_gitignore: bool = True
+    source: Path | None = None  # the pyproject.toml read, if any
+
+    def ignored_for(self, path: str) -> list[str]:
+        """Codes ignored for one file through per-file-ignores (globs match the path or its name)."""
+        posix = Path(path).as_posix()
+        out: list[str] = []
+        for pattern, codes in self.per_file_ignores.items():
+            if fnmatch.fnmatch(posix, pattern) or fnmatch.fnmatch(Path(path).name, pattern) or fnmatch.fnmatch(
+                posix, f"*/{pattern}"
+            ):
+                out.extend(codes)
+        return out
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest pyproject.toml at or above `start` that has a [tool.advisor] table."""
+    start = start.resolve()
+    for folder in [start, *start.parents] if start.is_dir() else [start.parent, *start.parent.parents]:
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                continue
+            if "advisor" in data.get("tool", {}):
+                return candidate
+    return None
+
+
+def _codes(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where} must be a list of rule codes, e.g. [\"ADV101\", \"ADV2\"]")
+    codes = [v.strip().upper() for v in value]
+    unknown = [c for c in codes if not is_known_code(c)]
+    if unknown:
+        raise ConfigError(f"{where}: unknown rule code {', '.join(unknown)} — run `advisor rules` for the list")
+    return codes
+
+
+def load_config(pyproject: Path | None) -> Config:
+    config = Config()
+    if pyproject is None:
+        return config
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{pyproject}: cannot read ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{pyproject}: invalid TOML ({exc})") from None
+    table = data.get("tool", {}).get("advisor", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{pyproject}: [tool.advisor] must be a table")
+    where = f"{pyproject}: [tool.advisor]"
+    unknown = sorted(set(table) - set(KNOWN_KEYS))
+    if unknown:
+        raise ConfigError(f"{where} unknown key {', '.join(map(repr, unknown))} — expected one of {', '.join(KNOWN_KEYS)}")
+    config.source = pyproject
+    if "select" in table:
+        config.select = _codes(table["select"], f"{where} select")
+    if "extend-select" in table:
+        config.select = (config.select or []) + _codes(table["extend-select"], f"{where} extend-select")
+    if "ignore" in table:
+        config.ignore = _codes(table["ignore"], f"{where} ignore")
+    if "exclude" in table:
+        value = table["exclude"]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where} exclude must be a list of glob patterns")
+        config.exclude = tuple(value)
+    if "respect-gitignore" in table:
+        if not isinstance(table["respect-gitignore"], bool):
+            raise ConfigError(f"{where} respect-gitignore must be true or false")
+        config.respect_gitignore = table["respect-gitignore"]
+    if "per-file-ignores" in table:
+        pfi = table["per-file-ignores"]
+        if not isinstance(pfi, dict):
+            raise ConfigError(f"{where} per-file-ignores must be a table of glob = [codes]")
+        config.per_file_ignores = {k: _codes(v, f"{where} per-file-ignores.{k!r}") for k, v in pfi.items()}
+    if "options" in table:
+        config.options = validate_options(table["options"], f"{where} options")
+    return config
+
+
+def validate_options(options: Any, where: str) -> dict[str, dict[str, Any]]:
+    if not isinstance(options, dict):
+        raise ConfigError(f"{where} must be a table keyed by rule code")
+    known = rules_by_code()
+    out: dict[str, dict[str, Any]] = {}
+    for code, values in options.items():
+        rule = known.get(str(code).upper())
+        if rule is None:
+            raise ConfigError(f"{where}: unknown rule code {code} — run `advisor rules` for the list")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}.{code} must be a table of option = value")
+        for key, value in values.items():
+            if key not in rule.options:
+                allowed = ", ".join(rule.options) or "none"
+                raise ConfigError(f"{where}.{code}: unknown option {key!r} — {code} takes: {allowed}")
+            default = rule.options[key]
+            if not isinstance(value, type(default)):
+                raise ConfigError(f"{where}.{code}.{key} must be {type(default).__name__}, got {type(value).__name__}")
+        out[rule.code] = dict(values)
+    return out
+
+
+def all_codes() -> list[str]:
+    return [r.code for r in all_rules()]

@@ -1,0 +1,573 @@
+"""What every rule may ask about a file, computed once per file by a single cheap pre-pass.
+
+We resolve imports and aliases ourselves instead of running libcst's QualifiedNameProvider on every
+file (that is about ten times slower than parsing). Loop facts ("is this a training step loop?",
+"which names does it assign?") are computed lazily and cached, so files without loops pay nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+import libcst as cst
+
+LOOP_TYPES = (cst.For, cst.While)
+FUNCTION_TYPES = (cst.FunctionDef, cst.Lambda)
+# Frameworks that own the optimisation loop (and usually the learning-rate schedule) for the user.
+TRAINING_FRAMEWORKS = (
+    "pytorch_lightning",
+    "lightning",
+    "transformers",
+    "accelerate",
+    "ignite",
+    "fastai",
+    "keras",
+    "deepspeed",
+    "composer",
+    "catalyst",
+    "skorch",
+    "poutyne",
+)
+MODEL_FACTORY_PREFIXES = ("torchvision.models.", "timm.", "transformers.")
+DTYPE_NAMES = frozenset(
+    "float float16 float32 float64 half double bfloat16 int int8 int16 int32 int64 long short bool "
+    "uint8 complex64 complex128 cfloat cdouble float8_e4m3fn float8_e5m2".split()
+)
+
+
+def dotted_name(node: cst.BaseExpression) -> str | None:
+    """`a.b.c` for a Name/Attribute chain, else None."""
+    parts: list[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+def call_attr(node: cst.CSTNode) -> str | None:
+    """For `x.method(...)` return "method", else None."""
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        return node.func.attr.value
+    return None
+
+
+def keyword(call: cst.Call, name: str) -> cst.Arg | None:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg
+    return None
+
+
+def has_star_args(call: cst.Call) -> bool:
+    """True when `*args` or `**kwargs` may supply arguments we cannot see."""
+    return any(arg.star in ("*", "**") for arg in call.args)
+
+
+def positional(call: cst.Call) -> list[cst.Arg]:
+    return [a for a in call.args if a.keyword is None and a.star == ""]
+
+
+def int_value(node: cst.BaseExpression | None) -> int | None:
+    if isinstance(node, cst.Integer):
+        try:
+            return int(node.value.replace("_", ""), 0)
+        except ValueError:
+            return None
+    return None
+
+
+def names_in(node: cst.CSTNode) -> set[str]:
+    """Every bare Name read in `node` (attribute names excluded)."""
+    found: set[str] = set()
+
+    class _Names(cst.CSTVisitor):
+        def visit_Name(self, n: cst.Name) -> None:
+            found.add(n.value)
+
+        def visit_Attribute(self, n: cst.Attribute) -> bool:
+            n.value.visit(self)
+            return False
+
+    node.visit(_Names())
+    return found
+
+
+def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Pre-order walk of a subtree (children via libcst's own child list)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.children))
+
+
+def target_names(target: cst.CSTNode) -> set[str]:
+    """Names (and dotted attribute targets like `self.x`) bound by an assignment target."""
+    out: set[str] = set()
+    if isinstance(target, cst.Name):
+        out.add(target.value)
+    elif isinstance(target, cst.Attribute):
+        dotted = dotted_name(target)
+        if dotted:
+            out.add(dotted)
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for el in target.elements:
+            out |= target_names(el.value)
+    elif isinstance(target, cst.StarredElement):
+        out |= target_names(target.value)
+    elif isinstance(target, cst.Subscript):
+        dotted = dotted_name(target.value)
+        if dotted:
+            out.add(dotted)  # x[i] = ... mutates x
+    return out
+
+
+@dataclass
+class LoopFacts:
+    """What a loop does, computed on first use."""
+
+    is_step_loop: bool  # trains (backward / optimizer step) in its own body, not only in nested loops
+    is_training_loop: bool  # trains anywhere inside, nested loops included
+    assigned: set[str]  # names and dotted targets bound anywhere inside the loop (its target too)
+
+
+@dataclass
+class FunctionFacts:
+    steps: bool = False  # calling it performs a training step
+    epochs: bool = False  # calling it runs a loop of training steps
+
+
+@dataclass
+class FileContext:
+    """Facts about one parsed file, shared by all rules."""
+
+    module: cst.Module
+    text: str
+    path: str
+    imports: dict[str, str] = field(default_factory=dict)
+    parents: dict[int, cst.CSTNode] = field(default_factory=dict)
+    functions: dict[str, list[cst.FunctionDef]] = field(default_factory=dict)
+    classes: dict[str, cst.ClassDef] = field(default_factory=dict)
+    bindings: dict[str, list[cst.BaseExpression]] = field(default_factory=dict)
+    calls_by_attr: dict[str, list[cst.Call]] = field(default_factory=dict)
+    _loops: dict[int, LoopFacts] = field(default_factory=dict)
+    _function_facts: dict[str, FunctionFacts] | None = None
+    _module_classes: set[str] | None = None
+    _kinds: dict[str, str | None] = field(default_factory=dict)
+
+    # ----------------------------------------------------------------- names and imports
+    def qualname(self, node: cst.BaseExpression) -> str | None:
+        """Resolve `T.utils.data.DataLoader` to `torch.utils.data.DataLoader` through the file's imports.
+
+        Names that are not imported resolve to None, so a local class called `DataLoader` is never
+        mistaken for PyTorch's.
+        """
+        dotted = dotted_name(node)
+        if dotted is None:
+            return None
+        head, _, rest = dotted.partition(".")
+        base = self.imports.get(head)
+        if base is None:
+            return None
+        return f"{base}.{rest}" if rest else base
+
+    def call_qualname(self, node: cst.CSTNode) -> str | None:
+        return self.qualname(node.func) if isinstance(node, cst.Call) else None
+
+    def is_torch_call(self, node: cst.CSTNode, *names: str) -> bool:
+        """True for a call to one of `names` (qualified, e.g. "torch.zeros")."""
+        q = self.call_qualname(node)
+        return q is not None and q in names
+
+    def uses_framework(self) -> bool:
+        return any(v.split(".")[0] in TRAINING_FRAMEWORKS for v in self.imports.values())
+
+    @property
+    def mentions_cuda(self) -> bool:
+        """The file shows it runs on a CUDA device (a `.cuda()` call, "cuda" string, or torch.cuda)."""
+        return "cuda" in self.text
+
+    # ----------------------------------------------------------------- tree navigation
+    def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        return self.parents.get(id(node))
+
+    def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+        current = self.parents.get(id(node))
+        while current is not None:
+            yield current
+            current = self.parents.get(id(current))
+
+    def enclosing_function(self, node: cst.CSTNode) -> cst.FunctionDef | None:
+        for anc in self.ancestors(node):
+            if isinstance(anc, cst.FunctionDef):
+                return anc
+        return None
+
+    def enclosing_class(self, node: cst.CSTNode) -> cst.ClassDef | None:
+        for anc in self.ancestors(node):
+            if isinstance(anc, cst.ClassDef):
+                return anc
+        return None
+
+    def innermost_loop(self, node: cst.CSTNode) -> cst.For | cst.While | None:
+        """The nearest enclosing for/while whose *body* holds `node`, stopping at function borders.
+
+        Comprehensions are not loops here: they run at C-ish speed per element and have their own rules.
+        """
+        child = node
+        for anc in self.ancestors(node):
+            if isinstance(anc, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+                return None
+            if isinstance(anc, LOOP_TYPES) and child is anc.body:
+                return anc
+            child = anc
+        return None
+
+    def is_conditional_within(self, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
+        """True when `node` runs only on some iterations of `loop`: under an if/else branch, a `try`
+        handler, a conditional expression branch, a short-circuit operand, or a nested loop/comprehension.
+
+        An `if` *test* runs every iteration, so a node inside the test is unconditional.
+        """
+        child = node
+        for anc in self.ancestors(node):
+            if anc is loop:
+                return False
+            if isinstance(anc, cst.If) and child is not anc.test:
+                return True
+            if isinstance(anc, cst.Else):
+                return True
+            if isinstance(anc, (cst.ExceptHandler, cst.ExceptStarHandler, cst.Finally)):
+                return True
+            if isinstance(anc, cst.IfExp) and child is not anc.test:
+                return True
+            if isinstance(anc, cst.BooleanOperation) and child is anc.right:
+                return True
+            if isinstance(anc, LOOP_TYPES + (cst.CompFor,)):
+                return True
+            if isinstance(anc, (cst.FunctionDef, cst.Lambda)):
+                return True
+            child = anc
+        return True
+
+    def statement_of(self, node: cst.CSTNode) -> cst.CSTNode:
+        """The statement that holds `node` (its first line carries suppression comments)."""
+        current: cst.CSTNode = node
+        for anc in [node, *self.ancestors(node)]:
+            current = anc
+            if isinstance(anc, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+                return anc
+        return current
+
+    # ----------------------------------------------------------------- training loops
+    def loop_facts(self, loop: cst.For | cst.While) -> LoopFacts:
+        cached = self._loops.get(id(loop))
+        if cached is not None:
+            return cached
+        funcs = self.function_facts()
+        step = False
+        training = False
+        assigned: set[str] = set()
+        if isinstance(loop, cst.For):
+            assigned |= target_names(loop.target)
+        for node, depth in self._walk_loop_body(loop):
+            if isinstance(node, cst.Call):
+                if self._is_training_call(node):
+                    training = True
+                    step = step or depth == 0
+                else:
+                    callee = self._local_callee(node)
+                    if callee is not None:
+                        ff = funcs.get(callee)
+                        if ff is not None and (ff.steps or ff.epochs):
+                            training = True
+                            step = step or (depth == 0 and ff.steps)
+            assigned |= _bound_names(node)
+        facts = LoopFacts(is_step_loop=step, is_training_loop=training, assigned=assigned)
+        self._loops[id(loop)] = facts
+        return facts
+
+    def training_step_loop(self, node: cst.CSTNode) -> cst.For | cst.While | None:
+        """The loop that runs `node` once per training step, or None."""
+        loop = self.innermost_loop(node)
+        if loop is not None and self.loop_facts(loop).is_step_loop:
+            return loop
+        return None
+
+    def _walk_loop_body(self, loop: cst.For | cst.While) -> Iterator[tuple[cst.CSTNode, int]]:
+        """Nodes of the loop body with their nested-loop depth; nested functions/classes skipped."""
+        stack: list[tuple[cst.CSTNode, int]] = [(loop.body, 0)]
+        while stack:
+            node, depth = stack.pop()
+            yield node, depth
+            if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+                continue
+            inner = depth + 1 if isinstance(node, LOOP_TYPES) else depth
+            for child in node.children:
+                stack.append((child, inner))
+
+    def _is_training_call(self, call: cst.Call) -> bool:
+        attr = call_attr(call)
+        if attr == "backward":
+            return True
+        if attr == "step" and isinstance(call.func, cst.Attribute):
+            receiver = call.func.value
+            if self.kind_of(receiver) == "optimizer":
+                return True
+            name = dotted_name(receiver) or ""
+            last = name.rsplit(".", 1)[-1].lower()
+            return "optim" in last or last in ("opt", "scaler")
+        q = self.call_qualname(call)
+        return q in ("torch.autograd.backward",)
+
+    def _local_callee(self, call: cst.Call) -> str | None:
+        """Name of a function or method defined in this file that `call` invokes, if any."""
+        func = call.func
+        if isinstance(func, cst.Name):
+            name = func.value
+        elif isinstance(func, cst.Attribute):
+            name = func.attr.value
+        else:
+            return None
+        return name if name in self.functions else None
+
+    def function_facts(self) -> dict[str, FunctionFacts]:
+        """Which local functions perform a training step or a loop of them (to a fixpoint)."""
+        if self._function_facts is not None:
+            return self._function_facts
+        facts = {name: FunctionFacts() for name in self.functions}
+        self._function_facts = facts  # visible (empty) during the fixpoint, which is what recursion needs
+        changed = True
+        while changed:
+            changed = False
+            for name, defs in self.functions.items():
+                for fdef in defs:
+                    steps, epochs = self._scan_function(fdef, facts)
+                    ff = facts[name]
+                    if (steps and not ff.steps) or (epochs and not ff.epochs):
+                        ff.steps |= steps
+                        ff.epochs |= epochs
+                        changed = True
+        return facts
+
+    def _scan_function(self, fdef: cst.FunctionDef, facts: dict[str, FunctionFacts]) -> tuple[bool, bool]:
+        steps = epochs = False
+        stack: list[tuple[cst.CSTNode, int]] = [(fdef.body, 0)]
+        while stack:
+            node, depth = stack.pop()
+            if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+                continue
+            if isinstance(node, cst.Call):
+                trains = self._is_training_call(node)
+                callee = self._local_callee(node)
+                ff = facts.get(callee) if callee else None
+                if trains or (ff is not None and ff.steps):
+                    if depth == 0:
+                        steps = True
+                    else:
+                        epochs = True
+                if ff is not None and ff.epochs:
+                    epochs = True
+            inner = depth + 1 if isinstance(node, LOOP_TYPES) else depth
+            stack.extend((c, inner) for c in node.children)
+        return steps, epochs
+
+    # ----------------------------------------------------------------- what names hold
+    def kind_of(self, node: cst.BaseExpression) -> str | None:
+        """"model" | "optimizer" | "dataloader" | "dataset" | "scheduler" | "device" | "tensor" | None.
+
+        Decided from how the name is bound in this file; a name bound in several ways resolves to None
+        unless all bindings agree, so ambiguous code stays silent.
+        """
+        dotted = dotted_name(node)
+        if dotted is None:
+            return self._kind_of_value(node)
+        if dotted in self._kinds:
+            return self._kinds[dotted]
+        self._kinds[dotted] = None  # guards against cycles like `x = x`
+        values = self.bindings.get(dotted, [])
+        kinds = {self._kind_of_value(v) for v in values}
+        kind = kinds.pop() if len(kinds) == 1 else None
+        if kind is None and dotted in self._parameter_owners():
+            kind = "model"
+        self._kinds[dotted] = kind
+        return kind
+
+    def _kind_of_value(self, value: cst.BaseExpression) -> str | None:
+        if isinstance(value, cst.Call):
+            q = self.call_qualname(value)
+            if q is not None:
+                if q.startswith("torch.optim.lr_scheduler."):
+                    return "scheduler"
+                if q.startswith("torch.optim.") and q.rsplit(".", 1)[-1][:1].isupper():
+                    return "optimizer"
+                if q.rsplit(".", 1)[-1] == "DataLoader" and q.startswith("torch.utils.data"):
+                    return "dataloader"
+                if q.startswith(("torch.utils.data.", "torchvision.datasets.")) and q.rsplit(".", 1)[-1][:1].isupper():
+                    return "dataset"
+                if q == "torch.device":
+                    return "device"
+                if q.startswith("torch.nn.") and q.rsplit(".", 1)[-1][:1].isupper():
+                    return "model"
+                if q.startswith(MODEL_FACTORY_PREFIXES):
+                    return "model"
+                if q.startswith("torch.") and q.rsplit(".", 1)[-1][:1].islower():
+                    return "tensor"
+            func = value.func
+            if isinstance(func, cst.Name) and func.value in self.module_classes():
+                return "model"
+            if isinstance(func, cst.Name) and func.value in self.dataset_classes():
+                return "dataset"
+            if call_attr(value) in ("to", "cuda", "cpu", "half", "float", "double", "train", "eval"):
+                return self.kind_of(value.func.value)  # type: ignore[union-attr]
+        if isinstance(value, cst.IfExp):
+            a, b = self._kind_of_value(value.body), self._kind_of_value(value.orelse)
+            return a if a == b else None
+        if isinstance(value, cst.SimpleString) and value.evaluated_value in ("cuda", "cpu", "mps") or (
+            isinstance(value, cst.SimpleString) and str(value.evaluated_value).startswith("cuda:")
+        ):
+            return "device"
+        return None
+
+    def _parameter_owners(self) -> set[str]:
+        """Names whose `.parameters()` feed an optimizer are models, whatever built them."""
+        owners: set[str] = set()
+        for call in self.calls_by_attr.get("parameters", ()):
+            owner = dotted_name(call.func.value)  # type: ignore[union-attr]
+            if owner:
+                owners.add(owner)
+        return owners
+
+    def module_classes(self) -> set[str]:
+        """Classes defined here that subclass torch.nn.Module (directly or through each other)."""
+        if self._module_classes is None:
+            self._module_classes = self._subclasses_of(("torch.nn.Module", "torch.nn.modules.module.Module"))
+        return self._module_classes
+
+    def dataset_classes(self) -> set[str]:
+        return self._subclasses_of(("torch.utils.data.Dataset", "torch.utils.data.dataset.Dataset"))
+
+    def _subclasses_of(self, roots: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        changed = True
+        while changed:
+            changed = False
+            for name, cls in self.classes.items():
+                if name in found:
+                    continue
+                for base in cls.bases:
+                    q = self.qualname(base.value)
+                    local = dotted_name(base.value)
+                    if (q is not None and q in roots) or local in found:
+                        found.add(name)
+                        changed = True
+                        break
+        return found
+
+
+def _bound_names(node: cst.CSTNode) -> set[str]:
+    if isinstance(node, cst.Assign):
+        out: set[str] = set()
+        for t in node.targets:
+            out |= target_names(t.target)
+        return out
+    if isinstance(node, (cst.AugAssign, cst.AnnAssign)):
+        return target_names(node.target)
+    if isinstance(node, (cst.For, cst.CompFor)):
+        return target_names(node.target)
+    if isinstance(node, cst.AsName):
+        return target_names(node.name)
+    if isinstance(node, cst.NamedExpr):
+        return target_names(node.target)
+    if isinstance(node, cst.Del):
+        return target_names(node.target)
+    return set()
+
+
+class _Collector(cst.CSTVisitor):
+    """The single pre-pass: parents, imports, definitions, bindings and attribute calls."""
+
+    def __init__(self, ctx: FileContext) -> None:
+        self.ctx = ctx
+        self.stack: list[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.stack:
+            self.ctx.parents[id(node)] = self.stack[-1]
+        self.stack.append(node)
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        super().on_leave(original_node)
+        self.stack.pop()
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            full = dotted_name(alias.name)
+            if full is None:
+                continue
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self.ctx.imports[alias.asname.name.value] = full
+            else:
+                head = full.split(".")[0]
+                self.ctx.imports[head] = head
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
+            return
+        module = dotted_name(node.module)
+        if module is None:
+            return
+        for alias in node.names:
+            name = dotted_name(alias.name)
+            if name is None:
+                continue
+            local = name
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                local = alias.asname.name.value
+            self.ctx.imports[local] = f"{module}.{name}"
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.ctx.functions.setdefault(node.name.value, []).append(node)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.ctx.classes[node.name.value] = node
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for t in node.targets:
+            self._bind(t.target, node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._bind(node.target, node.value)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        for name in target_names(node.target):
+            self.ctx.bindings.setdefault(name, []).append(node.value)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        attr = call_attr(node)
+        if attr is not None:
+            self.ctx.calls_by_attr.setdefault(attr, []).append(node)
+
+    def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            values = value.elements if isinstance(value, (cst.Tuple, cst.List)) else None
+            for i, el in enumerate(target.elements):
+                sub = values[i].value if values is not None and i < len(values) else cst.Name("__unknown__")
+                self._bind(el.value, sub)
+            return
+        if isinstance(target, (cst.Name, cst.Attribute)):
+            dotted = dotted_name(target)
+            if dotted:
+                self.ctx.bindings.setdefault(dotted, []).append(value)
+
+
+def build_context(module: cst.Module, text: str, path: str) -> FileContext:
+    ctx = FileContext(module=module, text=text, path=path)
+    module.visit(_Collector(ctx))
+    return ctx

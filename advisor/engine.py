@@ -1,0 +1,202 @@
+"""The whole scan data path for one file, and the loop over many.
+
+read/decode → cheap prefilter → parse once → one context pre-pass → one batched traversal of all
+enabled rules → positions (only if something was reported) → suppressions and per-file ignores.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from advisor.config import Config
+from advisor.context import build_context
+from advisor.rule import Report, Rule, rules_by_code, select_rules
+from advisor.source import SourceError, read_bytes, decode
+from advisor.suppress import is_suppressed, suppressions
+from advisor.types import FileError, Finding, ScanResult, Span
+
+# Below this many files a process pool costs more to start than it saves.
+PARALLEL_THRESHOLD = 16
+
+
+@dataclass(frozen=True)
+class SourceUnit:
+    """Text to analyse as one module. Notebooks become one unit whose lines map back to cells."""
+
+    path: str
+    text: str
+    cells: tuple[tuple[int, int], ...] | None = None  # per unit line (1-based index-1): (cell, line in cell)
+
+    def locate(self, line: int, column: int) -> tuple[int | None, int, int]:
+        if self.cells is None:
+            return None, line, column
+        cell, cell_line = self.cells[line - 1]
+        return cell, cell_line, column
+
+
+def load_unit(path: Path, display: str) -> SourceUnit:
+    data = read_bytes(path)
+    if path.suffix == ".ipynb":
+        from advisor.notebook import notebook_unit  # only notebooks pay for it
+
+        return notebook_unit(data, display)
+    return SourceUnit(display, decode(data))
+
+
+def prefilter(text: str, rules: Iterable[type[Rule]]) -> list[type[Rule]]:
+    """Rules whose trigger strings occur in the text; the others cannot match, so skip them."""
+    return [r for r in rules if not r.triggers or any(t in text for t in r.triggers)]
+
+
+def _parse(text: str) -> cst.Module:
+    try:
+        return cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        raise SourceError(
+            f"syntax error at line {exc.raw_line}, column {exc.raw_column + 1}: {exc.message.splitlines()[0]}"
+            " — fix the syntax; advisor analyses only code that parses"
+        ) from None
+    except (RecursionError, MemoryError):
+        raise SourceError("too deeply nested to parse — simplify the file or exclude it") from None
+
+
+def analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | None = None) -> list[Finding]:
+    """Findings for one source unit, suppressions applied. Raises SourceError for unparsable input."""
+    config = config or Config()
+    active = prefilter(unit.text, rules)
+    ignored_here = config.ignored_for(unit.path)
+    if ignored_here:
+        active = [r for r in active if not any(r.code.startswith(c) for c in ignored_here)]
+    if not active:
+        return []
+    module = _parse(unit.text)
+    ctx = build_context(module, unit.text, unit.path)
+    visitors = [rule(ctx, config.options.get(rule.code)) for rule in active]
+    module.visit(_Batched(visitors))  # one traversal for every rule
+    reported = [(v, r) for v in visitors for r in v.reports]
+    if not reported:
+        return []
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    silenced = suppressions(unit.text)
+    findings: list[Finding] = []
+    seen: set[tuple[str, int, int]] = set()
+    for visitor, report in reported:
+        found = _finding(unit, visitor, report, positions, silenced, ctx)
+        if found is None:
+            continue
+        key = (found.code, found.span.line, found.span.column)
+        if key not in seen:
+            seen.add(key)
+            findings.append(found)
+    return findings
+
+
+def _finding(unit: SourceUnit, rule: Rule, report: Report, positions: Any, silenced: dict[int, set[str]], ctx: Any) -> Finding | None:
+    rng = positions[report.node]
+    stmt = ctx.statement_of(report.node)
+    stmt_line = positions[stmt].start.line if stmt in positions else rng.start.line
+    if is_suppressed(rule.code, (rng.start.line, stmt_line), silenced):
+        return None
+    cell, line, col = unit.locate(rng.start.line, rng.start.column + 1)
+    end_cell, end_line, end_col = unit.locate(rng.end.line, rng.end.column + 1)
+    if end_cell != cell:  # a span never crosses cells; clamp to the start line
+        end_line, end_col = line, col
+    return Finding(
+        code=rule.code,
+        name=rule.name,
+        path=unit.path,
+        span=Span(line, col, end_line, end_col),
+        message=report.message,
+        why=rule.why,
+        suggestion=report.suggestion,
+        severity=rule.severity,
+        confidence=report.confidence,
+        fix=report.fix,
+        cell=cell,
+    )
+
+
+class _Batched(cst.CSTVisitor):
+    """Dispatch each node to every rule that defines `visit_<Type>` / `leave_<Type>`.
+
+    Like libcst's visit_batched but with the dispatch table built once per file, not looked up per node.
+    """
+
+    def __init__(self, visitors: list[Rule]) -> None:
+        self.visit_table: dict[str, list[Any]] = {}
+        self.leave_table: dict[str, list[Any]] = {}
+        for v in visitors:
+            for name in dir(type(v)):
+                if name.startswith("visit_") and name != "visit_batched":
+                    self.visit_table.setdefault(name[6:], []).append(getattr(v, name))
+                elif name.startswith("leave_"):
+                    self.leave_table.setdefault(name[6:], []).append(getattr(v, name))
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        for fn in self.visit_table.get(type(node).__name__, ()):
+            fn(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        for fn in self.leave_table.get(type(original_node).__name__, ()):
+            fn(original_node)
+
+
+def _display(path: Path) -> str:
+    return str(path)
+
+
+def scan_file(path: Path, codes: list[str], config: Config) -> tuple[list[Finding], FileError | None, int]:
+    """Scan one file; never raises for bad input. Returns findings, an error, and the line count."""
+    known = rules_by_code()
+    rules = [known[c] for c in codes]
+    display = _display(path)
+    try:
+        unit = load_unit(path, display)
+        return analyse_unit(unit, rules, config), None, unit.text.count("\n") + 1
+    except SourceError as exc:
+        return [], FileError(display, str(exc)), 0
+    except Exception as exc:  # a bug in a rule must not end the run or hide the other files
+        if os.environ.get("ADVISOR_DEBUG"):
+            raise
+        return [], FileError(display, f"internal error while analysing ({type(exc).__name__}: {exc}) — please report it; run with --debug for the traceback"), 0
+
+
+def _scan_star(args: tuple[Path, list[str], Config]) -> tuple[list[Finding], FileError | None, int]:
+    return scan_file(*args)
+
+
+def scan(files: list[Path], config: Config, jobs: int | None = None) -> ScanResult:
+    """Scan files (in a process pool when there are many) and return sorted results."""
+    codes = [r.code for r in select_rules(config.select, config.ignore)]
+    result = ScanResult()
+    jobs = jobs or os.cpu_count() or 1
+    work = [(f, codes, config) for f in files]
+    if jobs > 1 and len(files) >= PARALLEL_THRESHOLD:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            outcomes = list(pool.map(_scan_star, work, chunksize=max(1, len(work) // (jobs * 4))))
+    else:
+        outcomes = [scan_file(*w) for w in work]
+    for findings, error, lines in outcomes:
+        result.findings.extend(findings)
+        if error is not None:
+            result.errors.append(error)
+        else:
+            result.files_scanned += 1
+            result.lines_scanned += lines
+    result.sort()
+    return result
+
+
+def analyse_text(text: str, path: str = "<string>", codes: list[str] | None = None, config: Config | None = None) -> list[Finding]:
+    """Convenience for tests and the verifier: analyse a string with the given (or all) rules."""
+    known = rules_by_code()
+    rules = [known[c] for c in codes] if codes else list(known.values())
+    return analyse_unit(SourceUnit(path, text), rules, config)

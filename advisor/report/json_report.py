@@ -1,0 +1,26 @@
+"""The JSON output: one object, `{"version", "findings", "errors", ...}` (see docs/json-format.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from advisor import __version__
+from advisor.types import ScanResult
+
+SCHEMA_VERSION = 1
+
+
+def as_dict(result: ScanResult) -> dict[str, Any]:
+    return {
+        "version": __version__,
+        "schema_version": SCHEMA_VERSION,
+        "findings": [f.to_dict() for f in result.findings],
+        "errors": [e.to_dict() for e in result.errors],
+        "files_scanned": result.files_scanned,
+        "lines_scanned": result.lines_scanned,
+    }
+
+
+def render(result: ScanResult, **_: object) -> str:
+    return json.dumps(as_dict(result), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,83 @@
+"""Human output, the way Ruff/flake8 users read it: `path:line:col: CODE message`, then a fix hint."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from advisor.types import Finding, ScanResult, Verification
+
+
+def location(f: Finding) -> str:
+    cell = f"cell {f.cell + 1}:" if f.cell is not None else ""
+    return f"{f.path}:{cell}{f.span.line}:{f.span.column}"
+
+
+def describe_verification(v: Verification) -> str:
+    """One line a person can trust: a number only when it was measured and significant."""
+    where = f"{v.device}{f' ({v.device_name})' if v.device_name else ''}"
+    if v.status == "measured" and v.speedup is not None and v.before and v.after:
+        return (
+            f"measured on {where}: {format_ratio(v.speedup)} faster "
+            f"(interval {format_ratio(v.speedup_low)}–{format_ratio(v.speedup_high)}, "
+            f"{format_seconds(v.before.median_s)} → {format_seconds(v.after.median_s)}, {v.sizes_source} sizes)"
+        )
+    if v.status == "no-significant-gain":
+        return f"measured on {where}: no significant gain ({v.detail})" if v.detail else f"measured on {where}: no significant gain"
+    if v.status == "not-equivalent":
+        return f"on {where}: before and after gave different results — no gain claimed ({v.detail})"
+    if v.metric == "loss" and v.detail:
+        return f"on {where}: {v.detail}"
+    return f"{v.status} on {where}: {v.detail}"
+
+
+def format_ratio(x: float | None) -> str:
+    if x is None:
+        return "?"
+    if x >= 100:
+        return f"{x:,.0f}x"
+    if x >= 10:
+        return f"{x:.0f}x"
+    return f"{x:.1f}x"
+
+
+def format_seconds(s: float) -> str:
+    if s >= 1:
+        return f"{s:.2f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s * 1e6:.1f} µs"
+
+
+def render(result: ScanResult, *, statistics: bool = False, quiet: bool = False, **_: object) -> str:
+    lines: list[str] = []
+    for f in result.findings:
+        lines.append(f"{location(f)}: {f.code} {f.message}")
+        if not quiet:
+            lines.append(f"  fix: {f.suggestion}")
+            for v in f.verifications:
+                lines.append(f"  {describe_verification(v)}")
+    if statistics:
+        lines.extend(render_statistics(result))
+    if not quiet:
+        lines.append(summary(result))
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def render_concise(result: ScanResult, **_: object) -> str:
+    return "".join(f"{location(f)}: {f.code} {f.message}\n" for f in result.findings)
+
+
+def render_statistics(result: ScanResult) -> list[str]:
+    counts = Counter((f.code, f.name) for f in result.findings)
+    return [f"{n:5d}  {code}  {name}" for (code, name), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def summary(result: ScanResult) -> str:
+    n = len(result.findings)
+    fixable = sum(1 for f in result.findings if f.fix is not None and f.fix.safe)
+    parts = [f"Found {n} finding{'s' if n != 1 else ''} in {result.files_scanned} file{'s' if result.files_scanned != 1 else ''}"]
+    if fixable:
+        parts.append(f"{fixable} fixable with --fix")
+    if result.errors:
+        parts.append(f"{len(result.errors)} file{'s' if len(result.errors) != 1 else ''} could not be analysed")
+    return "; ".join(parts) + "."

@@ -1,0 +1,128 @@
+"""The base class every rule derives from, and the registry that finds them.
+
+A rule is one module under `rules/`: a class with its code, messages and docs as class attributes and
+the libcst `visit_*` methods it needs. All enabled rules run together in one batched traversal.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, ClassVar
+
+import libcst as cst
+
+from advisor.context import FileContext
+from advisor.types import Confidence, Fix, Severity
+
+
+@dataclass(frozen=True)
+class RuleDocs:
+    """The `advisor explain` page, in Ruff's shape."""
+
+    what: str
+    why: str
+    example: str
+    use_instead: str
+    references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a rule says about a node; the engine turns it into a Finding with a position."""
+
+    node: cst.CSTNode
+    message: str
+    confidence: Confidence
+    suggestion: str
+    fix: Fix | None
+
+
+class Rule(cst.BatchableCSTVisitor):
+    code: ClassVar[str]
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    message: ClassVar[str]
+    why: ClassVar[str]
+    suggestion: ClassVar[str]
+    docs: ClassVar[RuleDocs]
+    severity: ClassVar[Severity] = Severity.WARNING
+    # Prefilter: the file text must contain at least one of these, or the rule cannot match.
+    triggers: ClassVar[tuple[str, ...]] = ()
+    # Name of the before/after pair under fixtures/pairs/ that measures this rule's gain, or None.
+    pair: ClassVar[str | None] = None
+    # Rule options settable under [tool.advisor.options.ADVnnn], with their defaults.
+    options: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, ctx: FileContext, options: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.opts = {**self.options, **(options or {})}
+        self.reports: list[Report] = []
+
+    def report(
+        self,
+        node: cst.CSTNode,
+        message: str | None = None,
+        *,
+        confidence: Confidence = Confidence.HIGH,
+        suggestion: str | None = None,
+        fix: Fix | None = None,
+    ) -> None:
+        self.reports.append(
+            Report(
+                node=node,
+                message=message or self.message,
+                confidence=confidence,
+                suggestion=suggestion or self.suggestion,
+                fix=fix,
+            )
+        )
+
+
+def _rule_classes_in(module: Any) -> list[type[Rule]]:
+    return [
+        obj
+        for obj in vars(module).values()
+        if isinstance(obj, type) and issubclass(obj, Rule) and obj is not Rule and obj.__module__ == module.__name__
+    ]
+
+
+@lru_cache(maxsize=1)
+def all_rules() -> tuple[type[Rule], ...]:
+    """Every rule shipped in `advisor.rules`, sorted by code. Importing a rule module is all it takes."""
+    import advisor.rules as package
+
+    found: list[type[Rule]] = []
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.startswith("_"):
+            continue
+        found.extend(_rule_classes_in(importlib.import_module(f"advisor.rules.{info.name}")))
+    codes = [r.code for r in found]
+    duplicates = {c for c in codes if codes.count(c) > 1}
+    if duplicates:
+        raise RuntimeError(f"duplicate rule codes: {sorted(duplicates)}")
+    return tuple(sorted(found, key=lambda r: r.code))
+
+
+def rules_by_code() -> dict[str, type[Rule]]:
+    return {r.code: r for r in all_rules()}
+
+
+def select_rules(select: list[str] | None, ignore: list[str] | None) -> list[type[Rule]]:
+    """Codes or prefixes (`ADV1`, `ADV`), Ruff-style: a rule runs if selected and not ignored."""
+    chosen = []
+    for rule in all_rules():
+        if select and not any(rule.code.startswith(p) for p in select):
+            continue
+        if ignore and any(rule.code.startswith(p) for p in ignore):
+            continue
+        chosen.append(rule)
+    return chosen
+
+
+def is_known_code(code: str) -> bool:
+    """A full code or prefix that matches at least one rule (`ALL` selects everything)."""
+    return code == "ALL" or any(r.code.startswith(code) for r in all_rules())

@@ -1,0 +1,55 @@
+"""Read a file's bytes and decode them the way Python would, or explain in one line why not.
+
+Encoding follows PEP 263 (coding cookie, UTF-8 BOM); line endings are kept exactly, so columns and
+autofix offsets refer to the file as it is on disk.
+"""
+
+from __future__ import annotations
+
+import io
+import tokenize
+from pathlib import Path
+
+
+class SourceError(Exception):
+    """A file that cannot be analysed; str(error) is the user-facing `what — what to do`."""
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        if path.is_dir():
+            raise SourceError("is a directory named like a Python file — rename it or pass the files inside it")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise SourceError("no such file or directory — check the path") from None
+    except PermissionError:
+        raise SourceError("cannot read the file (permission denied) — check its permissions") from None
+    except IsADirectoryError:
+        raise SourceError("is a directory — pass the directory itself, not a file inside it") from None
+    except OSError as exc:
+        raise SourceError(f"cannot read the file ({exc.strerror or exc}) — check that it is a regular file") from None
+
+
+def decode(data: bytes) -> str:
+    """Bytes to text: NUL bytes and undecodable bytes are errors, never silently replaced."""
+    nul = data.find(b"\x00")
+    if nul != -1:
+        raise SourceError(f"contains a NUL byte at offset {nul} — is it a binary file? exclude it or fix the file")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        raise SourceError(f"bad encoding declaration ({exc}) — fix the `# -*- coding: … -*-` line") from None
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start : exc.start + 1].hex()
+        raise SourceError(
+            f"cannot decode as {encoding} (byte 0x{bad} at offset {exc.start}) — save the file as UTF-8 "
+            "or declare its encoding with a `# -*- coding: … -*-` line"
+        ) from None
+    except LookupError:
+        raise SourceError(f"unknown encoding {encoding!r} — declare a codec Python knows") from None
+
+
+def read_source(path: Path) -> str:
+    return decode(read_bytes(path))

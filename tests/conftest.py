@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path):
+    """Run `python -m advisor ...` in a subprocess, the way a user (or the pre-commit hook) does."""
+
+    def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        full_env = {**os.environ, **(env or {})}
+        return subprocess.run(
+            [sys.executable, "-m", "advisor", *args],
+            cwd=cwd or tmp_path,
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=120,
+        )
+
+    return run
