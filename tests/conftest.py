@@ -15,7 +15,9 @@ def run_cli(tmp_path: Path):
     """Run `python -m advisor ...` in a subprocess, the way a user (or the pre-commit hook) does."""
 
     def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        full_env = {**os.environ, **(env or {})}
+        # the tree under test, not whatever `advisor` happens to be installed
+        pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))
+        full_env = {**os.environ, "PYTHONPATH": pythonpath, **(env or {})}
         return subprocess.run(
             [sys.executable, "-m", "advisor", *args],
             cwd=cwd or tmp_path,
