@@ -571,3 +571,40 @@ def build_context(module: cst.Module, text: str, path: str) -> FileContext:
     ctx = FileContext(module=module, text=text, path=path)
     module.visit(_Collector(ctx))
     return ctx
+
+
+def move_target(ctx: FileContext, call: cst.Call) -> str | None:
+    """What a `.to(...)` / `.cuda()` call does: "device" (a device move), "unknown", or None (not a move:
+    a dtype cast, `memory_format=` only, or no arguments).
+
+    Only "device" is certain enough for a confident finding; `x.to(other_tensor)` stays "unknown".
+    """
+    attr = call_attr(call)
+    if attr == "cuda":
+        return "device"
+    if attr != "to":
+        return None
+    if keyword(call, "device") is not None:
+        return "device"
+    args = positional(call)
+    if not args:
+        return "unknown" if has_star_args(call) else None
+    first = args[0].value
+    q = ctx.qualname(first)
+    if q is not None and q.startswith("torch.") and q.rsplit(".", 1)[-1] in DTYPE_NAMES:
+        return None
+    if isinstance(first, cst.SimpleString):
+        value = str(first.evaluated_value)
+        return "device" if value.split(":")[0] in ("cuda", "cpu", "mps", "xla", "xpu", "meta") else None
+    if isinstance(first, cst.Call) and ctx.qualname(first.func) == "torch.device":
+        return "device"
+    if isinstance(first, (cst.Integer,)):
+        return "device"  # .to(0) is cuda:0
+    name = dotted_name(first)
+    if name is not None:
+        last = name.rsplit(".", 1)[-1].lower()
+        if ctx.kind_of(first) == "device" or "device" in last or last in ("dev", "gpu", "rank", "local_rank"):
+            return "device"
+        if "dtype" in last:
+            return None
+    return "unknown"
