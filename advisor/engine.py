@@ -6,6 +6,7 @@ enabled rules → positions (only if something was reported) → suppressions an
 
 from __future__ import annotations
 
+import ast
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -67,6 +68,19 @@ def _parse(text: str) -> cst.Module:
         raise SourceError("too deeply nested to parse — simplify the file or exclude it") from None
 
 
+def _check_syntax(text: str) -> None:
+    """CPython's own parser: far cheaper than building a CST for a file no rule can match."""
+    try:
+        compile(text, "<advisor>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as exc:
+        raise SourceError(
+            f"syntax error at line {exc.lineno}, column {exc.offset or 1}: {exc.msg}"
+            " — fix the syntax; advisor analyses only code that parses"
+        ) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise SourceError("too deeply nested to parse — simplify the file or exclude it") from None
+
+
 def analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | None = None) -> list[Finding]:
     """Findings for one source unit, suppressions applied. Raises SourceError for unparsable input."""
     config = config or Config()
@@ -75,6 +89,7 @@ def analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | Non
     if ignored_here:
         active = [r for r in active if not any(r.code.startswith(c) for c in ignored_here)]
     if not active:
+        _check_syntax(unit.text)  # nothing to look for, but a broken file is still reported
         return []
     module = _parse(unit.text)
     ctx = build_context(module, unit.text, unit.path)
