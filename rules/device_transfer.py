@@ -100,7 +100,7 @@ class LoopInvariantTransfer(Rule):
         if what == "model":
             self.report(
                 node,
-                f"Move `{call}` above the training loop: the model stays on the device once moved",
+                f"Move `{call}` above the training loop: a module stays on the device once moved",
                 confidence=Confidence.HIGH if kind == "device" else Confidence.MEDIUM,
                 suggestion=f"call `{call}` once before the loop; inside the loop it re-walks every parameter each step",
             )

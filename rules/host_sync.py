@@ -30,6 +30,9 @@ class HostSyncEveryStep(Rule):
     suggestion = "accumulate on the device (`running += loss.detach()`) and call `.item()` once per epoch or under `if step % N == 0`"
     triggers = ("backward", ".step(")
     pair = "adv103"
+    # Code that shows no device is assumed to run on the CPU, where a sync costs nothing; a project whose
+    # device comes from elsewhere (a launcher, a config file) can opt in to reporting it anyway.
+    options = {"assume-accelerator": False}
     docs = RuleDocs(
         what="Finds `.item()`, `.cpu()`, `.numpy()`, `.tolist()`, `float(t)`, `print(t)` and f-strings "
         "of a tensor reached unconditionally on every iteration of a training step loop in code that "
@@ -142,6 +145,8 @@ class HostSyncEveryStep(Rule):
                 self._confidence = Confidence.HIGH
             elif any(move_target(self.ctx, c) == "device" for c in self.ctx.calls_by_attr.get("to", ())):
                 self._confidence = Confidence.MEDIUM
+            elif self.opts["assume-accelerator"]:
+                self._confidence = Confidence.LOW
             else:
                 self._confidence = None
         return self._confidence  # type: ignore[return-value]

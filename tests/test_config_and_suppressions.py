@@ -125,3 +125,15 @@ def test_unknown_cli_code_is_a_usage_error(tmp_path, run_cli):
     root = write_project(tmp_path, "[tool.advisor]\n")
     proc = run_cli("scan", "pkg", "--ignore", "ADV77x", cwd=root)
     assert proc.returncode == 2 and "unknown rule code ADV77X" in proc.stderr
+
+
+def test_rule_option_changes_behaviour(tmp_path, run_cli):
+    cpu_only = (Path(__file__).resolve().parent.parent / "fixtures" / "adv103" / "neg_cpu_only.py").read_text()
+    root = write_project(tmp_path, "[tool.advisor]\n")
+    (root / "pkg" / "cpu.py").write_text(cpu_only)
+    assert ("cpu.py", "ADV103") not in found(run_cli, root)
+    (root / "pyproject.toml").write_text('[tool.advisor.options.ADV103]\nassume-accelerator = true\n')
+    assert ("cpu.py", "ADV103") in found(run_cli, root)
+    (root / "pyproject.toml").write_text('[tool.advisor.options.ADV103]\nassume-accelerator = "yes"\n')
+    proc = run_cli("scan", "pkg", cwd=root)
+    assert proc.returncode == 2 and "assume-accelerator must be bool" in proc.stderr
