@@ -159,6 +159,7 @@ class FileContext:
     _function_facts: dict[str, FunctionFacts] | None = None
     _module_classes: set[str] | None = None
     _kinds: dict[str, str | None] = field(default_factory=dict)
+    _owners: set[str] | None = None
 
     # ----------------------------------------------------------------- names and imports
     def qualname(self, node: cst.BaseExpression) -> str | None:
@@ -435,13 +436,17 @@ class FileContext:
         return None
 
     def _parameter_owners(self) -> set[str]:
-        """Names whose `.parameters()` feed an optimizer are models, whatever built them."""
-        owners: set[str] = set()
-        for call in self.calls_by_attr.get("parameters", ()):
-            owner = dotted_name(call.func.value)  # type: ignore[union-attr]
-            if owner:
-                owners.add(owner)
-        return owners
+        """Names that only a module can be: their `.parameters()` feed an optimizer, or they are put in
+        `.eval()` mode. Cached: many names are asked about."""
+        if self._owners is None:
+            owners: set[str] = set()
+            for attr in ("parameters", "named_parameters", "eval"):
+                for call in self.calls_by_attr.get(attr, ()):
+                    owner = dotted_name(call.func.value)  # type: ignore[union-attr]
+                    if owner:
+                        owners.add(owner)
+            self._owners = owners
+        return self._owners
 
     def module_classes(self) -> set[str]:
         """Classes defined here that subclass torch.nn.Module (directly or through each other)."""
