@@ -294,11 +294,19 @@ class FileContext:
         return facts
 
     def training_step_loop(self, node: cst.CSTNode) -> cst.For | cst.While | None:
-        """The loop that runs `node` once per training step, or None."""
+        """The loop that runs `node` once per training step, or None (never inside a test function)."""
         loop = self.innermost_loop(node)
-        if loop is not None and self.loop_facts(loop).is_step_loop:
+        if loop is not None and self.loop_facts(loop).is_step_loop and not self.in_test_function(loop):
             return loop
         return None
+
+    def in_test_function(self, node: cst.CSTNode) -> bool:
+        """Inside a pytest/unittest test (`def test_*`): a few steps to check behaviour, not a training run,
+        so per-step performance advice does not apply."""
+        for anc in self.ancestors(node):
+            if isinstance(anc, cst.FunctionDef) and anc.name.value.startswith("test_"):
+                return True
+        return False
 
     def _walk_loop_body(self, loop: cst.For | cst.While) -> Iterator[tuple[cst.CSTNode, int]]:
         """Nodes of the loop body with their nested-loop depth; nested functions/classes skipped."""

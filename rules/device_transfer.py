@@ -185,6 +185,8 @@ class HostTensorThenMove(Rule):
 
     def _repeats(self, node: cst.CSTNode) -> Confidence | None:
         """HIGH inside a training step loop or a module's forward, MEDIUM in another loop, None once-only."""
+        if self.ctx.in_test_function(node):
+            return None
         loop = self.ctx.innermost_loop(node)
         if loop is not None:
             if self.ctx.loop_facts(loop).is_step_loop and not self.ctx.is_conditional_within(node, loop):

@@ -70,7 +70,7 @@ class EvalWithoutNoGrad(Rule):
         self._check(node)
 
     def _check(self, loop: cst.For | cst.While) -> None:
-        if self.ctx.loop_facts(loop).is_training_loop:
+        if self.ctx.loop_facts(loop).is_training_loop or self.ctx.in_test_function(loop):
             return
         outer = self.ctx.innermost_loop(loop)
         if outer is not None and not self.ctx.loop_facts(outer).is_training_loop:
