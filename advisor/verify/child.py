@@ -75,7 +75,7 @@ def measure_time(before: Callable[[Any], Any], after: Callable[[Any], Any], chec
     if stats.verdict(est) == "measured":
         result.update(status="measured", speedup=shown.ratio, speedup_low=shown.low, speedup_high=shown.high)
     else:
-        result.update(status="no-significant-gain", detail=f"interval {shown.low:g}x–{shown.high:g}x includes no gain of {stats.MIN_GAIN:g}x or more")
+        result.update(status="no-significant-gain", detail=stats.no_gain_detail(shown))
     return result
 
 

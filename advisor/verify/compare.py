@@ -1,7 +1,7 @@
 """Equivalence of before/after outputs, inside the child: allclose at the pair's declared tolerance.
 
-Outputs may be tensors, arrays, numbers, or lists/tuples/dicts of them (nested lists of numbers are
-compared as arrays). Everything is brought to float64 NumPy on the host before comparing.
+Outputs may be tensors, arrays, numbers, or lists/tuples/dicts of them (nested lists are compared
+row by row). Everything is brought to float64 NumPy on the host before comparing.
 """
 
 from __future__ import annotations
@@ -17,12 +17,11 @@ def _to_array(x: Any) -> Any:
     return np.asarray(x, dtype=np.float64)
 
 
-def _is_numeric_nest(x: Any) -> bool:
-    if isinstance(x, (int, float, bool)):
+def _is_numeric(x: Any) -> bool:
+    """A number, a tensor/array, or a flat list of numbers: compared as one array."""
+    if isinstance(x, (int, float, bool)) or hasattr(x, "shape"):
         return True
-    if isinstance(x, (list, tuple)):
-        return all(_is_numeric_nest(v) for v in x)
-    return hasattr(x, "shape")
+    return isinstance(x, (list, tuple)) and all(isinstance(v, (int, float, bool)) for v in x)
 
 
 def compare(a: Any, b: Any, rtol: float, atol: float, where: str = "output") -> tuple[bool, str]:
@@ -37,7 +36,12 @@ def compare(a: Any, b: Any, rtol: float, atol: float, where: str = "output") -> 
             if not ok:
                 return ok, why
         return True, ""
-    if _is_numeric_nest(a) and _is_numeric_nest(b):
+    if hasattr(a, "shape") or hasattr(b, "shape"):
+        try:  # a nested list against an array: compare as arrays
+            a, b = (x if hasattr(x, "shape") else _to_array(x) for x in (a, b))
+        except (TypeError, ValueError):
+            return False, f"{where}: {type(a).__name__} and {type(b).__name__} cannot be compared"
+    if _is_numeric(a) and _is_numeric(b):
         x, y = _to_array(a), _to_array(b)
         if x.shape != y.shape:
             return False, f"{where}: shapes differ, {tuple(x.shape)} vs {tuple(y.shape)}"
@@ -53,6 +57,9 @@ def compare(a: Any, b: Any, rtol: float, atol: float, where: str = "output") -> 
             if not ok:
                 return ok, why
         return True, ""
-    if a == b:
-        return True, ""
+    try:
+        if bool(a == b):
+            return True, ""
+    except (TypeError, ValueError):
+        pass
     return False, f"{where}: {type(a).__name__} and {type(b).__name__} values differ"

@@ -62,6 +62,14 @@ def _literals(tree: ast.Module) -> dict[str, Any]:
     return found
 
 
+def _source_hash(path: Path, text: str) -> str:
+    """The pair's text plus its folder's shared helpers (`_*.py`), which it may import."""
+    h = hashlib.sha256(text.encode())
+    for helper in sorted(path.parent.glob("_*.py")):
+        h.update(helper.read_bytes())
+    return h.hexdigest()
+
+
 def load_spec(path: Path, code: str | None = None) -> PairSpec:
     """Read one pair's declarations; raises PairError naming what is missing."""
     text = path.read_text(encoding="utf-8")
@@ -84,7 +92,7 @@ def load_spec(path: Path, code: str | None = None) -> PairSpec:
         tolerance=dict(lits["TOLERANCE"]),
         devices=devices,
         metric=str(lits.get("METRIC", "time")),
-        source_hash=hashlib.sha256(text.encode()).hexdigest(),
+        source_hash=_source_hash(path, text),
         doc=ast.get_docstring(tree) or "",
     )
 

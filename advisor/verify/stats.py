@@ -101,3 +101,10 @@ def rounded_estimate(est: RatioEstimate) -> RatioEstimate:
     """The estimate with no more precision than its own spread allows (never print noise as digits)."""
     digits = significant_digits(est.ratio, est.low, est.high)
     return RatioEstimate(round_sig(est.ratio, digits), round_sig(est.low, digits), round_sig(est.high, digits))
+
+
+def no_gain_detail(shown: RatioEstimate) -> str:
+    """Why no gain is claimed, in words; the interval is shown so the reader can judge the noise."""
+    if shown.high < 1:
+        return f"the after side was slower here (before/after {shown.low:g}x–{shown.high:g}x)"
+    return f"within noise (before/after {shown.low:g}x–{shown.high:g}x, below the {MIN_GAIN:g}x needed to claim a gain)"
