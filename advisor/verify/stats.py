@@ -106,5 +106,5 @@ def rounded_estimate(est: RatioEstimate) -> RatioEstimate:
 def no_gain_detail(shown: RatioEstimate) -> str:
     """Why no gain is claimed, in words; the interval is shown so the reader can judge the noise."""
     if shown.high < 1:
-        return f"the after side was slower here (before/after {shown.low:g}x–{shown.high:g}x)"
-    return f"within noise (before/after {shown.low:g}x–{shown.high:g}x, below the {MIN_GAIN:g}x needed to claim a gain)"
+        return f"the after side was slower here, before/after {shown.low:g}x–{shown.high:g}x"
+    return f"within noise, before/after {shown.low:g}x–{shown.high:g}x, under the {MIN_GAIN:g}x needed to claim a gain"
