@@ -99,6 +99,8 @@ def scan(
         sys.exit(EXIT_ERROR)
     if select:
         config.select = _split_codes(select, "--select")
+        # an explicit --select beats a configured ignore of the same rules
+        config.ignore = [c for c in config.ignore if not any(s.startswith(c) or c.startswith(s) for s in config.select)]
     if ignore:
         config.ignore = config.ignore + _split_codes(ignore, "--ignore")
     if config.select and "ALL" in config.select:

@@ -154,6 +154,7 @@ class FileContext:
     classes: dict[str, cst.ClassDef] = field(default_factory=dict)
     bindings: dict[str, list[cst.BaseExpression]] = field(default_factory=dict)
     calls_by_attr: dict[str, list[cst.Call]] = field(default_factory=dict)
+    nodes_by_type: dict[str, list[cst.CSTNode]] = field(default_factory=dict)  # document order
     _loops: dict[int, LoopFacts] = field(default_factory=dict)
     _function_facts: dict[str, FunctionFacts] | None = None
     _module_classes: set[str] | None = None
@@ -489,20 +490,40 @@ def _bound_names(node: cst.CSTNode) -> set[str]:
 
 
 class _Collector(cst.CSTVisitor):
-    """The single pre-pass: parents, imports, definitions, bindings and attribute calls."""
+    """The single traversal: parents, a per-type node index (rules are dispatched from it, so there is no
+    second walk), imports, definitions, bindings and attribute calls."""
 
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
         self.stack: list[cst.CSTNode] = []
+        self.handlers = {
+            "Import": self.visit_Import,
+            "ImportFrom": self.visit_ImportFrom,
+            "FunctionDef": self.visit_FunctionDef,
+            "ClassDef": self.visit_ClassDef,
+            "Assign": self.visit_Assign,
+            "AnnAssign": self.visit_AnnAssign,
+            "AugAssign": self.visit_AugAssign,
+            "Call": self.visit_Call,
+        }
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if self.stack:
-            self.ctx.parents[id(node)] = self.stack[-1]
-        self.stack.append(node)
-        return super().on_visit(node)
+        stack = self.stack
+        if stack:
+            self.ctx.parents[id(node)] = stack[-1]
+        stack.append(node)
+        type_name = type(node).__name__
+        by_type = self.ctx.nodes_by_type
+        if type_name in by_type:
+            by_type[type_name].append(node)
+        else:
+            by_type[type_name] = [node]
+        handler = self.handlers.get(type_name)
+        if handler is not None:
+            handler(node)
+        return True
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
-        super().on_leave(original_node)
         self.stack.pop()
 
     def visit_Import(self, node: cst.Import) -> None:
@@ -571,3 +592,40 @@ def build_context(module: cst.Module, text: str, path: str) -> FileContext:
     ctx = FileContext(module=module, text=text, path=path)
     module.visit(_Collector(ctx))
     return ctx
+
+
+def move_target(ctx: FileContext, call: cst.Call) -> str | None:
+    """What a `.to(...)` / `.cuda()` call does: "device" (a device move), "unknown", or None (not a move:
+    a dtype cast, `memory_format=` only, or no arguments).
+
+    Only "device" is certain enough for a confident finding; `x.to(other_tensor)` stays "unknown".
+    """
+    attr = call_attr(call)
+    if attr == "cuda":
+        return "device"
+    if attr != "to":
+        return None
+    if keyword(call, "device") is not None:
+        return "device"
+    args = positional(call)
+    if not args:
+        return "unknown" if has_star_args(call) else None
+    first = args[0].value
+    q = ctx.qualname(first)
+    if q is not None and q.startswith("torch.") and q.rsplit(".", 1)[-1] in DTYPE_NAMES:
+        return None
+    if isinstance(first, cst.SimpleString):
+        value = str(first.evaluated_value)
+        return "device" if value.split(":")[0] in ("cuda", "cpu", "mps", "xla", "xpu", "meta") else None
+    if isinstance(first, cst.Call) and ctx.qualname(first.func) == "torch.device":
+        return "device"
+    if isinstance(first, (cst.Integer,)):
+        return "device"  # .to(0) is cuda:0
+    name = dotted_name(first)
+    if name is not None:
+        last = name.rsplit(".", 1)[-1].lower()
+        if ctx.kind_of(first) == "device" or "device" in last or last in ("dev", "gpu", "rank", "local_rank"):
+            return "device"
+        if "dtype" in last:
+            return None
+    return "unknown"

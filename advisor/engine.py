@@ -6,6 +6,7 @@ enabled rules → positions (only if something was reported) → suppressions an
 
 from __future__ import annotations
 
+import ast
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from advisor.config import Config
-from advisor.context import build_context
+from advisor.context import FileContext, build_context
 from advisor.rule import Report, Rule, rules_by_code, select_rules
 from advisor.source import SourceError, read_bytes, decode
 from advisor.suppress import is_suppressed, suppressions
@@ -52,7 +53,7 @@ def load_unit(path: Path, display: str) -> SourceUnit:
 
 def prefilter(text: str, rules: Iterable[type[Rule]]) -> list[type[Rule]]:
     """Rules whose trigger strings occur in the text; the others cannot match, so skip them."""
-    return [r for r in rules if not r.triggers or any(t in text for t in r.triggers)]
+    return [r for r in rules if r.may_match(text)]
 
 
 def _parse(text: str) -> cst.Module:
@@ -67,6 +68,19 @@ def _parse(text: str) -> cst.Module:
         raise SourceError("too deeply nested to parse — simplify the file or exclude it") from None
 
 
+def _check_syntax(text: str) -> None:
+    """CPython's own parser: far cheaper than building a CST for a file no rule can match."""
+    try:
+        compile(text, "<advisor>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as exc:
+        raise SourceError(
+            f"syntax error at line {exc.lineno}, column {exc.offset or 1}: {exc.msg}"
+            " — fix the syntax; advisor analyses only code that parses"
+        ) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise SourceError("too deeply nested to parse — simplify the file or exclude it") from None
+
+
 def analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | None = None) -> list[Finding]:
     """Findings for one source unit, suppressions applied. Raises SourceError for unparsable input."""
     config = config or Config()
@@ -75,11 +89,12 @@ def analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | Non
     if ignored_here:
         active = [r for r in active if not any(r.code.startswith(c) for c in ignored_here)]
     if not active:
+        _check_syntax(unit.text)  # nothing to look for, but a broken file is still reported
         return []
     module = _parse(unit.text)
     ctx = build_context(module, unit.text, unit.path)
     visitors = [rule(ctx, config.options.get(rule.code)) for rule in active]
-    module.visit(_Batched(visitors))  # one traversal for every rule
+    _dispatch(ctx, visitors)
     reported = [(v, r) for v in visitors for r in v.reports]
     if not reported:
         return []
@@ -123,30 +138,17 @@ def _finding(unit: SourceUnit, rule: Rule, report: Report, positions: Any, silen
     )
 
 
-class _Batched(cst.CSTVisitor):
-    """Dispatch each node to every rule that defines `visit_<Type>` / `leave_<Type>`.
-
-    Like libcst's visit_batched but with the dispatch table built once per file, not looked up per node.
-    """
-
-    def __init__(self, visitors: list[Rule]) -> None:
-        self.visit_table: dict[str, list[Any]] = {}
-        self.leave_table: dict[str, list[Any]] = {}
-        for v in visitors:
-            for name in dir(type(v)):
-                if name.startswith("visit_") and name != "visit_batched":
-                    self.visit_table.setdefault(name[6:], []).append(getattr(v, name))
-                elif name.startswith("leave_"):
-                    self.leave_table.setdefault(name[6:], []).append(getattr(v, name))
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        for fn in self.visit_table.get(type(node).__name__, ()):
-            fn(node)
-        return True
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        for fn in self.leave_table.get(type(original_node).__name__, ()):
-            fn(original_node)
+def _dispatch(ctx: FileContext, visitors: list[Rule]) -> None:
+    """Run every rule over the node index the pre-pass built: the pre-pass was the only traversal."""
+    index = ctx.nodes_by_type
+    for visitor in visitors:
+        for type_name, method_name in visitor.visit_methods.items():
+            nodes = index.get(type_name)
+            if nodes:
+                method = getattr(visitor, method_name)
+                for node in nodes:
+                    method(node)
+        visitor.finish()
 
 
 def _display(path: Path) -> str:

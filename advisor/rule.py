@@ -40,7 +40,12 @@ class Report:
     fix: Fix | None
 
 
-class Rule(cst.BatchableCSTVisitor):
+class Rule:
+    """Subclasses define `visit_<NodeType>(node)` methods. The engine calls each one for every node of that
+    type, in document order, from the index the context pre-pass built: there is no per-rule traversal.
+    Rules keep no traversal state (use `self.ctx` for structure: parents, loops, bindings); findings
+    that need the whole file can be decided in `finish()`, called once after all visits."""
+
     code: ClassVar[str]
     name: ClassVar[str]
     summary: ClassVar[str]
@@ -56,11 +61,25 @@ class Rule(cst.BatchableCSTVisitor):
     # Rule options settable under [tool.advisor.options.ADVnnn], with their defaults.
     options: ClassVar[dict[str, Any]] = {}
 
+    # Filled per subclass: node type name -> visit method name.
+    visit_methods: ClassVar[dict[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.visit_methods = {name[6:]: name for name in dir(cls) if name.startswith("visit_")}
+
     def __init__(self, ctx: FileContext, options: dict[str, Any] | None = None) -> None:
-        super().__init__()
         self.ctx = ctx
         self.opts = {**self.options, **(options or {})}
         self.reports: list[Report] = []
+
+    @classmethod
+    def may_match(cls, text: str) -> bool:
+        """Cheap text test run before parsing: False means this rule cannot match this file."""
+        return not cls.triggers or any(t in text for t in cls.triggers)
+
+    def finish(self) -> None:
+        """Called once after every visit; for rules that decide on whole-file facts."""
 
     def report(
         self,

@@ -7,8 +7,12 @@ autofix offsets refer to the file as it is on disk.
 from __future__ import annotations
 
 import io
+import re
 import tokenize
 from pathlib import Path
+
+
+COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*[-\w.]+", re.MULTILINE)
 
 
 class SourceError(Exception):
@@ -38,7 +42,9 @@ def decode(data: bytes) -> str:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
-        raise SourceError(f"bad encoding declaration ({exc}) — fix the `# -*- coding: … -*-` line") from None
+        if COOKIE.search(b"\n".join(data.splitlines()[:2])):
+            raise SourceError(f"bad encoding declaration ({exc}) — fix the `# -*- coding: … -*-` line") from None
+        encoding = "utf-8"  # no cookie: the bytes themselves are not UTF-8, reported below
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
 from advisor.context import dotted_name
@@ -9,6 +11,8 @@ from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 
 COMPREHENSIONS = (cst.ListComp, cst.GeneratorExp, cst.SetComp, cst.DictComp)
+# A product of two subscripts (`a[i][k] * b[k][j]`, `A[i, k]*B[k, j]`) or a zip of rows and columns.
+_SHAPE = re.compile(r"\]\s*\*\s*[\w.]+\s*\[|\bzip\(")
 
 
 def _subscript_indices(node: cst.BaseExpression) -> tuple[str, tuple[str, ...]] | None:
@@ -65,8 +69,11 @@ class PythonMatmul(Rule):
         "blocking); a BLAS matmul does the same work hundreds to thousands of times faster."
     )
     suggestion = "use `np.asarray(A) @ np.asarray(B)` (or `torch.matmul`) and keep the data as arrays"
-    triggers = ("for",)
     pair = "adv401"
+
+    @classmethod
+    def may_match(cls, text: str) -> bool:
+        return "for" in text and _SHAPE.search(text) is not None
     docs = RuleDocs(
         what="Finds matrix products computed element by element in Python: the triple loop accumulating "
         "`a[i][k] * b[k][j]` (or `a[i, k] * b[k, j]`), `sum(a[i][k] * b[k][j] for k in ...)`, and the "

@@ -1,0 +1,71 @@
+"""Scan speed: cold start on one small file, and throughput (lines/s) on a generated corpus.
+
+Run: python benchmarks/scan_speed.py [--files 1500]
+Prints figures; asserts nothing (speed targets are read by people, not enforced in unit tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def cold_start(sample: Path, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "advisor", "scan", str(sample), "-q"], capture_output=True, cwd=REPO)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def build_corpus(root: Path, n_files: int) -> int:
+    """Copies of every shipped fixture plus plain non-ML modules (which the prefilter should skip)."""
+    sources = sorted((REPO / "fixtures").rglob("*.py"))
+    plain = [p for p in (Path(os.__file__).parent).glob("*.py")][:40]
+    pool = [p.read_text(encoding="utf-8", errors="replace") for p in sources + plain]
+    lines = 0
+    for i in range(n_files):
+        text = pool[i % len(pool)]
+        (root / f"m{i:05d}.py").write_text(text, encoding="utf-8")
+        lines += text.count("\n") + 1
+    return lines
+
+
+def throughput(root: Path, jobs: int) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "advisor", "scan", str(root), "-q", "--exit-zero", "--jobs", str(jobs)], capture_output=True)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--files", type=int, default=1500)
+    parser.add_argument("--runs", type=int, default=10)
+    args = parser.parse_args()
+    sample = REPO / "fixtures" / "adv103" / "pos_item_accumulate.py"
+    times = cold_start(sample, args.runs)
+    print(f"cold start, one small file ({sample.name}): median {statistics.median(times):.3f} s, "
+          f"min {min(times):.3f} s, max {max(times):.3f} s over {args.runs} runs")
+    tmp = Path(tempfile.mkdtemp(prefix="advisor-bench-"))
+    try:
+        lines = build_corpus(tmp, args.files)
+        for jobs in (1, os.cpu_count() or 1):
+            wall = min(throughput(tmp, jobs) for _ in range(2))
+            print(f"corpus {args.files} files / {lines:,} lines, --jobs {jobs}: {wall:.2f} s wall, "
+                  f"{lines / wall:,.0f} lines/s, {args.files / wall:,.0f} files/s (best of 2)")
+    finally:
+        shutil.rmtree(tmp)
+
+
+if __name__ == "__main__":
+    main()

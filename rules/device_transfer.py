@@ -1,0 +1,226 @@
+"""ADV101 and ADV102: host→device copies repeated every training step that could happen once, or not at all."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from advisor.context import dotted_name, has_star_args, keyword, move_target, positional
+from advisor.rule import Rule, RuleDocs
+from advisor.types import Confidence
+
+# Factories that build a tensor from a shape: with `device=` they allocate straight on the device.
+SHAPE_FACTORIES = frozenset(
+    "torch.zeros torch.ones torch.full torch.empty torch.rand torch.randn torch.randint torch.randperm "
+    "torch.arange torch.linspace torch.logspace torch.eye torch.tril_indices torch.triu_indices".split()
+)
+# Factories that copy Python/NumPy data: `device=` saves the intermediate host tensor, not the copy.
+DATA_FACTORIES = frozenset({"torch.tensor", "torch.as_tensor"})
+
+
+def _source(node: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(node)
+
+
+def _is_invariant(dotted: str, assigned: set[str]) -> bool:
+    """`self.model` is invariant in a loop unless `self`, `self.model` or a longer target is rebound."""
+    parts = dotted.split(".")
+    prefixes = {".".join(parts[: i + 1]) for i in range(len(parts))}
+    if prefixes & assigned:
+        return False
+    return not any(a.startswith(dotted + ".") for a in assigned)
+
+
+class LoopInvariantTransfer(Rule):
+    code = "ADV101"
+    name = "loop-invariant-transfer"
+    summary = "A model or constant tensor moved to the device inside the training loop"
+    message = "Move this `.to(device)` above the training loop: the object does not change between steps"
+    why = (
+        "A tensor that lives on the host is copied to the device again on every step (a synchronous "
+        "host-to-device transfer); moving a module repeats a walk over all its parameters. Once is enough."
+    )
+    suggestion = "move it once before the loop and keep the device copy (`w = w.to(device)` above the loop)"
+    triggers = ("backward", ".step(")
+    pair = "adv101"
+    docs = RuleDocs(
+        what="Finds `.to(device)` / `.cuda()` inside a training step loop applied to something the loop "
+        "never changes: the model, a constant tensor, a tensor built before the loop. Moving each batch "
+        "from the DataLoader is necessary and is not reported.",
+        why="`x.to(device)` on a host tensor allocates device memory and copies the data each time it runs; "
+        "the original stays on the host, so the next step pays again. For a module, `.to()` is a no-op "
+        "after the first call but still visits every parameter and buffer every step.",
+        example="""
+            import torch
+
+            model = torch.nn.Linear(10, 1)
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            weights = torch.ones(10)
+            for x, y in loader:
+                model.to("cuda")
+                loss = ((model(x.cuda() * weights.to("cuda")) - y.cuda()) ** 2).mean()
+                loss.backward()
+                optimizer.step()
+        """,
+        use_instead="""
+            import torch
+
+            model = torch.nn.Linear(10, 1).to("cuda")
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            weights = torch.ones(10, device="cuda")
+            for x, y in loader:
+                loss = ((model(x.cuda() * weights) - y.cuda()) ** 2).mean()
+                loss.backward()
+                optimizer.step()
+        """,
+        references=(
+            "PyTorch Performance Tuning Guide: avoid unnecessary CPU-GPU synchronization and copies",
+            "PyTorch docs: torch.Tensor.to, torch.nn.Module.to",
+        ),
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if not isinstance(node.func, cst.Attribute) or node.func.attr.value not in ("to", "cuda"):
+            return
+        kind = move_target(self.ctx, node)
+        if kind is None:
+            return
+        loop = self.ctx.training_step_loop(node)
+        if loop is None or self.ctx.is_conditional_within(node, loop):
+            return
+        receiver = node.func.value
+        dotted = dotted_name(receiver)
+        if dotted is None or not _is_invariant(dotted, self.ctx.loop_facts(loop).assigned):
+            return
+        for arg in node.args:  # the device expression must not change either
+            for name in _names(arg.value):
+                if not _is_invariant(name, self.ctx.loop_facts(loop).assigned):
+                    return
+        what = self.ctx.kind_of(receiver)
+        call = _source(node)
+        if what == "model":
+            self.report(
+                node,
+                f"Move `{call}` above the training loop: a module stays on the device once moved",
+                confidence=Confidence.HIGH if kind == "device" else Confidence.MEDIUM,
+                suggestion=f"call `{call}` once before the loop; inside the loop it re-walks every parameter each step",
+            )
+            return
+        if _is_discarded(self.ctx, node):
+            return  # `t.to(d)` as a statement does nothing for a tensor: a bug, not a slow copy
+        confident = kind == "device" and what in ("tensor", None) and self._bound_before(dotted, loop)
+        self.report(
+            node,
+            f"Hoist `{call}` above the training loop: `{dotted}` does not change, but is copied to the device every step",
+            confidence=Confidence.HIGH if confident else Confidence.MEDIUM,
+            suggestion=f"move it once before the loop (`{dotted}_dev = {call}`) and use the device copy inside",
+        )
+
+    def _bound_before(self, dotted: str, loop: cst.CSTNode) -> bool:
+        """The receiver is bound in this file (a local or attribute we can see), not a mystery global."""
+        return dotted.split(".")[0] in self.ctx.bindings or dotted in self.ctx.bindings or _is_parameter(self.ctx, dotted, loop)
+
+
+class HostTensorThenMove(Rule):
+    code = "ADV102"
+    name = "host-tensor-then-move"
+    summary = "A tensor created on the host each step and then moved to the device"
+    message = "Create the tensor on the device with `device=` instead of building it on the host and moving it"
+    why = (
+        "The tensor is allocated and filled in host memory, then copied to the device: two allocations and "
+        "a host-to-device transfer per call, where `device=` allocates it directly on the device."
+    )
+    suggestion = "pass `device=` to the factory, e.g. `torch.zeros(n, device=device)`"
+    triggers = (".to(", ".cuda(")
+    pair = "adv102"
+    docs = RuleDocs(
+        what="Finds `torch.zeros(...).to(device)`, `torch.randn(...).cuda()`, `torch.tensor(x).to(device)` "
+        "and similar factory calls immediately moved to a device, inside a loop or a module's `forward` "
+        "(which runs every step).",
+        why="A factory without `device=` builds the tensor in host memory; `.to(device)` then allocates "
+        "again on the device and copies. For shape factories (zeros, ones, randn, arange…) `device=` "
+        "removes the copy entirely.",
+        example="""
+            import torch
+
+            class Model(torch.nn.Module):
+                def forward(self, x):
+                    h = torch.zeros(x.shape[0], 128).to(x.device)
+                    return x + h.sum()
+        """,
+        use_instead="""
+            import torch
+
+            class Model(torch.nn.Module):
+                def forward(self, x):
+                    h = torch.zeros(x.shape[0], 128, device=x.device)
+                    return x + h.sum()
+        """,
+        references=("PyTorch Performance Tuning Guide: create tensors directly on the target device",),
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if not isinstance(node.func, cst.Attribute) or node.func.attr.value not in ("to", "cuda"):
+            return
+        factory = node.func.value
+        q = self.ctx.call_qualname(factory)
+        if q not in SHAPE_FACTORIES and q not in DATA_FACTORIES:
+            return
+        assert isinstance(factory, cst.Call)
+        if keyword(factory, "device") is not None or has_star_args(factory):
+            return
+        if move_target(self.ctx, node) != "device" or len(positional(node)) > 1 or keyword(node, "dtype"):
+            return  # `.to(device, dtype)` or non-device targets: leave them alone
+        repeated = self._repeats(node)
+        if repeated is None:
+            return
+        confidence = repeated if q in SHAPE_FACTORIES else Confidence.MEDIUM
+        short = q.rsplit(".", 1)[-1]
+        device = '"cuda"' if node.func.attr.value == "cuda" else _source((keyword(node, "device") or positional(node)[0]).value)
+        self.report(
+            node,
+            f"Create this tensor on the device: `torch.{short}(..., device={device})` instead of `.{node.func.attr.value}()` afterwards",
+            confidence=confidence,
+            suggestion=f"pass `device={device}` to `torch.{short}` and drop the `.{node.func.attr.value}(...)`",
+        )
+
+    def _repeats(self, node: cst.CSTNode) -> Confidence | None:
+        """HIGH inside a training step loop or a module's forward, MEDIUM in another loop, None once-only."""
+        loop = self.ctx.innermost_loop(node)
+        if loop is not None:
+            if self.ctx.loop_facts(loop).is_step_loop and not self.ctx.is_conditional_within(node, loop):
+                return Confidence.HIGH
+            return Confidence.MEDIUM
+        func = self.ctx.enclosing_function(node)
+        cls = self.ctx.enclosing_class(node)
+        if func is not None and func.name.value == "forward" and cls is not None and cls.name.value in self.ctx.module_classes():
+            return Confidence.HIGH
+        return None
+
+
+def _names(node: cst.CSTNode) -> list[str]:
+    out: list[str] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (cst.Name, cst.Attribute)):
+            d = dotted_name(n)
+            if d:
+                out.append(d)
+                continue
+        stack.extend(n.children)
+    return out
+
+
+def _is_discarded(ctx, node: cst.Call) -> bool:  # type: ignore[no-untyped-def]
+    parent = ctx.parent(node)
+    return isinstance(parent, cst.Expr)
+
+
+def _is_parameter(ctx, dotted: str, loop: cst.CSTNode) -> bool:  # type: ignore[no-untyped-def]
+    func = ctx.enclosing_function(loop)
+    if func is None:
+        return False
+    head = dotted.split(".")[0]
+    params = func.params
+    every = [*params.posonly_params, *params.params, *params.kwonly_params]
+    return any(p.name.value == head for p in every)

@@ -1,0 +1,151 @@
+"""The shared context rules rely on: import resolution, training-loop detection, what names hold."""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+
+from advisor.context import build_context, move_target
+
+
+def ctx_of(code: str):
+    text = textwrap.dedent(code)
+    return build_context(cst.parse_module(text), text, "t.py")
+
+
+def loops(ctx):
+    return ctx.nodes_by_type.get("For", []) + ctx.nodes_by_type.get("While", [])
+
+
+def test_qualname_resolves_aliases_and_ignores_local_lookalikes():
+    ctx = ctx_of(
+        """
+        import torch as T
+        import torch.utils.data as tud
+        from torch.utils.data import DataLoader as DL
+        from numpy import matmul
+        class DataLoader: ...
+        a = T.zeros(3)
+        b = tud.DataLoader(ds)
+        c = DL(ds)
+        d = DataLoader(ds)
+        e = matmul(x, y)
+        """
+    )
+    calls = {cst.Module([]).code_for_node(c.func): ctx.call_qualname(c) for c in ctx.nodes_by_type["Call"]}
+    assert calls == {
+        "T.zeros": "torch.zeros",
+        "tud.DataLoader": "torch.utils.data.DataLoader",
+        "DL": "torch.utils.data.DataLoader",
+        "DataLoader": None,
+        "matmul": "numpy.matmul",
+    }
+
+
+def test_step_loop_epoch_loop_and_helper_functions():
+    ctx = ctx_of(
+        """
+        def step(model, batch, opt):
+            loss = model(batch).sum()
+            loss.backward()
+            opt.step()
+
+        def train_epoch(model, loader, opt):
+            for batch in loader:
+                step(model, batch, opt)
+
+        for epoch in range(10):
+            train_epoch(model, loader, opt)
+
+        for epoch in range(3):
+            for batch in loader:
+                out = model(batch)
+                out.mean().backward()
+
+        for batch in test_loader:
+            preds = model(batch)
+        """
+    )
+    facts = [(ctx.loop_facts(l).is_step_loop, ctx.loop_facts(l).is_training_loop) for l in loops(ctx)]
+    # order: train_epoch's loop, epoch loop calling train_epoch, epoch loop, its inner loop, eval loop
+    assert sorted(facts) == sorted([(True, True), (False, True), (False, True), (True, True), (False, False)])
+
+
+def test_rl_env_step_is_not_training():
+    ctx = ctx_of(
+        """
+        for t in range(1000):
+            obs, reward, done, info = env.step(action)
+            scheduler.step()
+        """
+    )
+    assert not ctx.loop_facts(loops(ctx)[0]).is_training_loop
+
+
+def test_kind_of_names():
+    ctx = ctx_of(
+        """
+        import torch
+        from torch import nn, optim
+        from torch.utils.data import DataLoader, TensorDataset
+        class Net(nn.Module): ...
+        class Deeper(Net): ...
+        model = Deeper()
+        other = build_model()
+        opt = optim.Adam(other.parameters())
+        sched = optim.lr_scheduler.StepLR(opt, 10)
+        ds = TensorDataset(x, y)
+        loader = DataLoader(ds, batch_size=32)
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        dev2 = "cuda"
+        t = torch.zeros(3)
+        """
+    )
+    kinds = {n: ctx.kind_of(cst.Name(n)) for n in ("model", "other", "opt", "sched", "ds", "loader", "device", "dev2", "t")}
+    assert kinds == {
+        "model": "model",
+        "other": "model",  # its parameters feed an optimizer
+        "opt": "optimizer",
+        "sched": "scheduler",
+        "ds": "dataset",
+        "loader": "dataloader",
+        "device": "device",
+        "dev2": "device",
+        "t": "tensor",
+    }
+
+
+def test_move_target_tells_devices_from_dtypes():
+    ctx = ctx_of(
+        """
+        import torch
+        a.to(device)
+        a.to("cuda:1")
+        a.to(torch.float16)
+        a.to(dtype=torch.half)
+        a.cuda()
+        a.to(other)
+        a.to(args.device)
+        a.to(memory_format=torch.channels_last)
+        """
+    )
+    got = [move_target(ctx, c) for c in ctx.nodes_by_type["Call"] if c.func.attr.value in ("to", "cuda")]
+    assert got == ["device", "device", None, None, "device", "unknown", "device", None]
+
+
+def test_conditional_within_loop():
+    ctx = ctx_of(
+        """
+        for x in loader:
+            a = x.item()
+            if step % 10 == 0:
+                b = x.item()
+            if x.item() > 0:
+                pass
+            c = y if flag else x.item()
+        """
+    )
+    loop = loops(ctx)[0]
+    items = [c for c in ctx.nodes_by_type["Call"] if c.func.attr.value == "item"]
+    assert [ctx.is_conditional_within(c, loop) for c in items] == [False, True, False, True]

@@ -1,0 +1,66 @@
+"""The installed tool works outside this repo, ships its rules and fixtures inside `advisor`, and the
+scanner never imports torch or numpy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+MATMUL = "def mm(A, B):\n    return [[sum(a * b for a, b in zip(r, c)) for c in zip(*B)] for r in A]\n"
+
+
+def test_scan_never_imports_torch_or_numpy(tmp_path):
+    target = tmp_path / "train.py"
+    target.write_text((REPO / "fixtures" / "adv103" / "pos_item_accumulate.py").read_text() + MATMUL)
+    probe = (
+        "import sys\n"
+        "from advisor.cli import main\n"
+        "try:\n"
+        f"    main(['scan', {str(target)!r}, '--format', 'json', '--jobs', '1'])\n"
+        "except SystemExit as exc:\n"
+        "    code = exc.code\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy'))\n"
+        "print('CODE', code, 'HEAVY', heavy, file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert "CODE 1 HEAVY []" in proc.stderr, proc.stderr
+
+
+@pytest.mark.slow
+def test_wheel_installs_and_runs_outside_the_repo(tmp_path):
+    dist = tmp_path / "dist"
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(REPO)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert build.returncode == 0, build.stderr
+    wheel = next(dist.glob("advisor-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/")[0] for n in names}
+    assert "rules" not in tops and "fixtures" not in tops, tops
+    assert "advisor/rules/python_matmul.py" in names
+    assert any(n.startswith("advisor/fixtures/adv401/pos_") for n in names)
+
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True, system_site_packages=True).create(env_dir)
+    py = env_dir / "bin" / "python"
+    install = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "x.py").write_text(MATMUL)
+    exe = env_dir / "bin" / "advisor"
+    scan = subprocess.run([str(exe), "scan", "x.py"], capture_output=True, text=True, cwd=elsewhere, timeout=60)
+    assert scan.returncode == 1 and "x.py:2:12: ADV401" in scan.stdout, scan.stdout + scan.stderr
+    where = subprocess.run([str(py), "-c", "import advisor, sys; print(advisor.__file__)"], capture_output=True, text=True, cwd=elsewhere)
+    assert str(env_dir) in where.stdout  # the installed copy ran, not this checkout
+    rules = subprocess.run([str(exe), "rules"], capture_output=True, text=True, cwd=elsewhere)
+    assert rules.returncode == 0 and "ADV401" in rules.stdout
+    explain = subprocess.run([str(exe), "explain", "ADV401"], capture_output=True, text=True, cwd=elsewhere)
+    assert explain.returncode == 0 and "## Use instead" in explain.stdout
