@@ -116,12 +116,12 @@ def verify_pair(
 ) -> Verification:
     """Measure one pair on one device (or say why not), using and filling the cache."""
     merged = {**spec.default_sizes, **(sizes or {})}
+    if device == "cuda" and not environment().has_cuda:
+        return _skipped(spec.code, device, merged, sizes_source, "needs a CUDA device to measure — none found here", spec.metric)
     if device not in spec.devices:
         if spec.devices == ("cuda",):
             return _skipped(spec.code, device, merged, sizes_source, "needs a CUDA device to measure — host↔device costs do not exist on the CPU", spec.metric)
         return _skipped(spec.code, device, merged, sizes_source, f"this pair is measured on {' and '.join(spec.devices)} only", spec.metric)
-    if device == "cuda" and not environment().has_cuda:
-        return _skipped(spec.code, device, merged, sizes_source, "needs a CUDA device to measure — none found here", spec.metric)
     key = cache.cache_key(spec.code, spec.source_hash, merged, device)
     if options.use_cache:
         hit = cache.load(spec.code, key)

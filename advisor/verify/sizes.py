@@ -18,7 +18,8 @@ from advisor.types import Finding
 
 CONSTRUCTORS = frozenset({"randn", "rand", "zeros", "ones", "empty", "full", "randint", "normal", "uniform", "standard_normal"})
 # Upper bounds per size key: beyond these a pair would run for minutes (ADV401 is cubic in n).
-CAPS: dict[str, int] = {"n": 300, "samples": 4096, "features": 1024, "hidden": 1024, "batch_size": 1024, "batch": 1024, "epochs": 50, "steps": 200}
+CAPS: dict[str, int] = {"samples": 4096, "features": 1024, "hidden": 1024, "batch_size": 1024, "batch": 1024, "epochs": 50, "steps": 200}
+CAPS_BY_CODE: dict[str, dict[str, int]] = {"ADV401": {"n": 300}, "ADV102": {"n": 64 * 2**20}}
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ def sizes_for(finding: Finding, text: str, defaults: dict[str, Any]) -> Sizes:
     found = {k: v for k, v in user_sizes(finding.code, collect_literals(text), finding.span.line, finding.span.end_line).items() if k in defaults}
     if not found:
         return Sizes(dict(defaults), "defaults")
-    capped = [f"{k} {v} capped to {CAPS[k]}" for k, v in found.items() if k in CAPS and v > CAPS[k]]
-    found = {k: min(v, CAPS.get(k, v)) for k, v in found.items()}
+    caps = {**CAPS, **CAPS_BY_CODE.get(finding.code, {})}
+    capped = [f"{k} {v} capped to {caps[k]}" for k, v in found.items() if k in caps and v > caps[k]]
+    found = {k: min(v, caps.get(k, v)) for k, v in found.items()}
     return Sizes({**defaults, **found}, "user code", "; ".join(capped))
