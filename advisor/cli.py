@@ -62,6 +62,10 @@ def main() -> None:
 @click.option("--no-gitignore", is_flag=True, help="Scan files that .gitignore excludes.")
 @click.option("-q", "--quiet", is_flag=True, help="Print findings only: no fix hints, no summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for internal errors.")
+@click.option("--verify", "verify", is_flag=True, help="Measure each fired rule's before/after pair here and attach the result (needs advisor[verify]).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "all"]), default="auto", show_default=True, help="Where --verify measures.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True, help="Seconds each --verify pair may run.")
+@click.option("--no-cache", is_flag=True, help="Re-measure instead of reusing cached --verify results.")
 def scan(
     paths: tuple[str, ...],
     select: tuple[str, ...],
@@ -76,6 +80,10 @@ def scan(
     no_gitignore: bool,
     quiet: bool,
     debug: bool,
+    verify: bool,
+    device: str,
+    timeout: float,
+    no_cache: bool,
 ) -> None:
     """Scan PATHS (files or folders, default `.`) for performance anti-patterns."""
     from advisor.discover import discover
@@ -101,6 +109,10 @@ def scan(
     result = run_scan(files, config, jobs=jobs)
     result.errors.extend(errors)
     result.sort()
+    if verify:
+        from advisor.verify.command import attach_verifications, run_options
+
+        result = attach_verifications(result, device, run_options(timeout, no_cache))
     options: dict[str, Any] = {"statistics": statistics, "quiet": quiet}
     _write(render(fmt, result, **options), output)
     if fmt in ("text", "concise"):
@@ -131,3 +143,16 @@ def explain(code: str) -> None:
     from advisor.explain import explain_text
 
     click.echo(explain_text(rule))
+
+
+@main.command()
+@click.argument("codes", nargs=-1)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "all"]), default="auto", show_default=True, help="auto: the CPU, plus CUDA when present.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True, help="Seconds each pair may run before it is stopped.")
+@click.option("--no-cache", is_flag=True, help="Re-measure instead of reusing cached results.")
+def verify(codes: tuple[str, ...], fmt: str, device: str, timeout: float, no_cache: bool) -> None:
+    """Measure the before/after pairs of CODES (default: all) on this machine."""
+    from advisor.verify.command import run_options, run_verify
+
+    sys.exit(run_verify([c.strip().upper() for v in codes for c in v.split(",") if c.strip()], device, run_options(timeout, no_cache), fmt))

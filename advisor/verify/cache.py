@@ -1,0 +1,116 @@
+"""On-disk cache of verification results, so `advisor explain` and repeated runs reuse what was measured.
+
+Kept under $ADVISOR_CACHE_DIR, else $XDG_CACHE_HOME/advisor/verify, else ~/.cache/advisor/verify. A key
+covers everything that can change the figure: the pair's (or extracted function's) source, the verifier's
+own code, sizes, device, torch/numpy versions and the CPU/GPU model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from advisor.types import Measurement, Verification
+from advisor.verify.environment import environment
+
+# The verifier files whose change must invalidate cached figures.
+_METHOD_FILES = ("child.py", "measure.py", "stats.py", "compare.py", "quality.py", "user_code.py")
+
+
+def cache_dir() -> Path:
+    if os.environ.get("ADVISOR_CACHE_DIR"):
+        return Path(os.environ["ADVISOR_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "advisor" / "verify"
+
+
+def method_hash() -> str:
+    here = Path(__file__).parent
+    h = hashlib.sha256()
+    for name in _METHOD_FILES:
+        path = here / name
+        if path.exists():
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def cache_key(code: str, source_hash: str, sizes: dict[str, Any], device: str) -> str:
+    env = environment()
+    hardware = env.cpu if device == "cpu" else ",".join(env.gpus)
+    parts = {
+        "code": code,
+        "source": source_hash,
+        "method": method_hash(),
+        "sizes": sizes,
+        "device": device,
+        "torch": env.torch,
+        "numpy": env.numpy,
+        "hardware": hardware,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _path(code: str, key: str) -> Path:
+    return cache_dir() / f"{code.lower()}-{key[:24]}.json"
+
+
+def to_dict(v: Verification) -> dict[str, Any]:
+    return asdict(v)
+
+
+def from_dict(data: dict[str, Any]) -> Verification:
+    fields = dict(data)
+    for side in ("before", "after"):
+        if fields.get(side) is not None:
+            fields[side] = Measurement(**fields[side])
+    return Verification(**fields)
+
+
+def load(code: str, key: str) -> Verification | None:
+    try:
+        data = json.loads(_path(code, key).read_text(encoding="utf-8"))
+        result = from_dict(data["result"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return Verification(**{**asdict(result), "before": result.before, "after": result.after, "extra": {**result.extra, "cached": True}})
+
+
+def store(code: str, key: str, result: Verification) -> None:
+    """Only results worth reusing: a failure or skip may be transient (a hang, a busy GPU)."""
+    if result.status in ("failed", "skipped"):
+        return
+    path = _path(code, key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"stored": time.time(), "result": to_dict(result)}, indent=1), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only home must not fail the run
+
+
+def cached_results_for(code: str) -> list[Verification]:
+    """The newest cached result per device for a rule's shipped pair on this machine (for `advisor explain`).
+
+    Only results whose pair source, verifier code, versions and hardware still match are returned.
+    """
+    from advisor.verify.pairs import pair_for
+
+    spec = pair_for(code)
+    if spec is None:
+        return []
+    newest: dict[str, tuple[float, Verification]] = {}
+    for device in spec.devices:
+        key = cache_key(spec.code, spec.source_hash, spec.default_sizes, device)
+        path = _path(spec.code, key)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            newest[device] = (float(data["stored"]), from_dict(data["result"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return [v for _, v in sorted(newest.values(), key=lambda tv: tv[1].device)]

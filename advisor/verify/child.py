@@ -1,0 +1,150 @@
+"""The sandboxed side of the verifier: `python -m advisor.verify.child` reads one JSON request on stdin,
+measures one pair on one device, and writes one JSON result on stdout.
+
+Only this process imports torch, numpy and the pair module (or the extracted user function). It caps its
+own address space, sends anything the pair prints to stderr so stdout stays clean JSON, and turns every
+exception into a "failed" result; a hang or a hard crash is the parent's to report.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import platform
+import resource
+import sys
+import traceback
+from types import ModuleType
+from typing import Any, Callable
+
+from advisor.verify import stats
+
+
+def apply_limits(memory_bytes: int | None, device: str) -> None:
+    """RLIMIT_AS caps the child's memory; CUDA maps huge virtual ranges at init, so it is not set there."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if memory_bytes and device != "cuda":
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_pair(path: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"advisor_pair_{os.path.basename(path)[:-3]}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load pair {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _measurement(rounds: list[list[float]]) -> dict[str, Any]:
+    flat = [t for r in rounds for t in r]
+    return {"median_s": stats.round_sig(stats.median(flat), 3), "iqr_s": stats.round_sig(stats.iqr(flat), 2), "runs": len(flat)}
+
+
+def measure_time(before: Callable[[Any], Any], after: Callable[[Any], Any], check_before: Callable[[Any], Any],
+                 check_after: Callable[[Any], Any], compare_fn: Callable[..., tuple[bool, str]], inputs: Any,
+                 req: dict[str, Any]) -> dict[str, Any]:
+    """Equivalence first; only an equivalent pair is timed."""
+    from advisor.verify.measure import interleaved
+
+    tol = req["tolerance"]
+    ok, why = compare_fn(check_before(inputs), check_after(inputs), float(tol.get("rtol", 1e-5)), float(tol.get("atol", 1e-8)))
+    if not ok:
+        return {"status": "not-equivalent", "equivalent": False, "detail": why}
+    raw = interleaved(before, after, inputs, device=req["device"], budget_s=float(req.get("budget_s", 4.0)), threads=int(req.get("threads", 1)))
+    est = stats.speedup_interval(raw["before_rounds"], raw["after_rounds"])
+    shown = stats.rounded_estimate(est)
+    result: dict[str, Any] = {
+        "equivalent": True,
+        "before": _measurement(raw["before_rounds"]),
+        "after": _measurement(raw["after_rounds"]),
+        "extra": {"rounds": raw["rounds"], "calls": raw["calls"], "threads": raw["threads"]},
+    }
+    if stats.verdict(est) == "measured":
+        result.update(status="measured", speedup=shown.ratio, speedup_low=shown.low, speedup_high=shown.high)
+    else:
+        result.update(status="no-significant-gain", detail=stats.no_gain_detail(shown))
+    return result
+
+
+def run_pair(req: dict[str, Any]) -> dict[str, Any]:
+    from advisor.verify.compare import compare
+
+    module = load_pair(req["pair_path"])
+    inputs = module.setup(req["sizes"], req["device"])
+    if req.get("metric") == "loss":
+        from advisor.verify.quality import measure_loss
+
+        return measure_loss(module, inputs, req)
+    return measure_time(
+        module.before,
+        module.after,
+        getattr(module, "before_check", module.before),
+        getattr(module, "after_check", module.after),
+        getattr(module, "compare", compare),
+        inputs,
+        req,
+    )
+
+
+def run_user_function(req: dict[str, Any]) -> dict[str, Any]:
+    from advisor.verify.compare import compare
+    from advisor.verify.user_code import build_user_pair
+
+    before, after, inputs = build_user_pair(req["user_function"], req["sizes"])
+    return measure_time(before, after, before, after, compare, inputs, req)
+
+
+def device_name(device: str) -> str | None:
+    """None when the device cannot be used here."""
+    if device != "cuda":
+        return cpu_name()
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return torch.cuda.get_device_name(0)
+
+
+def handle(req: dict[str, Any]) -> dict[str, Any]:
+    name = device_name(req["device"])
+    if name is None:
+        return {"status": "skipped", "detail": "needs a CUDA device to measure — torch here sees none"}
+    try:
+        result = run_user_function(req) if req.get("user_function") else run_pair(req)
+    except MemoryError:
+        result = {"status": "failed", "detail": f"out of memory (limit {req.get('memory_bytes', 0) / 2**30:.1f} GiB) — use smaller sizes or raise --memory"}
+    except Exception as exc:
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f" at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno}" if tb else ""
+        result = {"status": "failed", "detail": f"{type(exc).__name__}: {exc}{where}"}
+    result["device_name"] = name
+    return result
+
+
+def main() -> None:
+    req = json.loads(sys.stdin.read())
+    apply_limits(req.get("memory_bytes"), req["device"])
+    # The pair may print; keep fd 1 for our JSON only.
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    result = handle(req)
+    out.write(json.dumps(result))
+    out.flush()
+
+
+if __name__ == "__main__":
+    main()

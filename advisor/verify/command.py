@@ -1,0 +1,179 @@
+"""`advisor verify` and `advisor scan --verify`: choose pairs and devices, run them, show the results.
+
+Kept out of advisor/cli.py so that the scanner's import graph never reaches the verifier unless asked.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from typing import Any, Callable, Iterable, TypeVar
+
+import click
+
+from advisor.types import Finding, ScanResult, Verification
+from advisor.verify.environment import INSTALL_HINT, environment, frameworks_missing
+from advisor.verify.pairs import PairSpec, all_pairs
+from advisor.verify.runner import RunOptions, verify_pair, verify_user_function
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "all")
+EXIT_OK, EXIT_PROBLEM, EXIT_ERROR = 0, 1, 2
+T = TypeVar("T")
+
+
+def run_options(timeout_s: float, no_cache: bool) -> RunOptions:
+    return RunOptions(timeout_s=timeout_s, use_cache=not no_cache)
+
+
+def require_frameworks() -> None:
+    """One line and exit 2 when torch/numpy are absent, instead of a traceback in every child."""
+    missing = frameworks_missing()
+    if missing:
+        click.echo(f"advisor: error: {' and '.join(missing)} not installed — {INSTALL_HINT}", err=True)
+        sys.exit(EXIT_ERROR)
+
+
+def devices_for(spec: PairSpec, choice: str) -> list[str]:
+    """auto: every device the pair supports that is present (or its first, to say it is missing);
+    cpu/cuda: that one; all: both. Devices a pair does not support come back as "skipped"."""
+    if choice == "auto":
+        present = ["cpu"] + (["cuda"] if environment().has_cuda else [])
+        usable = [d for d in spec.devices if d in present]
+        return usable or [spec.devices[0]]
+    if choice == "all":
+        return ["cpu", "cuda"]
+    return [choice]
+
+
+def _progress(items: list[T], label: str) -> Iterable[T]:
+    if sys.stderr.isatty():
+        with click.progressbar(items, label=label, file=sys.stderr, item_show_func=lambda x: str(x[0]) if x else "") as bar:  # type: ignore[index]
+            yield from bar
+    else:
+        yield from items
+
+
+def _sizes_text(v: Verification) -> str:
+    return ", ".join(f"{k}={val}" for k, val in v.sizes.items())
+
+
+def _seconds(s: float) -> str:
+    """Three significant digits at most: the medians are rounded that way already."""
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
+        if s >= scale:
+            return f"{s / scale:.3g} {unit}"
+    return f"{s * 1e9:.3g} ns"
+
+
+def _ratio(x: float | None) -> str:
+    return "?" if x is None else f"{x:g}x"
+
+
+def text_line(v: Verification) -> str:
+    """One readable line per pair and device; a figure only where one was measured and significant."""
+    where = f"{v.code} {v.device}" + (f" ({v.device_name})" if v.device_name else "")
+    sizes = f"{_sizes_text(v)} ({v.sizes_source})"
+    if v.status == "measured" and v.metric == "time" and v.before and v.after:
+        return (
+            f"{where}: {_ratio(v.speedup)} faster [{_ratio(v.speedup_low)}–{_ratio(v.speedup_high)}]; "
+            f"before {_seconds(v.before.median_s)} (IQR {_seconds(v.before.iqr_s)}, {v.before.runs} runs), "
+            f"after {_seconds(v.after.median_s)} (IQR {_seconds(v.after.iqr_s)}, {v.after.runs} runs); {sizes}"
+        )
+    label = {"measured": "", "no-significant-gain": "no significant gain: ", "not-equivalent": "NOT EQUIVALENT, no gain claimed: "}.get(v.status, f"{v.status}: ")
+    return f"{where}: {label}{v.detail}; {sizes}"
+
+
+def results_json(results: list[Verification]) -> str:
+    return json.dumps({"version": 1, "results": [asdict(v) for v in results]}, indent=2) + "\n"
+
+
+def run_verify(codes: list[str], device: str, options: RunOptions, fmt: str) -> int:
+    pairs = all_pairs()
+    unknown = [c for c in codes if c not in pairs]
+    if unknown:
+        click.echo(f"advisor: error: no before/after pair for {', '.join(unknown)} — pairs exist for {', '.join(pairs)}", err=True)
+        return EXIT_ERROR
+    require_frameworks()
+    chosen = [pairs[c] for c in (codes or list(pairs))]
+    jobs = [(spec.code, spec, d) for spec in chosen for d in devices_for(spec, device)]
+    results = [verify_pair(spec, d, options=options) for _, spec, d in _progress(jobs, "verifying")]
+    if fmt == "json":
+        click.echo(results_json(results), nl=False)
+    else:
+        for v in results:
+            click.echo(text_line(v))
+    return EXIT_PROBLEM if any(v.status in ("failed", "not-equivalent") for v in results) else EXIT_OK
+
+
+def _read(path: str) -> str:
+    from advisor.source import SourceError, decode, read_bytes
+    from pathlib import Path
+
+    try:
+        return decode(read_bytes(Path(path)))
+    except (SourceError, OSError):
+        return ""
+
+
+def _user_function_result(finding: Finding, text: str, options: RunOptions, spec: PairSpec) -> Verification | None:
+    """ADV401 on the finding's own function; None when the flagged code is not in a .py file."""
+    from advisor.verify.extract import extract_function
+    from advisor.verify.sizes import sizes_for
+
+    if finding.cell is not None or not text:
+        return None
+    sizes = sizes_for(finding, text, spec.default_sizes)
+    extraction = extract_function(text, finding.span.line)
+    if extraction.function is None:
+        return Verification(
+            code=finding.code, device="cpu", status="skipped", equivalent=None, sizes=sizes.values, sizes_source=sizes.source,
+            detail=f"your function was not run: {extraction.refusal}", extra={"user_function": None},
+        )
+    return verify_user_function(finding.code, extraction.function, sizes.values, sizes.source, spec.tolerance, options)
+
+
+def attach_verifications(result: ScanResult, device: str, options: RunOptions) -> ScanResult:
+    """Verify every fired rule that has a pair once (sizes from its first finding that shows any), plus
+    ADV401's user functions per finding; attach the results to the findings."""
+    from advisor.verify.sizes import sizes_for
+
+    require_frameworks()
+    pairs = all_pairs()
+    texts: dict[str, str] = {}
+    by_code: dict[str, list[Finding]] = {}
+    for f in result.findings:
+        if f.code in pairs:
+            by_code.setdefault(f.code, []).append(f)
+            if f.path not in texts:
+                texts[f.path] = _read(f.path)
+    shared: dict[str, tuple[Verification, ...]] = {}
+    jobs: list[tuple[str, Callable[[], Any]]] = []
+    for code, findings in by_code.items():
+        spec = pairs[code]
+        chosen = next((s for s in (sizes_for(f, texts[f.path], spec.default_sizes) for f in findings) if s.source == "user code"), None)
+        for d in devices_for(spec, device):
+            jobs.append((code, lambda spec=spec, d=d, chosen=chosen: _shared(shared, spec, d, chosen, options)))
+    per_finding: dict[int, Verification] = {}
+    for i, f in enumerate(result.findings):
+        if f.code == "ADV401" and f.code in pairs:
+            jobs.append((f"{f.code} {f.path}:{f.line}", lambda i=i, f=f: per_finding.__setitem__(i, _user_function_result(f, texts[f.path], options, pairs[f.code]))))
+    for _, job in _progress(jobs, "verifying"):
+        job()
+    out = []
+    for i, f in enumerate(result.findings):
+        attached = list(shared.get(f.code, ()))
+        own = per_finding.get(i)
+        if own is not None:
+            # The user's own function, when it could be run, says more than the generic pair.
+            attached = [own] if own.status not in ("skipped", "failed") else [own, *attached]
+        out.append(f.with_verifications(tuple(attached)) if attached else f)
+    result.findings = out
+    return result
+
+
+def _shared(store: dict[str, tuple[Verification, ...]], spec: PairSpec, device: str, chosen: Any, options: RunOptions) -> None:
+    v = verify_pair(spec, device, sizes=chosen.values if chosen else None, sizes_source=chosen.source if chosen else "defaults", options=options)
+    if chosen is not None and chosen.note:
+        v = Verification(**{**asdict(v), "before": v.before, "after": v.after, "detail": "; ".join(filter(None, [v.detail, chosen.note]))})
+    store[spec.code] = store.get(spec.code, ()) + (v,)

@@ -1,0 +1,178 @@
+"""The parent side: run one pair on one device in a child process, with a timeout and a memory cap, and
+turn whatever happens (a result, a crash, a hang, an out-of-memory kill) into a Verification.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from advisor.types import Measurement, Verification
+from advisor.verify import cache
+from advisor.verify.environment import environment
+from advisor.verify.pairs import PairSpec
+
+DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_MEMORY_BYTES = 4 * 2**30
+# Time the child spends on the interleaved rounds of one pair (equivalence and set-up come on top).
+DEFAULT_BUDGET_S = 3.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    memory_bytes: int | None = DEFAULT_MEMORY_BYTES
+    budget_s: float = DEFAULT_BUDGET_S
+    use_cache: bool = True
+    # Intra-op threads in the child. One, like torch.utils.benchmark's own default: figures then hold per
+    # core and do not swing with whatever else shares the machine (BLAS threads spin-wait under load).
+    threads: int = 1
+
+
+def _skipped(code: str, device: str, sizes: dict[str, Any], source: str, detail: str, metric: str = "time") -> Verification:
+    return Verification(code=code, device=device, status="skipped", equivalent=None, sizes=sizes, sizes_source=source, detail=detail, metric=metric)
+
+
+def _child_env(threads: int) -> dict[str, str]:
+    """The child must import this same advisor (a checkout may shadow an installed one), and its BLAS
+    pools must be sized before numpy or torch load."""
+    root = str(Path(__file__).resolve().parents[2])
+    pythonpath = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH", "")]))
+    pools = {name: str(threads) for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    return {**os.environ, **pools, "PYTHONPATH": pythonpath}
+
+
+def run_child(request: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    """The child's JSON answer, or a "failed" answer saying how it died. Never raises for child trouble."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "advisor.verify.child"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_child_env(int(request.get("threads", 1))),
+        start_new_session=True,  # its own process group: a timeout also ends DataLoader workers
+    )
+    try:
+        out, err = proc.communicate(json.dumps(request), timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.communicate()
+        return {"status": "failed", "detail": f"timed out after {timeout_s:g} s — raise --timeout or use smaller sizes"}
+    if proc.returncode != 0 or not out.strip():
+        if proc.returncode and proc.returncode < 0:
+            sig = signal.Signals(-proc.returncode).name
+            why = f"child killed by {sig}" + (" (likely out of memory)" if sig == "SIGKILL" else "")
+        else:
+            why = f"child exited with status {proc.returncode}"
+        last = (err.strip().splitlines() or [""])[-1][:200]
+        return {"status": "failed", "detail": f"{why}{': ' + last if last else ''}"}
+    try:
+        return json.loads(out)
+    except ValueError:
+        return {"status": "failed", "detail": f"child wrote something that is not JSON: {out[:80]!r}"}
+
+
+def to_verification(code: str, device: str, sizes: dict[str, Any], source: str, metric: str, answer: dict[str, Any]) -> Verification:
+    def meas(side: str) -> Measurement | None:
+        m = answer.get(side)
+        return Measurement(**m) if m else None
+
+    return Verification(
+        code=code,
+        device=device,
+        status=answer.get("status", "failed"),
+        equivalent=answer.get("equivalent"),
+        sizes=sizes,
+        sizes_source=source,
+        before=meas("before"),
+        after=meas("after"),
+        speedup=answer.get("speedup"),
+        speedup_low=answer.get("speedup_low"),
+        speedup_high=answer.get("speedup_high"),
+        detail=answer.get("detail", ""),
+        device_name=answer.get("device_name") or "",
+        metric=metric,
+        extra=answer.get("extra", {}),
+    )
+
+
+def verify_pair(
+    spec: PairSpec,
+    device: str,
+    *,
+    sizes: dict[str, Any] | None = None,
+    sizes_source: str = "defaults",
+    options: RunOptions = RunOptions(),
+) -> Verification:
+    """Measure one pair on one device (or say why not), using and filling the cache."""
+    merged = {**spec.default_sizes, **(sizes or {})}
+    if device == "cuda" and not environment().has_cuda:
+        return _skipped(spec.code, device, merged, sizes_source, "needs a CUDA device to measure — none found here", spec.metric)
+    if device not in spec.devices:
+        if spec.devices == ("cuda",):
+            return _skipped(spec.code, device, merged, sizes_source, "needs a CUDA device to measure — host↔device costs do not exist on the CPU", spec.metric)
+        return _skipped(spec.code, device, merged, sizes_source, f"this pair is measured on {' and '.join(spec.devices)} only", spec.metric)
+    key = cache.cache_key(spec.code, spec.source_hash, merged, device)
+    if options.use_cache:
+        hit = cache.load(spec.code, key)
+        if hit is not None:
+            return hit
+    request = {
+        "pair_path": str(spec.path),
+        "code": spec.code,
+        "device": device,
+        "sizes": merged,
+        "tolerance": spec.tolerance,
+        "metric": spec.metric,
+        "memory_bytes": options.memory_bytes,
+        "budget_s": options.budget_s,
+        "threads": options.threads,
+    }
+    result = to_verification(spec.code, device, merged, sizes_source, spec.metric, run_child(request, options.timeout_s))
+    cache.store(spec.code, key, result)
+    return result
+
+
+def verify_user_function(
+    code: str,
+    function: dict[str, Any],
+    sizes: dict[str, Any],
+    sizes_source: str,
+    tolerance: dict[str, float],
+    options: RunOptions = RunOptions(),
+) -> Verification:
+    """Measure an extracted user function against its vectorised replacement (CPU only: it is Python)."""
+    import hashlib
+
+    device = "cpu"
+    key = cache.cache_key(code, hashlib.sha256(json.dumps(function, sort_keys=True).encode()).hexdigest(), sizes, device)
+    if options.use_cache:
+        hit = cache.load(code, key)
+        if hit is not None:
+            return hit
+    request = {
+        "user_function": function,
+        "code": code,
+        "device": device,
+        "sizes": sizes,
+        "tolerance": tolerance,
+        "metric": "time",
+        "memory_bytes": options.memory_bytes,
+        "budget_s": options.budget_s,
+        "threads": options.threads,
+    }
+    answer = run_child(request, options.timeout_s)
+    answer.setdefault("extra", {})["user_function"] = function["name"]
+    result = to_verification(code, device, sizes, sizes_source, "time", answer)
+    cache.store(code, key, result)
+    return result

@@ -1,0 +1,152 @@
+"""Sizes for a pair taken from the user's code where it shows them, else the pair's documented defaults.
+
+What counts as "showing": a literal `batch_size=32` in a DataLoader call, literal shapes in tensor/array
+constructors (`torch.randn(1000, 20)`, `np.zeros((n, n))` with a literal n), a literal `range(200)`
+driving the flagged loops, or `for epoch in range(30)`. The literal nearest to the finding wins. Values
+are capped so that a verification stays a matter of seconds; a cap is recorded in the note.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from advisor.types import Finding
+
+CONSTRUCTORS = frozenset({"randn", "rand", "zeros", "ones", "empty", "full", "randint", "normal", "uniform", "standard_normal"})
+# Upper bounds per size key: beyond these a pair would run for minutes (ADV401 is cubic in n).
+CAPS: dict[str, int] = {"samples": 4096, "features": 1024, "hidden": 1024, "batch_size": 1024, "batch": 1024, "epochs": 50, "steps": 200}
+CAPS_BY_CODE: dict[str, dict[str, int]] = {"ADV401": {"n": 300}, "ADV102": {"n": 64 * 2**20}}
+
+
+@dataclass(frozen=True)
+class Literals:
+    batch_sizes: list[tuple[int, int]] = field(default_factory=list)  # (line, value)
+    shapes: list[tuple[int, tuple[int, ...]]] = field(default_factory=list)
+    ranges: list[tuple[int, int]] = field(default_factory=list)
+    epoch_ranges: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    values: dict[str, Any]
+    source: str  # "user code" | "defaults"
+    note: str = ""
+
+
+def _int(node: cst.BaseExpression) -> int | None:
+    if isinstance(node, cst.Integer):
+        return int(node.value.replace("_", ""), 0)
+    return None
+
+
+def _shape(call: cst.Call) -> tuple[int, ...] | None:
+    args = [a for a in call.args if a.keyword is None]
+    if len(args) == 1 and isinstance(args[0].value, (cst.Tuple, cst.List)):
+        dims = [_int(e.value) for e in args[0].value.elements]
+    else:
+        dims = [_int(a.value) for a in args]
+        size_kw = next((a for a in call.args if a.keyword and a.keyword.value == "size"), None)
+        if not args and size_kw is not None and isinstance(size_kw.value, (cst.Tuple, cst.List)):
+            dims = [_int(e.value) for e in size_kw.value.elements]
+    if dims and all(d is not None and d > 0 for d in dims):
+        return tuple(d for d in dims if d is not None)
+    return None
+
+
+def collect_literals(text: str) -> Literals:
+    """Every size-bearing literal in the file, with its line; a file that does not parse gives none."""
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError:
+        return Literals()
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    found = Literals()
+
+    class Visitor(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            line = positions[node].start.line
+            func = node.func
+            last = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
+            if last == "DataLoader":
+                for arg in node.args:
+                    if arg.keyword and arg.keyword.value == "batch_size" and _int(arg.value):
+                        found.batch_sizes.append((line, _int(arg.value) or 0))
+                if len(node.args) > 1 and node.args[1].keyword is None and _int(node.args[1].value):
+                    found.batch_sizes.append((line, _int(node.args[1].value) or 0))
+            elif last in CONSTRUCTORS:
+                shape = _shape(node)
+                if shape:
+                    found.shapes.append((line, shape))
+            elif last == "range" and len(node.args) == 1 and _int(node.args[0].value):
+                found.ranges.append((line, _int(node.args[0].value) or 0))
+
+        def visit_For(self, node: cst.For) -> None:
+            target = node.target.value if isinstance(node.target, cst.Name) else ""
+            it = node.iter
+            if "epoch" in target.lower() and isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "range" and len(it.args) == 1:
+                value = _int(it.args[0].value)
+                if value:
+                    found.epoch_ranges.append((positions[node].start.line, value))
+
+    module.visit(Visitor())
+    return found
+
+
+def _nearest(items: list[tuple[int, Any]], line: int, within: tuple[int, int] | None = None) -> Any:
+    pool = [it for it in items if within is None or within[0] <= it[0] <= within[1]]
+    if not pool:
+        return None
+    return min(pool, key=lambda it: (abs(it[0] - line), it[0]))[1]
+
+
+def user_sizes(code: str, lits: Literals, line: int, end_line: int) -> dict[str, Any]:
+    """The size keys of `code`'s pair that the user's code shows, before caps."""
+    out: dict[str, Any] = {}
+    two_d = [(ln, s) for ln, s in lits.shapes if len(s) == 2]
+    if code == "ADV401":
+        n = _nearest(lits.ranges, line, (line, end_line))
+        square = _nearest([(ln, s[0]) for ln, s in two_d if s[0] == s[1]], line)
+        if n or square:
+            out["n"] = n or square
+    elif code in ("ADV201", "ADV202", "ADV203", "ADV204"):
+        shape = _nearest(two_d, line)
+        if shape:
+            out["samples"], out["features"] = shape
+        if code in ("ADV203", "ADV204"):
+            batch = _nearest(lits.batch_sizes, line)
+            if batch:
+                out["batch_size"] = batch
+    elif code == "ADV102":
+        shape = _nearest([(ln, s) for ln, s in lits.shapes if ln == line], line)
+        if shape:
+            total = 1
+            for d in shape:
+                total *= d
+            out["n"] = total
+    elif code in ("ADV101", "ADV103"):
+        shape = _nearest(two_d, line)
+        if shape:
+            out["batch"], out["features"] = shape
+    elif code == "ADV301":
+        epochs = _nearest(lits.epoch_ranges, line)
+        if epochs:
+            out["epochs"] = epochs
+    return out
+
+
+def sizes_for(finding: Finding, text: str, defaults: dict[str, Any]) -> Sizes:
+    """The pair's sizes for this finding: the user's literals over the defaults, capped."""
+    if finding.cell is not None:
+        return Sizes(dict(defaults), "defaults", "sizes are not read from notebooks")
+    found = {k: v for k, v in user_sizes(finding.code, collect_literals(text), finding.span.line, finding.span.end_line).items() if k in defaults}
+    if not found:
+        return Sizes(dict(defaults), "defaults")
+    caps = {**CAPS, **CAPS_BY_CODE.get(finding.code, {})}
+    capped = [f"{k} {v} capped to {caps[k]}" for k, v in found.items() if k in caps and v > caps[k]]
+    found = {k: min(v, caps.get(k, v)) for k, v in found.items()}
+    return Sizes({**defaults, **found}, "user code", "; ".join(capped))
