@@ -28,7 +28,7 @@ def explain_text(rule: type[Rule]) -> str:
 def measured_gain_text(rule: type[Rule]) -> str:
     """Only numbers measured on this machine and cached by `advisor verify`; never a quoted figure."""
     if rule.pair is None:
-        return "No before/after pair exists for this rule."
+        return f"Not measured: {rule.no_pair_reason}."
     try:
         from advisor.verify.cache import cached_results_for  # type: ignore[import-not-found]
     except ImportError:

@@ -58,6 +58,8 @@ class Rule:
     triggers: ClassVar[tuple[str, ...]] = ()
     # Name of the before/after pair under fixtures/pairs/ that measures this rule's gain, or None.
     pair: ClassVar[str | None] = None
+    # Why no pair can exist, shown by `--verify` and `explain` when `pair` is None.
+    no_pair_reason: ClassVar[str] = "no before/after pair exists for this rule"
     # Rule options settable under [tool.advisor.options.ADVnnn], with their defaults.
     options: ClassVar[dict[str, Any]] = {}
 

@@ -27,7 +27,9 @@ def describe_verification(v: Verification) -> str:
         return f"on {where}: before and after gave different results — no gain claimed ({v.detail})"
     if v.metric == "loss" and v.detail:
         return f"on {where}: {v.detail}"
-    return f"{v.status} on {where}: {v.detail}"
+    if v.status == "skipped":
+        return f"not measured: {v.detail}" if v.device == "-" else f"not measured on {where}: {v.detail}"
+    return f"verification {v.status} on {where}: {v.detail}"
 
 
 def format_ratio(x: float | None) -> str:
@@ -41,11 +43,11 @@ def format_ratio(x: float | None) -> str:
 
 
 def format_seconds(s: float) -> str:
-    if s >= 1:
-        return f"{s:.2f} s"
-    if s >= 1e-3:
-        return f"{s * 1e3:.2f} ms"
-    return f"{s * 1e6:.1f} µs"
+    """Three significant digits at most: timings on a shared machine carry no more."""
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
+        if s >= scale or unit == "µs":
+            return f"{float(f'{s / scale:.3g}'):g} {unit}"
+    return f"{s:g} s"
 
 
 def render(result: ScanResult, *, statistics: bool = False, quiet: bool = False, **_: object) -> str:

@@ -161,8 +161,9 @@ def attach_verifications(result: ScanResult, device: str, options: RunOptions) -
     for _, job in _progress(jobs, "verifying"):
         job()
     out = []
+    unmeasurable = _unmeasurable(result.findings, pairs)
     for i, f in enumerate(result.findings):
-        attached = list(shared.get(f.code, ()))
+        attached = list(shared.get(f.code, ())) or list(unmeasurable.get(f.code, ()))
         own = per_finding.get(i)
         if own is not None:
             # The user's own function, when it could be run, says more than the generic pair.
@@ -170,6 +171,21 @@ def attach_verifications(result: ScanResult, device: str, options: RunOptions) -
         out.append(f.with_verifications(tuple(attached)) if attached else f)
     result.findings = out
     return result
+
+
+def _unmeasurable(findings: list[Finding], pairs: dict[str, Any]) -> dict[str, tuple[Verification, ...]]:
+    """Fired rules with no pair say why instead of staying silent."""
+    from advisor.rule import rules_by_code
+
+    known = rules_by_code()
+    out: dict[str, tuple[Verification, ...]] = {}
+    for f in findings:
+        if f.code not in pairs and f.code in known and f.code not in out:
+            out[f.code] = (
+                Verification(code=f.code, device="-", status="skipped", equivalent=None, sizes={},
+                             sizes_source="defaults", detail=known[f.code].no_pair_reason),
+            )
+    return out
 
 
 def _shared(store: dict[str, tuple[Verification, ...]], spec: PairSpec, device: str, chosen: Any, options: RunOptions) -> None:
