@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -18,6 +18,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from advisor.config import Config
 from advisor.context import FileContext, build_context
+from advisor.excerpt import excerpt, fix_diff, split_lines
 from advisor.rule import Report, Rule, rules_by_code, select_rules
 from advisor.source import SourceError, read_bytes, decode
 from advisor.suppress import is_suppressed, suppressions
@@ -100,10 +101,11 @@ def analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | Non
         return []
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     silenced = suppressions(unit.text)
+    lines = split_lines(unit.text)
     findings: list[Finding] = []
     seen: set[tuple[str, int, int]] = set()
     for visitor, report in reported:
-        found = _finding(unit, visitor, report, positions, silenced, ctx)
+        found = _finding(unit, visitor, report, positions, silenced, ctx, lines)
         if found is None:
             continue
         key = (found.code, found.span.line, found.span.column)
@@ -113,7 +115,9 @@ def analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | Non
     return findings
 
 
-def _finding(unit: SourceUnit, rule: Rule, report: Report, positions: Any, silenced: dict[int, set[str]], ctx: Any) -> Finding | None:
+def _finding(
+    unit: SourceUnit, rule: Rule, report: Report, positions: Any, silenced: dict[int, set[str]], ctx: Any, lines: list[str]
+) -> Finding | None:
     rng = positions[report.node]
     stmt = ctx.statement_of(report.node)
     stmt_line = positions[stmt].start.line if stmt in positions else rng.start.line
@@ -123,6 +127,11 @@ def _finding(unit: SourceUnit, rule: Rule, report: Report, positions: Any, silen
     end_cell, end_line, end_col = unit.locate(rng.end.line, rng.end.column + 1)
     if end_cell != cell:  # a span never crosses cells; clamp to the start line
         end_line, end_col = line, col
+    locate = None if unit.cells is None else (lambda n: unit.locate(n, 1)[:2])
+    shown = excerpt(lines, rng.start.line, rng.end.line if end_cell == cell else rng.start.line, locate)
+    fix = report.fix
+    if fix is not None and not fix.diff:
+        fix = replace(fix, diff=fix_diff(unit.text, fix, unit.path))
     return Finding(
         code=rule.code,
         name=rule.name,
@@ -133,8 +142,9 @@ def _finding(unit: SourceUnit, rule: Rule, report: Report, positions: Any, silen
         suggestion=report.suggestion,
         severity=rule.severity,
         confidence=report.confidence,
-        fix=report.fix,
+        fix=fix,
         cell=cell,
+        excerpt=shown,
     )
 
 

@@ -12,6 +12,13 @@ def _section(title: str, body: str) -> list[str]:
 
 
 def explain_text(rule: type[Rule]) -> str:
+    lines = docs_markdown(rule).splitlines()
+    lines += ["", "## Measured gain", measured_gain_text(rule), ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def docs_markdown(rule: type[Rule]) -> str:
+    """The rule's page without machine-specific figures: also the SARIF rule `help`."""
     docs = rule.docs
     lines = [f"# {rule.code} {rule.name}", "", rule.summary, ""]
     lines += _section("What it does", docs.what)
@@ -21,7 +28,6 @@ def explain_text(rule: type[Rule]) -> str:
     lines += ["## Fix", rule.suggestion, ""]
     if docs.references:
         lines += ["## References", *(f"- {ref}" for ref in docs.references), ""]
-    lines += ["## Measured gain", measured_gain_text(rule), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

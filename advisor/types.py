@@ -48,11 +48,42 @@ class Edit:
 @dataclass(frozen=True)
 class Fix:
     """An autofix. `safe` fixes keep behaviour identical and are applied by `--fix`; others need
-    `--unsafe-fixes`."""
+    `--unsafe-fixes`. `diff` is the unified diff of applying it, filled by the engine (which holds the
+    text) so that reports rendered later from saved JSON can still show it."""
 
     description: str
     safe: bool
     edits: tuple[Edit, ...]
+    diff: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"description": self.description, "safe": self.safe, "edits": [asdict(e) for e in self.edits], "diff": self.diff}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Fix":
+        return cls(
+            description=data["description"],
+            safe=bool(data["safe"]),
+            edits=tuple(Edit(**e) for e in data.get("edits", ())),
+            diff=data.get("diff", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    """The source lines around a finding, taken at scan time so a report rendered later from saved JSON
+    (a CI artifact, the files long gone) still shows the code. `first_line` numbers `lines[0]` the way the
+    finding's span does (within the cell for notebooks)."""
+
+    first_line: int
+    lines: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"first_line": self.first_line, "lines": list(self.lines)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Excerpt":
+        return cls(first_line=int(data["first_line"]), lines=tuple(str(line) for line in data["lines"]))
 
 
 @dataclass(frozen=True)
@@ -88,6 +119,18 @@ class Verification:
     metric: str = "time"  # "time", or "loss" for pairs that measure quality (ADV301)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Verification":
+        """The one reader of saved results: the verifier's cache and `advisor report` both use it."""
+        fields = dict(data)
+        for side in ("before", "after"):
+            if fields.get(side) is not None:
+                fields[side] = Measurement(**fields[side])
+        return cls(**fields)
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -105,6 +148,7 @@ class Finding:
     fix: Fix | None = None
     cell: int | None = None
     verifications: tuple[Verification, ...] = ()
+    excerpt: Excerpt | None = None
 
     @property
     def line(self) -> int:
@@ -133,16 +177,30 @@ class Finding:
             "suggestion": self.suggestion,
             "severity": self.severity.value,
             "confidence": self.confidence.value,
-            "fix": None,
-            "verifications": [asdict(v) for v in self.verifications],
+            "fix": self.fix.to_dict() if self.fix is not None else None,
+            "verifications": [v.to_dict() for v in self.verifications],
+            "excerpt": self.excerpt.to_dict() if self.excerpt is not None else None,
         }
-        if self.fix is not None:
-            data["fix"] = {
-                "description": self.fix.description,
-                "safe": self.fix.safe,
-                "edits": [asdict(e) for e in self.fix.edits],
-            }
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Finding":
+        """Inverse of `to_dict`, for `advisor report`: a saved run comes back as the same model."""
+        return cls(
+            code=data["code"],
+            name=data["name"],
+            path=data["path"],
+            span=Span(int(data["line"]), int(data["column"]), int(data["end_line"]), int(data["end_column"])),
+            message=data["message"],
+            why=data["why"],
+            suggestion=data["suggestion"],
+            severity=Severity(data["severity"]),
+            confidence=Confidence(data["confidence"]),
+            fix=Fix.from_dict(data["fix"]) if data.get("fix") else None,
+            cell=data.get("cell"),
+            verifications=tuple(Verification.from_dict(v) for v in data.get("verifications", ())),
+            excerpt=Excerpt.from_dict(data["excerpt"]) if data.get("excerpt") else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -155,6 +213,10 @@ class FileError:
     def to_dict(self) -> dict[str, str]:
         return {"path": self.path, "message": self.message}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FileError":
+        return cls(path=str(data["path"]), message=str(data["message"]))
+
 
 @dataclass
 class ScanResult:
@@ -164,6 +226,9 @@ class ScanResult:
     errors: list[FileError] = field(default_factory=list)
     files_scanned: int = 0
     lines_scanned: int = 0
+    # Where the run happened (python, advisor, torch, numpy, cpu, gpu, date): filled by the CLI for the
+    # formats that show it, from package metadata only, so the scan never imports torch.
+    environment: dict[str, str] = field(default_factory=dict)
 
     def sort(self) -> None:
         self.findings.sort(key=lambda f: (f.path, f.cell or 0, f.span.line, f.span.column, f.code))

@@ -12,6 +12,9 @@ FORMATS: dict[str, str] = {
     "text": "advisor.report.text:render",
     "concise": "advisor.report.text:render_concise",
     "json": "advisor.report.json_report:render",
+    "sarif": "advisor.report.sarif:render",
+    "github": "advisor.report.github:render",
+    "html": "advisor.report.html:render",
 }
 
 

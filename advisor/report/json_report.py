@@ -1,4 +1,7 @@
-"""The JSON output: one object, `{"version", "findings", "errors", ...}` (see docs/json-format.md)."""
+"""The JSON output: one object, `{"version", "findings", "errors", ...}` (see docs/json-format.md).
+
+It is also the input of `advisor report`, which reads it back with `advisor.report.load`.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from typing import Any
 from advisor import __version__
 from advisor.types import ScanResult
 
+# Bump when a field changes meaning or goes away; adding a field keeps the number.
 SCHEMA_VERSION = 1
 
 
@@ -15,6 +19,7 @@ def as_dict(result: ScanResult) -> dict[str, Any]:
     return {
         "version": __version__,
         "schema_version": SCHEMA_VERSION,
+        "environment": result.environment,
         "findings": [f.to_dict() for f in result.findings],
         "errors": [e.to_dict() for e in result.errors],
         "files_scanned": result.files_scanned,

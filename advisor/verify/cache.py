@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from advisor.types import Measurement, Verification
+from advisor.types import Verification
 from advisor.verify.environment import environment
 
 # The verifier files whose change must invalidate cached figures.
@@ -60,15 +60,12 @@ def _path(code: str, key: str) -> Path:
 
 
 def to_dict(v: Verification) -> dict[str, Any]:
-    return asdict(v)
+    return v.to_dict()
 
 
 def from_dict(data: dict[str, Any]) -> Verification:
-    fields = dict(data)
-    for side in ("before", "after"):
-        if fields.get(side) is not None:
-            fields[side] = Measurement(**fields[side])
-    return Verification(**fields)
+    """Saved results are read by `Verification.from_dict`, shared with `advisor report`."""
+    return Verification.from_dict(data)
 
 
 def load(code: str, key: str) -> Verification | None:

@@ -1,0 +1,63 @@
+"""Code excerpts and fix diffs, taken at scan time while the text is in hand.
+
+Saved JSON then carries them, so `advisor report results.json` can render the code of a run whose files
+are gone (a CI artifact); see docs/json-format.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Callable
+
+from advisor.types import Excerpt, Fix
+
+# Lines shown around the flagged ones, and the most flagged lines shown of one long span.
+CONTEXT_LINES = 2
+MAX_SPAN_LINES = 12
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines the way libcst numbers them (`\\n`, `\\r\\n` and `\\r` all end one), without their endings."""
+    lines = _LINE_BREAK.split(text)
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()  # the final line break ends the last line; no line follows it
+    return lines
+
+
+def excerpt(
+    lines: list[str],
+    start: int,
+    end: int,
+    locate: Callable[[int], tuple[int | None, int]] | None = None,
+) -> Excerpt:
+    """Lines `start..end` (1-based, of the analysed text) with context, never crossing a notebook cell.
+
+    `locate` maps a line of the analysed text to (cell, line in cell); None for plain files.
+    """
+    end = min(end, start + MAX_SPAN_LINES - 1)
+    first = max(1, start - CONTEXT_LINES)
+    last = min(len(lines), end + CONTEXT_LINES)
+    if locate is None:
+        return Excerpt(first, tuple(lines[first - 1 : last]))
+    cell, _ = locate(start)
+    kept = [n for n in range(first, last + 1) if locate(n)[0] == cell]
+    first, last = kept[0], kept[-1]
+    return Excerpt(locate(first)[1], tuple(lines[first - 1 : last]))
+
+
+def fix_diff(text: str, fix: Fix, path: str) -> str:
+    """The unified diff of applying `fix` to `text`; edits are applied from the end so offsets hold."""
+    fixed = text
+    for edit in sorted(fix.edits, key=lambda e: e.start, reverse=True):
+        fixed = fixed[: edit.start] + edit.replacement + fixed[edit.end :]
+    return "".join(
+        difflib.unified_diff(
+            text.splitlines(keepends=True),
+            fixed.splitlines(keepends=True),
+            fromfile=f"a/{path}",
+            tofile=f"b/{path}",
+        )
+    )
