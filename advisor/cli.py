@@ -16,6 +16,8 @@ from advisor.report import FORMATS, render
 from advisor.rule import is_known_code, rules_by_code
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+# Formats that record where the run happened (versions, CPU, GPU, date).
+WITH_ENVIRONMENT = ("json", "sarif", "html")
 
 
 def _split_codes(values: tuple[str, ...], option: str) -> list[str]:
@@ -113,6 +115,10 @@ def scan(
         from advisor.verify.command import attach_verifications, run_options
 
         result = attach_verifications(result, device, run_options(timeout, no_cache))
+    if fmt in WITH_ENVIRONMENT:
+        from advisor.report.environment import collect
+
+        result.environment = collect(result)
     options: dict[str, Any] = {"statistics": statistics, "quiet": quiet}
     _write(render(fmt, result, **options), output)
     if fmt in ("text", "concise"):
@@ -123,6 +129,22 @@ def scan(
     if result.findings and not exit_zero:
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_CLEAN)
+
+
+@main.command("report")
+@click.argument("results", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="html", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stdout.")
+def report(results: str, fmt: str, output: str | None) -> None:
+    """Render a saved `advisor scan --format json` run (e.g. a CI artifact) without scanning again."""
+    from advisor.report.load import ReportInputError, load_result
+
+    try:
+        result = load_result(Path(results))
+    except ReportInputError as exc:
+        click.echo(f"advisor: error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    _write(render(fmt, result), output)
 
 
 @main.command("rules")

@@ -1,0 +1,229 @@
+"""The self-contained HTML report: one file, inline CSS and JS, nothing fetched, readable offline.
+
+This module only arranges the findings model for display (excerpt rows with the flagged characters,
+diff rows, chart geometry); every fact comes from the ScanResult. Jinja2 autoescaping covers all user
+text, and no user data is placed inside <script>: the page script reads `data-*` attributes instead.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from advisor import __version__
+from advisor.report.text import describe_verification, format_ratio, format_seconds, location
+from advisor.types import Finding, ScanResult, Severity, Verification
+
+CHART_WIDTH = 220  # px of the longest bar
+SEVERITY_ORDER = {Severity.WARNING.value: 0, Severity.INFO.value: 1}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One excerpt line, split around the flagged characters so the template can mark them."""
+
+    number: int
+    before: str
+    marked: str
+    after: str
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    width: int
+    text: str
+
+
+@dataclass
+class VerificationView:
+    headline: str
+    status: str
+    facts: list[tuple[str, str]]
+    bars: list[Bar] = field(default_factory=list)
+    chart_title: str = ""
+
+
+@dataclass
+class FindingView:
+    anchor: str
+    order: int
+    finding: Finding
+    location: str
+    rows: list[tuple[Row, bool]]
+    diff: list[tuple[str, str]]
+    verifications: list[VerificationView]
+    gain: float  # best measured speed-up, 0 when none: the page sorts on it
+
+    @property
+    def gain_text(self) -> str:
+        return f"{format_ratio(self.gain)} faster, measured" if self.gain else ""
+
+
+def excerpt_rows(f: Finding) -> list[tuple[Row, bool]]:
+    """(row, flagged) pairs; on the first and last flagged line only the span's own columns are marked."""
+    if f.excerpt is None:
+        return []
+    rows = []
+    for i, text in enumerate(f.excerpt.lines):
+        n = f.excerpt.first_line + i
+        if not f.span.line <= n <= f.span.end_line:
+            rows.append((Row(n, text, "", ""), False))
+            continue
+        start = f.span.column - 1 if n == f.span.line else len(text) - len(text.lstrip())
+        end = f.span.end_column - 1 if n == f.span.end_line else len(text)
+        start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
+        rows.append((Row(n, text[:start], text[start:end], text[end:]), True))
+    return rows
+
+
+def diff_rows(f: Finding) -> list[tuple[str, str]]:
+    if f.fix is None or not f.fix.diff:
+        return []
+    kinds = {"+": "add", "-": "del", "@": "hunk"}
+    return [(kinds.get(line[:1], "ctx") if not line.startswith(("+++", "---")) else "file", line) for line in f.fix.diff.splitlines()]
+
+
+def _sizes(v: Verification) -> str:
+    shown = ", ".join(f"{k}={val}" for k, val in v.sizes.items()) or "none"
+    return f"{shown} ({v.sizes_source})"
+
+
+def _equivalence(v: Verification) -> str:
+    return {True: "same results (checked before timing)", False: "different results: no gain claimed", None: "not checked"}[v.equivalent]
+
+
+def _bars(values: list[tuple[str, float, str]]) -> list[Bar]:
+    top = max((val for _, val, _ in values), default=0.0)
+    if top <= 0:
+        return []
+    return [Bar(label, max(2, round(CHART_WIDTH * val / top)), text) for label, val, text in values]
+
+
+def verification_view(v: Verification) -> VerificationView:
+    where = v.device + (f" ({v.device_name})" if v.device_name else "")
+    facts = [("device", where), ("sizes", _sizes(v)), ("equivalence", _equivalence(v))]
+    view = VerificationView(headline=describe_verification(v), status=v.status, facts=facts)
+    if v.metric == "time" and v.before and v.after:
+        facts.insert(0, ("before", f"median {format_seconds(v.before.median_s)}, IQR {format_seconds(v.before.iqr_s)}, {v.before.runs} runs"))
+        facts.insert(1, ("after", f"median {format_seconds(v.after.median_s)}, IQR {format_seconds(v.after.iqr_s)}, {v.after.runs} runs"))
+        if v.speedup is not None:
+            facts.insert(2, ("speed-up", f"{format_ratio(v.speedup)} (interval {format_ratio(v.speedup_low)}–{format_ratio(v.speedup_high)})"))
+        view.bars = _bars([("before", v.before.median_s, format_seconds(v.before.median_s)), ("after", v.after.median_s, format_seconds(v.after.median_s))])
+        view.chart_title = "median time per call (shorter is faster)"
+    elif v.metric == "loss" and isinstance(v.extra.get("before"), dict) and isinstance(v.extra.get("after"), dict):
+        b, a = v.extra["before"].get("loss_mean"), v.extra["after"].get("loss_mean")
+        if isinstance(b, (int, float)) and isinstance(a, (int, float)):
+            view.bars = _bars([("fixed LR", float(b), f"{b:.4g}"), ("scheduler", float(a), f"{a:.4g}")])
+            view.chart_title = "mean held-out loss (lower is better)"
+    if v.detail and v.status not in ("measured",):
+        facts.append(("detail", v.detail))
+    return view
+
+
+def best_speedup(f: Finding) -> float:
+    return max((v.speedup or 0.0 for v in f.verifications if v.status == "measured" and v.metric == "time"), default=0.0)
+
+
+def finding_view(i: int, f: Finding) -> FindingView:
+    return FindingView(
+        anchor=f"finding-{i + 1}",
+        order=i,
+        finding=f,
+        location=location(f),
+        rows=excerpt_rows(f),
+        diff=diff_rows(f),
+        verifications=[verification_view(v) for v in f.verifications],
+        gain=best_speedup(f),
+    )
+
+
+def total_gain(result: ScanResult) -> dict[str, Any] | None:
+    """Each distinct measured pair counted once (many findings share one pair's result)."""
+    seen: dict[tuple[Any, ...], Verification] = {}
+    covered = 0
+    for f in result.findings:
+        measured = [v for v in f.verifications if v.status == "measured" and v.metric == "time" and v.before and v.after and v.speedup]
+        covered += bool(measured)
+        for v in measured:
+            key = (v.code, v.device, tuple(sorted(map(str, v.sizes.items()))), str(v.extra.get("user_function")), v.before.median_s)  # type: ignore[union-attr]
+            seen[key] = v
+    if not seen:
+        return None
+    before = sum(v.before.median_s for v in seen.values())  # type: ignore[union-attr]
+    after = sum(v.after.median_s for v in seen.values())  # type: ignore[union-attr]
+    return {
+        "pairs": len(seen),
+        "findings": covered,
+        "before": format_seconds(before),
+        "after": format_seconds(after),
+        "saved": format_seconds(before - after),
+        "ratio": format_ratio(before / after) if after > 0 else "?",
+    }
+
+
+def rule_summary(result: ScanResult) -> list[dict[str, Any]]:
+    """Per rule: findings, and the measured speed-ups per device as one figure or a low–high range."""
+    rows: dict[str, dict[str, Any]] = {}
+    for f in result.findings:
+        row = rows.setdefault(f.code, {"code": f.code, "name": f.name, "count": 0, "gains": {}})
+        row["count"] += 1
+        for v in f.verifications:
+            if v.status == "measured" and v.metric == "time" and v.speedup:
+                row["gains"].setdefault(v.device, set()).add(v.speedup)
+    out = []
+    for _, row in sorted(rows.items()):
+        parts = []
+        for device, gains in sorted(row["gains"].items()):
+            low, high = min(gains), max(gains)
+            shown = format_ratio(low) if format_ratio(low) == format_ratio(high) else f"{format_ratio(low)}–{format_ratio(high)}"
+            parts.append(f"{shown} on {device}")
+        out.append({**row, "gains": "; ".join(parts)})
+    return out
+
+
+def ticks(text: str) -> Markup:
+    """Escape text and show its `backtick` spans as code, the way the messages are written."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: show it as it is
+        return Markup(escape(text))
+    return Markup("").join(Markup("<code>{}</code>").format(p) if i % 2 else escape(p) for i, p in enumerate(parts))
+
+
+def _template() -> Any:
+    import jinja2
+
+    package = resources.files("advisor.report")
+    env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    env.filters["ticks"] = ticks
+    template = env.from_string((package / "report.html.j2").read_text(encoding="utf-8"))
+    return template, (package / "report.css").read_text(encoding="utf-8"), (package / "report.js").read_text(encoding="utf-8")
+
+
+def context(result: ScanResult) -> dict[str, Any]:
+    severities = Counter(f.severity.value for f in result.findings)
+    files = Counter(f.path for f in result.findings)
+    return {
+        "version": __version__,
+        "findings": [finding_view(i, f) for i, f in enumerate(result.findings)],
+        "errors": result.errors,
+        "files_scanned": result.files_scanned,
+        "lines_scanned": result.lines_scanned,
+        "by_rule": rule_summary(result),
+        "by_file": sorted(files.items(), key=lambda kv: (-kv[1], kv[0])),
+        "by_severity": sorted(severities.items(), key=lambda kv: SEVERITY_ORDER.get(kv[0], 9)),
+        "total_gain": total_gain(result),
+        "environment": result.environment,
+        "chart_width": CHART_WIDTH,
+    }
+
+
+def render(result: ScanResult, **_: object) -> str:
+    template, css, js = _template()
+    if "</script" in js.lower() or "</style" in css.lower():
+        raise RuntimeError("report.js/report.css must not close their own element")
+    return template.render(**context(result), css=Markup(css), js=Markup(js))
