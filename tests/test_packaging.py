@@ -15,14 +15,15 @@ REPO = Path(__file__).resolve().parent.parent
 MATMUL = "def mm(A, B):\n    return [[sum(a * b for a, b in zip(r, c)) for c in zip(*B)] for r in A]\n"
 
 
-def test_scan_never_imports_torch_or_numpy(tmp_path):
+@pytest.mark.parametrize("fmt", ["json", "html", "sarif", "github"])
+def test_scan_never_imports_torch_or_numpy(tmp_path, fmt):
     target = tmp_path / "train.py"
     target.write_text((REPO / "fixtures" / "adv103" / "pos_item_accumulate.py").read_text() + MATMUL)
     probe = (
         "import sys\n"
         "from advisor.cli import main\n"
         "try:\n"
-        f"    main(['scan', {str(target)!r}, '--format', 'json', '--jobs', '1'])\n"
+        f"    main(['scan', {str(target)!r}, '--format', {fmt!r}, '--jobs', '1', '-o', {str(tmp_path / 'out')!r}])\n"
         "except SystemExit as exc:\n"
         "    code = exc.code\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy'))\n"
@@ -45,6 +46,7 @@ def test_wheel_installs_and_runs_outside_the_repo(tmp_path):
     tops = {n.split("/")[0] for n in names}
     assert "rules" not in tops and "fixtures" not in tops, tops
     assert "advisor/rules/python_matmul.py" in names
+    assert {"advisor/report/report.html.j2", "advisor/report/report.css", "advisor/report/report.js"} <= set(names)
     assert any(n.startswith("advisor/fixtures/adv401/pos_") for n in names)
 
     env_dir = tmp_path / "venv"
@@ -58,6 +60,8 @@ def test_wheel_installs_and_runs_outside_the_repo(tmp_path):
     exe = env_dir / "bin" / "advisor"
     scan = subprocess.run([str(exe), "scan", "x.py"], capture_output=True, text=True, cwd=elsewhere, timeout=60)
     assert scan.returncode == 1 and "x.py:2:12: ADV401" in scan.stdout, scan.stdout + scan.stderr
+    html = subprocess.run([str(exe), "scan", "x.py", "--format", "html", "-o", "r.html"], capture_output=True, text=True, cwd=elsewhere, timeout=60)
+    assert html.returncode == 1 and "python-matmul" in (elsewhere / "r.html").read_text(), html.stderr
     where = subprocess.run([str(py), "-c", "import advisor, sys; print(advisor.__file__)"], capture_output=True, text=True, cwd=elsewhere)
     assert str(env_dir) in where.stdout  # the installed copy ran, not this checkout
     rules = subprocess.run([str(exe), "rules"], capture_output=True, text=True, cwd=elsewhere)
