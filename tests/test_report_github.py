@@ -36,7 +36,7 @@ def test_escaping_of_data_and_properties():
     assert escape_data("100%\r\ndone") == "100%25%0D%0Adone"
     assert escape_property("a:b,c%\n") == "a%3Ab%2Cc%25%0A"
     result = sample_result()
-    tricky = replace(result.findings[1], path="dir,x/we:ird%.py", message="50% of steps\nsync, here: now")
+    tricky = replace(result.findings[2], path="dir,x/we:ird%.py", message="50% of steps\nsync, here: now")
     (line,) = render("github", ScanResult(findings=[tricky])).splitlines()
     assert "\n" not in line and line.count("::") == 2
     _, props, message = parse(line)
@@ -52,7 +52,7 @@ def test_notebook_findings_name_the_cell_instead_of_a_file_line():
 
 
 def test_multiline_span_drops_end_column_and_info_is_a_notice():
-    f = sample_result().findings[1]
+    f = sample_result().findings[2]
     f = replace(f, span=replace(f.span, end_line=f.span.line + 2), severity=Severity.INFO)
     kind, props, _ = parse(render("github", ScanResult(findings=[f])).strip())
     assert kind == "notice" and "endColumn" not in props and props["endLine"] == str(f.span.line + 2)
