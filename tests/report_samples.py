@@ -84,3 +84,25 @@ def sample_result() -> ScanResult:
     )
     result.sort()
     return result
+
+
+def many_findings(n: int, files: int = 250) -> ScanResult:
+    """A big repository's run: `n` findings over `files` files, every rule and kind of result present."""
+    base = sample_result().findings
+    kinds = [(MEASURED,), (NOT_EQUIVALENT,), (SKIPPED_CUDA,), (LOSS,), ()]
+    findings = []
+    for i in range(n):
+        f = base[i % len(base)]
+        line = 5 + (i // files) % 400
+        findings.append(
+            replace(
+                f,
+                path=f"pkg{i % 7}/module_{i % files:03d}.py" if f.cell is None else f"notebooks/nb_{i % files:03d}.ipynb",
+                span=replace(f.span, line=line, end_line=line),
+                excerpt=replace(f.excerpt, first_line=line - (f.span.line - f.excerpt.first_line)) if f.excerpt else None,
+                verifications=kinds[i % len(kinds)],
+            )
+        )
+    result = ScanResult(findings=findings, files_scanned=files, lines_scanned=files * 400, environment=sample_result().environment)
+    result.sort()
+    return result

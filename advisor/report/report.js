@@ -1,5 +1,7 @@
 // Filtering, sorting and keyboard navigation for the advisor report. Reads data-* attributes only; the
-// page embeds no data in scripts. Works on thousands of findings: one pass over cached records per change.
+// page embeds no data in scripts. Stays quick on thousands of findings: one pass over cached records per
+// change, `hidden` toggled only where it changes, sorting by CSS `order`, and off-screen findings skipped
+// by `content-visibility` (see report.css and benchmarks/report_speed.py).
 (function () {
   "use strict";
   var list = document.getElementById("findings");
@@ -26,6 +28,8 @@
   var sort = document.getElementById("sort");
   var shown = document.getElementById("shown-count");
   var none = document.getElementById("no-match");
+  var order = records.slice();
+  var matches = records.slice();
   var severityRank = { warning: 0, info: 1 };
   var comparators = {
     location: function (a, b) { return a.order - b.order; },
@@ -37,23 +41,29 @@
   function applyFilters() {
     var rule = controls.rule.value, file = controls.file.value, severity = controls.severity.value;
     var needle = text.value.trim().toLowerCase();
-    var count = 0;
-    for (var i = 0; i < records.length; i++) {
-      var r = records[i];
-      var visible = (!rule || r.rule === rule) && (!file || r.file === file) &&
+    var next = [];
+    for (var i = 0; i < order.length; i++) {
+      var r = order[i];
+      var match = (!rule || r.rule === rule) && (!file || r.file === file) &&
         (!severity || r.severity === severity) && (!needle || r.text.indexOf(needle) !== -1);
-      if (r.el.hidden === visible) { r.el.hidden = !visible; }
-      if (visible) { count++; }
+      if (r.el.hidden === match) { r.el.hidden = !match; }
+      if (match) { next.push(r); }
     }
-    shown.textContent = String(count);
-    none.hidden = count !== 0 || records.length === 0;
+    matches = next;
+    shown.textContent = String(matches.length);
+    none.hidden = matches.length !== 0 || records.length === 0;
   }
 
   function applySort() {
-    var sorted = records.slice().sort(comparators[sort.value] || comparators.location);
-    var fragment = document.createDocumentFragment();
-    for (var i = 0; i < sorted.length; i++) { fragment.appendChild(sorted[i].el); }
-    list.appendChild(fragment);
+    // CSS `order` in a flex column, not DOM moves: moving thousands of findings around the document
+    // takes Chromium seconds (benchmarks/report_speed.py), setting `order` milliseconds. Reading order
+    // for assistive technology stays the scan's order (path, line); j/k follow the visual order.
+    order = records.slice().sort(comparators[sort.value] || comparators.location);
+    for (var i = 0; i < order.length; i++) {
+      var value = String(i);
+      if (order[i].el.style.order !== value) { order[i].el.style.order = value; }
+    }
+    applyFilters();
   }
 
   var pending = 0;
@@ -80,13 +90,13 @@
     });
   });
 
-  function visibleItems() { return Array.prototype.filter.call(list.children, function (el) { return !el.hidden; }); }
   function move(step) {
-    var visible = visibleItems();
+    var visible = matches.filter(function (r) { return !r.el.hidden; }).map(function (r) { return r.el; });
     if (!visible.length) { return; }
-    var at = visible.indexOf(document.activeElement && document.activeElement.closest ? document.activeElement.closest(".finding") : null);
-    var next = visible[Math.max(0, Math.min(visible.length - 1, at + step))];
-    if (at === -1) { next = step > 0 ? visible[0] : visible[visible.length - 1]; }
+    var current = document.activeElement && document.activeElement.closest ? document.activeElement.closest(".finding") : null;
+    var at = visible.indexOf(current);
+    var next = at === -1 ? (step > 0 ? visible[0] : visible[visible.length - 1])
+      : visible[Math.max(0, Math.min(visible.length - 1, at + step))];
     next.focus();
     next.scrollIntoView({ block: "start" });
   }
