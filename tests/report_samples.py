@@ -97,7 +97,7 @@ def many_findings(n: int, files: int = 250) -> ScanResult:
         findings.append(
             replace(
                 f,
-                path=f"pkg{i % 7}/module_{i % files:03d}.py" if f.cell is None else f"notebooks/nb_{i % files:03d}.ipynb",
+                path=f"pkg{i % files % 7}/module_{i % files:03d}.py" if f.cell is None else f"notebooks/nb_{i % files:03d}.ipynb",
                 span=replace(f.span, line=line, end_line=line),
                 excerpt=replace(f.excerpt, first_line=line - (f.span.line - f.excerpt.first_line)) if f.excerpt else None,
                 verifications=kinds[i % len(kinds)],
