@@ -188,3 +188,30 @@ class Chromium:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python tests/chromium.py report.html shot.png [--sort gain] [--height 1500]`: how docs/report.png is made."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Screenshot an advisor HTML report in headless Chromium.")
+    parser.add_argument("page", type=Path)
+    parser.add_argument("png", type=Path)
+    parser.add_argument("--sort", default="location")
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=1500)
+    args = parser.parse_args(argv)
+    executable = find_chromium()
+    if executable is None:
+        raise SystemExit("chromium not found: apt-get install -y chromium")
+    with Chromium(executable, args.width, args.height) as browser:
+        browser.navigate(args.page.resolve().as_uri())
+        browser.evaluate(f'var s = document.getElementById("sort"); s.value = {json.dumps(args.sort)}; s.dispatchEvent(new Event("change")); 0')
+        browser.screenshot(args.png)
+        problems = browser.problems()
+    if problems:
+        raise SystemExit(f"the page reported problems: {problems}")
+
+
+if __name__ == "__main__":
+    main()

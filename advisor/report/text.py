@@ -19,7 +19,7 @@ def describe_verification(v: Verification) -> str:
         return (
             f"measured on {where}: {format_ratio(v.speedup)} faster "
             f"(interval {format_ratio(v.speedup_low)}–{format_ratio(v.speedup_high)}, "
-            f"{format_seconds(v.before.median_s)} → {format_seconds(v.after.median_s)}, {v.sizes_source} sizes)"
+            f"{format_seconds(v.before.median_s)} → {format_seconds(v.after.median_s)}, {sizes_origin(v)})"
         )
     if v.status == "no-significant-gain":
         return f"measured on {where}: no significant gain ({v.detail})" if v.detail else f"measured on {where}: no significant gain"
@@ -30,6 +30,10 @@ def describe_verification(v: Verification) -> str:
     if v.status == "skipped":
         return f"not measured: {v.detail}" if v.device == "-" else f"not measured on {where}: {v.detail}"
     return f"verification {v.status} on {where}: {v.detail}"
+
+
+def sizes_origin(v: Verification) -> str:
+    return "sizes from your code" if v.sizes_source == "user code" else "default sizes"
 
 
 def format_ratio(x: float | None) -> str:
