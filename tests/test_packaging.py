@@ -3,6 +3,7 @@ scanner never imports torch or numpy."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import venv
@@ -52,19 +53,21 @@ def test_wheel_installs_and_runs_outside_the_repo(tmp_path):
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True, system_site_packages=True).create(env_dir)
     py = env_dir / "bin" / "python"
-    install = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], capture_output=True, text=True, timeout=300)
+    # the installed copy only: a PYTHONPATH pointing at a checkout (as when testing a worktree) would shadow it
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    install = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed", str(wheel)], capture_output=True, text=True, timeout=300, env=clean)
     assert install.returncode == 0, install.stderr
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "x.py").write_text(MATMUL)
     exe = env_dir / "bin" / "advisor"
-    scan = subprocess.run([str(exe), "scan", "x.py"], capture_output=True, text=True, cwd=elsewhere, timeout=60)
+    scan = subprocess.run([str(exe), "scan", "x.py"], capture_output=True, text=True, cwd=elsewhere, timeout=60, env=clean)
     assert scan.returncode == 1 and "x.py:2:12: ADV401" in scan.stdout, scan.stdout + scan.stderr
-    html = subprocess.run([str(exe), "scan", "x.py", "--format", "html", "-o", "r.html"], capture_output=True, text=True, cwd=elsewhere, timeout=60)
+    html = subprocess.run([str(exe), "scan", "x.py", "--format", "html", "-o", "r.html"], capture_output=True, text=True, cwd=elsewhere, timeout=60, env=clean)
     assert html.returncode == 1 and "python-matmul" in (elsewhere / "r.html").read_text(), html.stderr
-    where = subprocess.run([str(py), "-c", "import advisor, sys; print(advisor.__file__)"], capture_output=True, text=True, cwd=elsewhere)
+    where = subprocess.run([str(py), "-c", "import advisor, sys; print(advisor.__file__)"], capture_output=True, text=True, cwd=elsewhere, env=clean)
     assert str(env_dir) in where.stdout  # the installed copy ran, not this checkout
-    rules = subprocess.run([str(exe), "rules"], capture_output=True, text=True, cwd=elsewhere)
+    rules = subprocess.run([str(exe), "rules"], capture_output=True, text=True, cwd=elsewhere, env=clean)
     assert rules.returncode == 0 and "ADV401" in rules.stdout
-    explain = subprocess.run([str(exe), "explain", "ADV401"], capture_output=True, text=True, cwd=elsewhere)
+    explain = subprocess.run([str(exe), "explain", "ADV401"], capture_output=True, text=True, cwd=elsewhere, env=clean)
     assert explain.returncode == 0 and "## Use instead" in explain.stdout
