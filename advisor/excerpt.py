@@ -6,7 +6,6 @@ are gone (a CI artifact); see docs/json-format.md.
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Callable
 
@@ -50,6 +49,8 @@ def excerpt(
 
 def fix_diff(text: str, fix: Fix, path: str) -> str:
     """The unified diff of applying `fix` to `text`; edits are applied from the end so offsets hold."""
+    import difflib  # only files with a fix pay for it
+
     fixed = text
     for edit in sorted(fix.edits, key=lambda e: e.start, reverse=True):
         fixed = fixed[: edit.start] + edit.replacement + fixed[edit.end :]
