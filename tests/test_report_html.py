@@ -126,3 +126,10 @@ def test_scan_writes_html(tmp_path, run_cli):
     assert proc.returncode == 1, proc.stderr
     out = (tmp_path / "report.html").read_text()
     assert EVIL not in out and "python-matmul" in out and out.count("</script>") == 1
+
+
+def test_files_that_could_not_be_analysed_are_listed():
+    from advisor.types import FileError
+
+    out = render("html", ScanResult(errors=[FileError("src/<bad>.py", "syntax error at line 1 — fix the syntax")]))
+    assert "Files that could not be analysed" in out and "src/&lt;bad&gt;.py" in out and "1 file could not be analysed" in out

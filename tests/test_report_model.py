@@ -113,3 +113,14 @@ def test_json_format_is_documented():
             keys |= set(v) | set(v["before"] or {})
     missing = sorted(k for k in keys if f"`{k}`" not in doc)
     assert not missing, f"undocumented JSON keys: {missing}"
+
+
+def test_excerpt_never_crosses_a_notebook_cell():
+    from advisor.excerpt import excerpt
+
+    # analysed text lines 1-3 are cell 0, lines 4-6 cell 1: (cell, line in cell)
+    cells = {1: (0, 1), 2: (0, 2), 3: (0, 3), 4: (1, 1), 5: (1, 2), 6: (1, 3)}
+    lines = ["a = 1", "b = 2", "c = 3", "for x in loader:", "    loss.item()", "d = 4"]
+    shown = excerpt(lines, 5, 5, lambda n: cells[n])
+    assert shown.first_line == 1 and shown.lines == tuple(lines[3:6])
+    assert excerpt(lines, 2, 2).lines == tuple(lines[:4])  # a plain file keeps two lines either side
