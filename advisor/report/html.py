@@ -34,6 +34,8 @@ class Row:
 
 @dataclass(frozen=True)
 class Bar:
+    """One bar of the inline SVG chart, its width already scaled to the longest bar."""
+
     label: str
     width: int
     text: str
@@ -41,6 +43,8 @@ class Bar:
 
 @dataclass
 class VerificationView:
+    """A verifier result as shown: the text output's sentence, labelled facts and an optional chart."""
+
     headline: str
     status: str
     facts: list[tuple[str, str]]
@@ -50,6 +54,8 @@ class VerificationView:
 
 @dataclass
 class FindingView:
+    """A finding plus what the template cannot compute: its rows, diff lines and verification views."""
+
     anchor: str
     order: int
     finding: Finding
