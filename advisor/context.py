@@ -29,6 +29,9 @@ TRAINING_FRAMEWORKS = (
     "skorch",
     "poutyne",
 )
+# Text that any training step contains; rules that need a training loop use it as their prefilter.
+# `scaler(` covers steps taken inside a gradient-scaler helper: `loss_scaler(loss, optimizer)`.
+STEP_TRIGGERS = ("backward", ".step(", "scaler(")
 MODEL_FACTORY_PREFIXES = ("torchvision.models.", "timm.", "transformers.")
 DTYPE_NAMES = frozenset(
     "float float16 float32 float64 half double bfloat16 int int8 int16 int32 int64 long short bool "
@@ -190,8 +193,28 @@ class FileContext:
 
     @property
     def mentions_cuda(self) -> bool:
-        """The file shows it runs on a CUDA device (a `.cuda()` call, "cuda" string, or torch.cuda)."""
-        return "cuda" in self.text
+        """The file shows it runs on a CUDA device (a `.cuda()` call, "cuda" string, or torch.cuda) in its
+        code: a commented-out `# device = "cuda"` is a choice the author did not make."""
+        if "cuda" not in self.text:
+            return False
+        for line in self.text.splitlines():
+            at = line.find("cuda")
+            if at >= 0 and "#" not in line[:at]:
+                return True
+        return False
+
+    def is_cpu_device(self, node: cst.BaseExpression, seen: frozenset[str] = frozenset()) -> bool:
+        """`"cpu"`, `torch.device("cpu")`, or a name bound only to those: a move that stays on the host."""
+        if isinstance(node, cst.SimpleString):
+            return node.evaluated_value == "cpu"
+        if isinstance(node, cst.Call) and self.qualname(node.func) == "torch.device":
+            args = positional(node)
+            return len(args) == 1 and self.is_cpu_device(args[0].value, seen)
+        name = dotted_name(node)
+        if name is None or name in seen:
+            return False
+        values = self.bindings.get(name, [])
+        return bool(values) and all(self.is_cpu_device(v, seen | {name}) for v in values)
 
     # ----------------------------------------------------------------- tree navigation
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
@@ -332,7 +355,28 @@ class FileContext:
             last = name.rsplit(".", 1)[-1].lower()
             return "optim" in last or last in ("opt", "scaler")
         q = self.call_qualname(call)
-        return q in ("torch.autograd.backward",)
+        if q in ("torch.autograd.backward",):
+            return True
+        return self._is_step_helper_call(call)
+
+    def _is_step_helper_call(self, call: cst.Call) -> bool:
+        """`loss_scaler(loss, optimizer, ...)`: a helper handed the loss first and an optimizer after it
+        runs backward and step itself (the AMP scaler wrappers of many research repos). Both are needed:
+        an optimizer alone (a checkpoint helper) is not a step."""
+        args = positional(call)
+        if len(args) < 2:
+            return False
+        first = dotted_name(args[0].value) or ""
+        if "loss" not in first.rsplit(".", 1)[-1].lower():
+            return False
+        for arg in args[1:]:
+            name = dotted_name(arg.value)
+            if name is None:
+                continue
+            last = name.rsplit(".", 1)[-1].lower()
+            if self.kind_of(arg.value) == "optimizer" or "optim" in last or last == "opt":
+                return True
+        return False
 
     def _local_callee(self, call: cst.Call) -> str | None:
         """Name of a function or method defined in this file that `call` invokes, if any."""

@@ -103,9 +103,19 @@ class EvalWithoutNoGrad(Rule):
                 ):
                     return set()  # gradients are wanted here (saliency, adversarial examples)
                 callee = dotted_name(node.func)
-                if callee and self.ctx.kind_of(node.func) == "model":
+                if callee and self.ctx.kind_of(node.func) == "model" and not self._grad_disabled_within(node, loop):
                     names.add(callee)
         return names
+
+    def _grad_disabled_within(self, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
+        """The call sits under a `with torch.no_grad():` opened inside the loop body: that forward
+        pass builds no graph, so it is no evidence of a missing `no_grad`."""
+        for anc in self.ctx.ancestors(node):
+            if anc is loop:
+                return False
+            if isinstance(anc, cst.With) and any(self._disables_grad(item.item) for item in anc.items):
+                return True
+        return False
 
     def _eval_called_before(self, model: str, loop: cst.CSTNode, func: cst.FunctionDef | None) -> bool:
         """`model.eval()` in the same function (or module level) as the loop."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import FileContext, call_attr, dotted_name, move_target, walk
+from advisor.context import STEP_TRIGGERS, FileContext, call_attr, dotted_name, keyword, move_target, positional, walk
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 
@@ -28,7 +28,7 @@ class HostSyncEveryStep(Rule):
         "everything queued, every step, so the two never overlap."
     )
     suggestion = "accumulate on the device (`running += loss.detach()`) and call `.item()` once per epoch or under `if step % N == 0`"
-    triggers = ("backward", ".step(")
+    triggers = STEP_TRIGGERS
     pair = "adv103"
     # Code that shows no device is assumed to run on the CPU, where a sync costs nothing; a project whose
     # device comes from elsewhere (a launcher, a config file) can opt in to reporting it anyway.
@@ -143,13 +143,20 @@ class HostSyncEveryStep(Rule):
         if self._confidence is False:
             if self.ctx.mentions_cuda:
                 self._confidence = Confidence.HIGH
-            elif any(move_target(self.ctx, c) == "device" for c in self.ctx.calls_by_attr.get("to", ())):
+            elif any(self._moves_off_host(c) for c in self.ctx.calls_by_attr.get("to", ())):
                 self._confidence = Confidence.MEDIUM
             elif self.opts["assume-accelerator"]:
                 self._confidence = Confidence.LOW
             else:
                 self._confidence = None
         return self._confidence  # type: ignore[return-value]
+
+    def _moves_off_host(self, call: cst.Call) -> bool:
+        """A `.to(device)` whose device is not known to be the CPU."""
+        if move_target(self.ctx, call) != "device":
+            return False
+        arg = keyword(call, "device") or (positional(call) or [None])[0]
+        return arg is None or not self.ctx.is_cpu_device(arg.value)
 
     def tensor_names(self) -> set[str]:
         """Names we can show hold a tensor: `.backward()` receivers, model/loss outputs, torch op results."""
