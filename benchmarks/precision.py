@@ -6,8 +6,9 @@ The corpus is a folder of `<project>/<path inside the project>` copies (never co
 MANIFEST.tsv says which commit each file came from). Labels are ours and live beside this script:
 `precision_labels.tsv` (project, path, line, code, label true/false, reason) says whether each finding
 is right; `precision_misses.tsv` (project, path, line, code, reason) records what a rule should have
-reported and did not. A finding without a label, or a label without a finding, is printed so the
-table can never silently drift from the code; `--strict` makes either one exit 1.
+reported and did not. A finding without a label is printed so the table can never silently drift from
+the code; a label whose finding is gone is printed as a fixed false alarm or a lost true finding.
+`--strict` exits 1 on unlabeled findings or lost true findings.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--labels", type=Path, default=HERE / "precision_labels.tsv")
     ap.add_argument("--misses", type=Path, default=HERE / "precision_misses.tsv")
     ap.add_argument("--markdown", type=Path, help="also write the table to this file")
-    ap.add_argument("--strict", action="store_true", help="exit 1 on unlabeled findings or stale labels")
+    ap.add_argument("--strict", action="store_true", help="exit 1 on unlabeled findings or lost true findings")
     args = ap.parse_args(argv)
 
     findings, errors = scan(args.corpus)
@@ -122,16 +123,19 @@ def main(argv: list[str] | None = None) -> int:
         args.markdown.write_text(text, encoding="utf-8")
 
     unlabeled = sorted(k for k in findings if k not in labels)
-    stale = sorted(k for k in labels if k not in set(findings))
+    gone = sorted(k for k in labels if k not in set(findings))
+    # A false alarm that no longer fires was fixed; a true finding that no longer fires was lost.
+    lost = [k for k in gone if labels[k][0]]
     for k in unlabeled:
         print(f"UNLABELED {k[0]}/{k[1]}:{k[2]} {k[3]}")
-    for k in stale:
-        print(f"STALE LABEL (no such finding now) {k[0]}/{k[1]}:{k[2]} {k[3]}")
+    for k in gone:
+        state = "LOST TRUE FINDING" if labels[k][0] else "FIXED FALSE ALARM"
+        print(f"{state} {k[0]}/{k[1]}:{k[2]} {k[3]} — {labels[k][1]}")
     for e in errors:
         print(f"NOT ANALYSED {e}")
     for k in sorted(k for k in findings if k in labels and not labels[k][0]):
         print(f"FALSE {k[0]}/{k[1]}:{k[2]} {k[3]} — {labels[k][1]}")
-    return 1 if args.strict and (unlabeled or stale) else 0
+    return 1 if args.strict and (unlabeled or lost) else 0
 
 
 if __name__ == "__main__":
