@@ -6,11 +6,15 @@ import re
 
 import libcst as cst
 
-from advisor.context import dotted_name
+from advisor.context import dotted_name, int_value
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 
 COMPREHENSIONS = (cst.ListComp, cst.GeneratorExp, cst.SetComp, cst.DictComp)
+# Matrices this small (rows and columns) are cheaper in Python than through a BLAS call.
+TINY = 4
+# A product written as one of these methods is called through its class's instances, not by name.
+OPERATOR_METHODS = frozenset({"__mul__", "__rmul__", "__imul__", "__matmul__", "__rmatmul__", "__imatmul__"})
 # A product of two subscripts (`a[i][k] * b[k][j]`, `A[i, k]*B[k, j]`) or a zip of rows and columns.
 _SHAPE = re.compile(r"\]\s*\*\s*[\w.]+\s*\[|\bzip\(")
 
@@ -113,7 +117,7 @@ class PythonMatmul(Rule):
         binders = self._binders(node)
         p, k, q = pkq
         if all(name in binders for name in pkq) and isinstance(binders[k], cst.For):
-            self.report(self._outermost(binders, pkq))
+            self._report(self._outermost(binders, pkq))
 
     def visit_Call(self, node: cst.Call) -> None:
         if not (isinstance(node.func, cst.Name) and node.func.value == "sum" and node.args):
@@ -127,7 +131,7 @@ class PythonMatmul(Rule):
         if pkq is not None:
             p, k, q = pkq
             if isinstance(gen.for_in.target, cst.Name) and gen.for_in.target.value == k and p in binders and q in binders:
-                self.report(self._outermost(binders, (p, q)) or node)
+                self._report(self._outermost(binders, (p, q)) or node)
             return
         # sum(x * y for x, y in zip(row, col)) with row, col drawn from two enclosing iterations
         row_col = self._zip_dot(gen)
@@ -140,7 +144,7 @@ class PythonMatmul(Rule):
         if self._binding_iter(binders[row], row) is self._binding_iter(binders[col], col):
             return
         transpose = self._iterates_transpose(binders, (row, col))
-        self.report(self._outermost(binders, (row, col)), confidence=Confidence.HIGH if transpose else Confidence.MEDIUM)
+        self._report(self._outermost(binders, (row, col)), confidence=Confidence.HIGH if transpose else Confidence.MEDIUM)
 
     @staticmethod
     def _zip_dot(gen: cst.GeneratorExp | cst.ListComp) -> tuple[str, str] | None:
@@ -188,6 +192,68 @@ class PythonMatmul(Rule):
                     return comp.iter
                 comp = comp.inner_for_in
         return None
+
+    # --- tiny fixed matrices -------------------------------------------------------------------
+    def _report(self, node: cst.CSTNode, confidence: Confidence = Confidence.HIGH) -> None:
+        if not self._only_tiny_matrices(node):
+            self.report(node, confidence=confidence)
+
+    def _only_tiny_matrices(self, node: cst.CSTNode) -> bool:
+        """Every caller in this file passes small literal matrices (2x2 recurrences, rotations): a BLAS
+        call costs more than the handful of Python multiplications, and exact integers would overflow
+        int64. Needs at least one caller and no caller with data of unknown size."""
+        func = self.ctx.enclosing_function(node)
+        if func is None:
+            return False
+        cls = self.ctx.enclosing_class(func)
+        callee = cls.name.value if cls is not None and func.name.value in OPERATOR_METHODS else func.name.value
+        sites = [
+            c
+            for c in self.ctx.nodes_by_type.get("Call", ())
+            if isinstance(c.func, cst.Name) and c.func.value == callee and not any(a is func for a in self.ctx.ancestors(c))
+        ]
+        if not sites or not self._squares_repeatedly(callee):
+            return False
+        return all(a.star == "" and self._tiny(a.value, callee, frozenset()) for c in sites for a in c.args)
+
+    def _squares_repeatedly(self, callee: str) -> bool:
+        """`f(m, m)`, `m * m` or `m *= m`: exponentiation by squaring, whose entries grow as exact integers.
+        A general helper that a demo happens to call with a 2x2 literal keeps its finding."""
+        def same(a: cst.BaseExpression, b: cst.BaseExpression) -> bool:
+            return isinstance(a, cst.Name) and isinstance(b, cst.Name) and a.value == b.value
+
+        for call in self.ctx.nodes_by_type.get("Call", ()):
+            if isinstance(call.func, cst.Name) and call.func.value == callee and len(call.args) == 2:
+                if same(call.args[0].value, call.args[1].value):
+                    return True
+        for op in self.ctx.nodes_by_type.get("BinaryOperation", ()):
+            if isinstance(op.operator, (cst.Multiply, cst.MatrixMultiply)) and same(op.left, op.right):  # type: ignore[attr-defined]
+                return True
+        for aug in self.ctx.nodes_by_type.get("AugAssign", ()):
+            if isinstance(aug.operator, (cst.MultiplyAssign, cst.MatrixMultiplyAssign)) and same(aug.target, aug.value):  # type: ignore[attr-defined]
+                return True
+        return False
+
+    def _tiny(self, value: cst.BaseExpression, callee: str, seen: frozenset[str]) -> bool:
+        if isinstance(value, cst.List):
+            return len(value.elements) <= TINY and all(
+                isinstance(row.value, cst.List) and len(row.value.elements) <= TINY for row in value.elements
+            )
+        if isinstance(value, cst.Integer):
+            return (int_value(value) or 0) <= TINY
+        if isinstance(value, cst.Call) and isinstance(value.func, cst.Name):
+            if value.func.value == callee:
+                return True  # the product of tiny matrices is tiny
+            args = value.args
+            return bool(args) and all(isinstance(a.value, cst.Integer) and (int_value(a.value) or 0) <= TINY for a in args)
+        if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Multiply):
+            return self._tiny(value.left, callee, seen) and self._tiny(value.right, callee, seen)
+        if isinstance(value, cst.IfExp):
+            return self._tiny(value.body, callee, seen) and self._tiny(value.orelse, callee, seen)
+        if isinstance(value, cst.Name) and value.value not in seen:
+            bound = self.ctx.bindings.get(value.value, [])
+            return bool(bound) and all(self._tiny(v, callee, seen | {value.value}) for v in bound)
+        return isinstance(value, cst.Name)  # a name already being resolved: decided by its other bindings
 
     # --- helpers --------------------------------------------------------------------------------
     def _binders(self, node: cst.CSTNode) -> dict[str, cst.CSTNode]:
