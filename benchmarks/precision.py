@@ -5,8 +5,8 @@ Run: python benchmarks/precision.py /path/to/corpus [--markdown table.md] [--str
 The corpus is a folder of `<project>/<path inside the project>` copies (never committed; its
 MANIFEST.tsv says which commit each file came from). Labels are ours and live beside this script:
 `precision_labels.tsv` (project, path, line, code, label true/false, reason) says whether each finding
-is right; `precision_misses.tsv` (project, path, line, code, reason) records what a rule should have
-reported and did not. A finding without a label is printed so the table can never silently drift from
+is right; `precision_misses.tsv` (project, path, line, code, status open/fixed, reason) records what a rule
+should have reported and did not, and whether a later change made it report it. A finding without a label is printed so the table can never silently drift from
 the code; a label whose finding is gone is printed as a fixed false alarm or a lost true finding.
 `--strict` exits 1 on unlabeled findings or lost true findings.
 """
@@ -35,6 +35,7 @@ class RuleRow:
     false: int
     unlabeled: int
     misses: int
+    misses_fixed: int
 
     @property
     def precision(self) -> float | None:
@@ -90,17 +91,22 @@ def table(findings: list[Key], labels: dict[Key, tuple[bool, str]], misses: list
         counts["unlabeled" if label is None else ("true" if label[0] else "false")] += 1
     for miss in misses:
         per_code[miss["code"]]["misses"] += 1
-    return [RuleRow(c, n["findings"], n["true"], n["false"], n["unlabeled"], n["misses"]) for c, n in per_code.items()]
+        per_code[miss["code"]]["misses_fixed"] += miss["status"] == "fixed"
+    return [
+        RuleRow(c, n["findings"], n["true"], n["false"], n["unlabeled"], n["misses"], n["misses_fixed"])
+        for c, n in per_code.items()
+    ]
 
 
 def markdown(rows: list[RuleRow]) -> str:
-    out = ["| rule | findings | true | false | unlabeled | precision | misses seen |", "|---|---:|---:|---:|---:|---:|---:|"]
-    for r in rows:
+    out = [
+        "| rule | findings | true | false | unlabeled | precision | misses seen (fixed since) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    fields = ("findings", "true", "false", "unlabeled", "misses", "misses_fixed")
+    for r in [*rows, RuleRow("**all**", *(sum(getattr(r, f) for r in rows) for f in fields))]:
         p = "–" if r.precision is None else f"{r.precision:.2f}"
-        out.append(f"| {r.code} | {r.findings} | {r.true} | {r.false} | {r.unlabeled} | {p} | {r.misses} |")
-    total = RuleRow("all", *(sum(getattr(r, f) for r in rows) for f in ("findings", "true", "false", "unlabeled", "misses")))
-    p = "–" if total.precision is None else f"{total.precision:.2f}"
-    out.append(f"| **all** | {total.findings} | {total.true} | {total.false} | {total.unlabeled} | {p} | {total.misses} |")
+        out.append(f"| {r.code} | {r.findings} | {r.true} | {r.false} | {r.unlabeled} | {p} | {r.misses} ({r.misses_fixed}) |")
     return "\n".join(out) + "\n"
 
 
