@@ -1,0 +1,18 @@
+"""A rule's `pair` names the before/after module that measures it, and that module is for the same code."""
+
+from __future__ import annotations
+
+import pytest
+
+from advisor.rule import all_rules
+from advisor.verify.pairs import all_pairs
+
+PAIRS = all_pairs()
+
+
+@pytest.mark.parametrize("rule", [r for r in all_rules() if r.pair is not None], ids=lambda r: r.code)
+def test_rule_pair_exists_and_measures_that_rule(rule):
+    spec = PAIRS.get(rule.code)
+    assert spec is not None, f"{rule.code} declares pair {rule.pair!r} but fixtures/pairs has none for it"
+    assert spec.name == rule.pair
+
