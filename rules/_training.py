@@ -90,9 +90,22 @@ def moves_batches(ctx: FileContext, use: LoaderUse) -> bool:
     """The loop copies its batch to a device (`x.to(device)`, `batch["x"].cuda()`, a dict comprehension of
     `.to(device)` over the batch)."""
     names = set(use.batch_names)
-    for node in _body_nodes(use.loop):
+    body = _body_nodes(use.loop)
+    for node in body:
         if isinstance(node, cst.CompFor) and _names(node.iter) & use.batch_names:
             names |= target_names(node.target)
+    # `inputs, labels = batch` (or `x = batch[0]`) in the body: what is unpacked from a batch is the batch.
+    unpacks = [n for n in body if isinstance(n, cst.Assign) and isinstance(n.value, (cst.Name, cst.Subscript))]
+    changed = True
+    while changed:
+        changed = False
+        for assign in unpacks:
+            if _names(assign.value) & names:
+                for t in assign.targets:
+                    new = target_names(t.target) - names
+                    if new:
+                        names |= new
+                        changed = True
     for node in _body_nodes(use.loop):
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and move_target(ctx, node) == "device":
             if _names(node.func.value) & names:
