@@ -316,10 +316,20 @@ def _trains(ctx: FileContext, loop: cst.For | cst.While, origin: str) -> bool:
     """The loop takes an optimisation step per batch. A loop that trains only under a condition (a shared
     `run_epoch(loader, train=...)`) counts as training for loaders named for training, never for
     validation/test loaders or names that say neither."""
+    how = step_every_iteration(ctx, loop)
+    if how == "conditional":
+        return "train" in origin and not any(w in origin for w in EVAL_WORDS)
+    return how == "always"
+
+
+def step_every_iteration(ctx: FileContext, loop: cst.For | cst.While) -> str | None:
+    """"always" when each iteration runs a training call (`.backward()`, an optimizer step, or a local helper
+    doing one) outside any condition, "conditional" when only under an `if`, None when it does not train
+    (or sits in a test function)."""
     if ctx.in_test_function(loop) or not ctx.loop_facts(loop).is_step_loop:
-        return False
+        return None
     funcs = ctx.function_facts()
-    conditional = False
+    found: str | None = None
     for node in _body_nodes(loop):
         if not isinstance(node, cst.Call) or ctx.innermost_loop(node) is not loop:
             continue
@@ -327,11 +337,14 @@ def _trains(ctx: FileContext, loop: cst.For | cst.While, origin: str) -> bool:
         helper = funcs.get(callee or "") if callee in ctx.functions else None
         if ctx.is_training_call(node) or (helper is not None and helper.steps):
             if not ctx.is_conditional_within(node, loop):
-                return True
-            conditional = True
-    if conditional:
-        return "train" in origin and not any(w in origin for w in EVAL_WORDS)
-    return False
+                return "always"
+            found = "conditional"
+    return found
+
+
+def loader_loops(ctx: FileContext) -> set[int]:
+    """ids of every loop we can show draws batches from some DataLoader in this file."""
+    return {id(u.loop) for call in dataloader_calls(ctx) for u in loader_uses(ctx, call)}
 
 
 def _body_nodes(loop: cst.For | cst.While) -> list[cst.CSTNode]:
