@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import FileContext, dotted_name, has_star_args, int_value, positional, target_names, walk
+from advisor.context import FileContext, dotted_name, has_star_args, int_value, names_in, positional, target_names, walk
 from advisor.rule import Rule, RuleDocs
 from advisor.rules._training import (
     LoaderUse,
@@ -30,6 +30,10 @@ NOT_SAMPLES = frozenset(
 )
 SAMPLE_MODULES = ("torch", "numpy", "pandas", "sklearn", "torchvision.datasets", "datasets")
 INDEX_ORDERS = frozenset({"torch.randperm", "numpy.random.permutation"})
+# Constructors that turn Python values into a tensor on the host.
+ITEM_TENSOR_BUILDERS = frozenset(
+    {"torch.tensor", "torch.as_tensor", "torch.Tensor", "torch.LongTensor", "torch.FloatTensor", "torch.IntTensor"}
+)
 
 
 class PerSampleTraining(Rule):
@@ -117,7 +121,28 @@ class PerSampleTraining(Rule):
             return index
         if self._adds_batch_dim(loop, targets):
             return "each item gets a batch dimension of 1 and its own optimizer step; batch with `DataLoader(..., batch_size=64)`"
+        if _callee(iterable) != "range" and self._tensor_per_item(loop, targets):
+            return "each item becomes its own small tensor and optimizer step; batch the items with `DataLoader(..., batch_size=64)`"
         return None
+
+    def _tensor_per_item(self, loop: cst.For, targets: set[str]) -> bool:
+        """`torch.LongTensor([vocab[w] for w in words])` built from the loop's item (or what is unpacked
+        from it) every step: the item is one sample. A tensor of a whole pre-cut group (`torch.tensor(rows)`)
+        is not evidence; only a list literal or comprehension over the item's parts is."""
+        items = set(targets)
+        body = list(walk(loop.body))
+        for node in body:
+            if isinstance(node, cst.Assign) and isinstance(node.value, (cst.Name, cst.Subscript)):
+                if names_in(node.value) & items:
+                    for t in node.targets:
+                        items |= target_names(t.target)
+        for node in body:
+            if not isinstance(node, cst.Call) or self.ctx.call_qualname(node) not in ITEM_TENSOR_BUILDERS:
+                continue
+            args = positional(node)
+            if args and isinstance(args[0].value, (cst.List, cst.ListComp)) and names_in(args[0].value) & items:
+                return True
+        return False
 
     def _holds_samples(self, expr: cst.BaseExpression, seen: frozenset[str] = frozenset()) -> bool:
         """A dataset, tensor or array built in this file (its items are samples), not a list of batches."""
