@@ -162,6 +162,10 @@ class HostTensorThenMove(Rule):
         if not isinstance(node.func, cst.Attribute) or node.func.attr.value not in ("to", "cuda"):
             return
         factory = _unwrap_variable(self.ctx, node.func.value)
+        if isinstance(factory, cst.Name):
+            factory = self._factory_bound_to(factory, node)  # `h = torch.zeros(n)` ... `h = h.cuda()`
+            if factory is None:
+                return
         q = self.ctx.call_qualname(factory)
         if q not in SHAPE_FACTORIES and q not in DATA_FACTORIES:
             return
@@ -182,6 +186,26 @@ class HostTensorThenMove(Rule):
             confidence=confidence,
             suggestion=f"pass `device={device}` to `torch.{short}` and drop the `.{node.func.attr.value}(...)`",
         )
+
+    def _factory_bound_to(self, name: cst.Name, move: cst.Call) -> cst.Call | None:
+        """The factory call `name` holds when it is moved: inside the loop around the move, every binding of
+        the name is that one factory or the move of the name itself. Anything else (a batch, a carried
+        state, a binding outside the loop) leaves the origin unknown."""
+        loop = self.ctx.innermost_loop(move)
+        if loop is None:
+            return None
+        factory: cst.Call | None = None
+        for value in self.ctx.bindings.get(name.value, ()):
+            if not any(a is loop for a in self.ctx.ancestors(value)):
+                return None
+            if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in ("to", "cuda"):
+                if isinstance(value.func.value, cst.Name) and value.func.value.value == name.value:
+                    continue
+            candidate = _unwrap_variable(self.ctx, value)
+            if factory is not None or not isinstance(candidate, cst.Call):
+                return None
+            factory = candidate
+        return factory
 
     def _repeats(self, node: cst.CSTNode) -> Confidence | None:
         """HIGH inside a training step loop or a module's forward, MEDIUM in another loop, None once-only."""
