@@ -400,13 +400,13 @@ class DataLoaderNoWorkers(_LoaderRule):
         """What per-item work `func` does: a certain kind (decoding, file reads, NumPy), or a likely one (a
         `self.transform(...)`, which may be given as None). Helper methods are followed one level."""
         likely: tuple[str, str, Confidence] | None = None
-        certain: list[tuple[int, str]] = []  # (rank, evidence): decoding and I/O say more than NumPy
+        certain: list[tuple[int, str]] = []  # (rank, evidence): decoding and I/O first, NumPy last
         for node in walk(func.body):
             if not isinstance(node, cst.Call):
                 continue
             q = self.ctx.call_qualname(node)
             if q is not None and (q.split(".")[0] in WORK_MODULES or q in WORK_CALLS):
-                certain.append((1 if q.split(".")[0] in LIGHT_MODULES else 0, f"calls `{q}` per item"))
+                certain.append((2 if q.split(".")[0] in LIGHT_MODULES else 0, f"calls `{q}` per item"))
             elif isinstance(node.func, cst.Name) and node.func.value == "open" and "open" not in self.ctx.imports:
                 certain.append((0, "opens a file per item"))
             elif isinstance(node.func, cst.Attribute):
@@ -421,7 +421,7 @@ class DataLoaderNoWorkers(_LoaderRule):
                     elif helper is None and any(w in attr.lower() for w in WORK_ATTR_WORDS):
                         likely = likely or (cls_name, f"runs `self.{attr}(...)` per item", Confidence.MEDIUM)
                 elif attr in WORK_METHODS:
-                    certain.append((0, f"calls `.{attr}()` per item"))
+                    certain.append((1, f"calls `.{attr}()` per item"))
         if certain:
             return cls_name, min(certain, key=lambda c: c[0])[1], Confidence.HIGH
         return likely
