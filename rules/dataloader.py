@@ -20,11 +20,12 @@ from advisor.rules._training import (
     loader_uses,
     moves_batches,
     step_every_iteration,
+    steps_optimizer,
 )
 from advisor.types import Confidence
 
 TRIGGERS = ("DataLoader",)
-# Producers whose items are batches or plain indices, not samples.
+# Producers whose items are batches or plain indices, not samples (and `torch.load`, which may hold either).
 NOT_SAMPLES = frozenset(
     {"split", "chunk", "tensor_split", "array_split", "batched", "DataLoader", "arange", "linspace", "logspace", "randperm"}
 )
@@ -89,7 +90,7 @@ class PerSampleTraining(Rule):
         self._loader_loops: set[int] | None = None
 
     def visit_For(self, node: cst.For) -> None:
-        if step_every_iteration(self.ctx, node) != "always":
+        if step_every_iteration(self.ctx, node) != "always" or not steps_optimizer(self.ctx, node):
             return
         if self._loader_loops is None:
             self._loader_loops = loader_loops(self.ctx)
@@ -123,7 +124,7 @@ class PerSampleTraining(Rule):
         """A dataset, tensor or array built in this file (its items are samples), not a list of batches."""
         if isinstance(expr, cst.Call):
             q = self.ctx.call_qualname(expr)
-            if q is None or q.rsplit(".", 1)[-1] in NOT_SAMPLES or "Sampler" in q:
+            if q is None or q.rsplit(".", 1)[-1] in NOT_SAMPLES or "Sampler" in q or q == "torch.load":
                 return False
             return q.startswith(SAMPLE_MODULES) or self.ctx.kind_of(expr) == "dataset"
         name = dotted_name(expr)
