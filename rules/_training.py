@@ -77,9 +77,27 @@ def _code(node: cst.CSTNode) -> str:
 
 def loader_uses(ctx: FileContext, call: cst.Call) -> list[LoaderUse]:
     """Every loop we can show consumes the batches of the DataLoader built by `call`."""
+    direct = _iterated_directly(ctx, call)
+    if direct is not None:  # `for x, y in DataLoader(...)`: no name to follow
+        return [_use(ctx, direct, frozenset(target_names(direct.target)), "train" if ctx.loop_facts(direct).is_step_loop else "")]
     refs = _refs_of(ctx, call)
     origin = " ".join(r.dotted + (r.key or "") for r in refs).lower()
     return _uses(ctx, refs, origin, depth=0)
+
+
+def _iterated_directly(ctx: FileContext, call: cst.Call) -> cst.For | None:
+    """The loop whose iterable is this very call, possibly inside `enumerate(...)`/`tqdm(...)`."""
+    node: cst.CSTNode = call
+    while True:
+        parent = ctx.parent(node)
+        if isinstance(parent, cst.For) and parent.iter is node:
+            return parent
+        if isinstance(parent, cst.Arg):
+            wrapper = ctx.parent(parent)
+            if isinstance(wrapper, cst.Call) and _callee_name(wrapper) in WRAPPERS:
+                node = wrapper
+                continue
+        return None
 
 
 def feeds_training(uses: list[LoaderUse]) -> bool:
@@ -127,6 +145,13 @@ def _refs_of(ctx: FileContext, call: cst.Call) -> list[Ref]:
         value = ctx.parent(parent) or call
     scope = ctx.enclosing_function(call)
     holder = ctx.parent(value)
+    if isinstance(holder, cst.Element) and scope is not None:  # `return DataLoader(a), DataLoader(b)`
+        tup = ctx.parent(holder)
+        if isinstance(tup, cst.Tuple) and isinstance(ctx.parent(tup), cst.Return):
+            index = next(i for i, el in enumerate(tup.elements) if el is holder)
+            refs = _returned_refs(ctx, scope, index=index)
+            return [Ref(r.dotted, key, r.scope) for r in refs] if key is not None else refs
+        return []
     if isinstance(holder, cst.Return):
         refs = _returned_refs(ctx, scope, index=None) if scope is not None else []
     else:
@@ -340,6 +365,22 @@ def step_every_iteration(ctx: FileContext, loop: cst.For | cst.While) -> str | N
                 return "always"
             found = "conditional"
     return found
+
+
+def steps_optimizer(ctx: FileContext, loop: cst.For | cst.While) -> bool:
+    """The loop body (not its nested loops) updates weights: an optimizer-like `.step()`, or a local
+    helper that trains. A `.backward()` alone may only be computing input gradients (saliency)."""
+    funcs = ctx.function_facts()
+    for node in _body_nodes(loop):
+        if not isinstance(node, cst.Call) or ctx.innermost_loop(node) is not loop:
+            continue
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "step" and ctx.is_training_call(node):
+            return True
+        callee = _callee_name(node)
+        helper = funcs.get(callee or "") if callee in ctx.functions else None
+        if helper is not None and helper.steps:
+            return True
+    return False
 
 
 def loader_loops(ctx: FileContext) -> set[int]:

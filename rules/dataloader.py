@@ -20,11 +20,12 @@ from advisor.rules._training import (
     loader_uses,
     moves_batches,
     step_every_iteration,
+    steps_optimizer,
 )
 from advisor.types import Confidence
 
 TRIGGERS = ("DataLoader",)
-# Producers whose items are batches or plain indices, not samples.
+# Producers whose items are batches or plain indices, not samples (and `torch.load`, which may hold either).
 NOT_SAMPLES = frozenset(
     {"split", "chunk", "tensor_split", "array_split", "batched", "DataLoader", "arange", "linspace", "logspace", "randperm"}
 )
@@ -93,7 +94,7 @@ class PerSampleTraining(Rule):
         self._loader_loops: set[int] | None = None
 
     def visit_For(self, node: cst.For) -> None:
-        if step_every_iteration(self.ctx, node) != "always":
+        if step_every_iteration(self.ctx, node) != "always" or not steps_optimizer(self.ctx, node):
             return
         if self._loader_loops is None:
             self._loader_loops = loader_loops(self.ctx)
@@ -148,7 +149,7 @@ class PerSampleTraining(Rule):
         """A dataset, tensor or array built in this file (its items are samples), not a list of batches."""
         if isinstance(expr, cst.Call):
             q = self.ctx.call_qualname(expr)
-            if q is None or q.rsplit(".", 1)[-1] in NOT_SAMPLES or "Sampler" in q:
+            if q is None or q.rsplit(".", 1)[-1] in NOT_SAMPLES or "Sampler" in q or q == "torch.load":
                 return False
             return q.startswith(SAMPLE_MODULES) or self.ctx.kind_of(expr) == "dataset"
         name = dotted_name(expr)
@@ -425,13 +426,13 @@ class DataLoaderNoWorkers(_LoaderRule):
         """What per-item work `func` does: a certain kind (decoding, file reads, NumPy), or a likely one (a
         `self.transform(...)`, which may be given as None). Helper methods are followed one level."""
         likely: tuple[str, str, Confidence] | None = None
-        certain: list[tuple[int, str]] = []  # (rank, evidence): decoding and I/O say more than NumPy
+        certain: list[tuple[int, str]] = []  # (rank, evidence): decoding and I/O first, NumPy last
         for node in walk(func.body):
             if not isinstance(node, cst.Call):
                 continue
             q = self.ctx.call_qualname(node)
             if q is not None and (q.split(".")[0] in WORK_MODULES or q in WORK_CALLS):
-                certain.append((1 if q.split(".")[0] in LIGHT_MODULES else 0, f"calls `{q}` per item"))
+                certain.append((2 if q.split(".")[0] in LIGHT_MODULES else 0, f"calls `{q}` per item"))
             elif isinstance(node.func, cst.Name) and node.func.value == "open" and "open" not in self.ctx.imports:
                 certain.append((0, "opens a file per item"))
             elif isinstance(node.func, cst.Attribute):
@@ -446,7 +447,7 @@ class DataLoaderNoWorkers(_LoaderRule):
                     elif helper is None and any(w in attr.lower() for w in WORK_ATTR_WORDS):
                         likely = likely or (cls_name, f"runs `self.{attr}(...)` per item", Confidence.MEDIUM)
                 elif attr in WORK_METHODS:
-                    certain.append((0, f"calls `.{attr}()` per item"))
+                    certain.append((1, f"calls `.{attr}()` per item"))
         if certain:
             return cls_name, min(certain, key=lambda c: c[0])[1], Confidence.HIGH
         return likely

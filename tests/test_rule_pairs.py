@@ -16,3 +16,9 @@ def test_rule_pair_exists_and_measures_that_rule(rule):
     assert spec is not None, f"{rule.code} declares pair {rule.pair!r} but fixtures/pairs has none for it"
     assert spec.name == rule.pair
 
+
+
+def test_every_pair_belongs_to_a_rule_that_names_it():
+    named = {r.code: r.pair for r in all_rules()}
+    for code, spec in PAIRS.items():
+        assert named.get(code) == spec.name, f"pair {spec.name} is not declared by rule {code}"
