@@ -135,6 +135,8 @@ class FixedLearningRate(Rule):
         loop itself when it counts iterations (`for it in range(max_iters)`, `while step < n`)."""
         out: list[tuple[int, str] | None] = []
         outer = self.ctx.innermost_loop(loop)
+        if _environment_loop(loop) or (outer is not None and _environment_loop(outer)):
+            return out  # reinforcement learning: episodes of a moving target, not epochs over data
         if outer is not None:
             out.append(_count(self.ctx, outer, MIN_EPOCHS, "epochs"))
         func = self.ctx.enclosing_function(loop)
@@ -147,6 +149,22 @@ class FixedLearningRate(Rule):
         if isinstance(loop, cst.While) or _is_range(loop.iter):
             out.append(_count(self.ctx, loop, MIN_STEPS, "iterations"))
         return out
+
+
+def _environment_loop(loop: cst.For | cst.While) -> bool:
+    """A loop over episodes (`for episode in ...`) or one that steps an environment (`env.step(action)`)."""
+    if isinstance(loop, cst.For) and any("episode" in n.lower() for n in _target_names(loop.target)):
+        return True
+    for node in walk(loop.body):
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "step":
+            receiver = (dotted_name(node.func.value) or "").rsplit(".", 1)[-1].lower()
+            if "env" in receiver:
+                return True
+    return False
+
+
+def _target_names(target: cst.BaseExpression) -> list[str]:
+    return [n.value for n in walk(target) if isinstance(n, cst.Name)]
 
 
 def _callee(call: cst.Call) -> str | None:
