@@ -152,6 +152,7 @@ class FileContext:
     text: str
     path: str
     imports: dict[str, str] = field(default_factory=dict)
+    star_imports: bool = False  # `from x import *` somewhere: names may arrive unseen
     parents: dict[int, cst.CSTNode] = field(default_factory=dict)
     functions: dict[str, list[cst.FunctionDef]] = field(default_factory=dict)
     classes: dict[str, cst.ClassDef] = field(default_factory=dict)
@@ -177,8 +178,20 @@ class FileContext:
         head, _, rest = dotted.partition(".")
         base = self.imports.get(head)
         if base is None:
-            return None
+            base = self._implicit_module(head)
+            if base is None:
+                return None
         return f"{base}.{rest}" if rest else base
+
+    def _implicit_module(self, head: str) -> str | None:
+        """`torch` used but never imported by name: `import torch.nn as nn` plus a star import that
+        re-exports torch is common in research code. Only for `torch`, only when the file imports some
+        torch submodule or has a star import, and never when the file binds the name itself."""
+        if head != "torch" or head in self.bindings or head in self.functions or head in self.classes:
+            return None
+        if self.star_imports or any(v.startswith("torch.") for v in self.imports.values()):
+            return "torch"
+        return None
 
     def call_qualname(self, node: cst.CSTNode) -> str | None:
         return self.qualname(node.func) if isinstance(node, cst.Call) else None
@@ -599,7 +612,10 @@ class _Collector(cst.CSTVisitor):
                 self.ctx.imports[head] = head
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
+        if isinstance(node.names, cst.ImportStar):
+            self.ctx.star_imports = True
+            return
+        if node.relative or node.module is None:
             return
         module = dotted_name(node.module)
         if module is None:
