@@ -342,9 +342,7 @@ def step_every_iteration(ctx: FileContext, loop: cst.For | cst.While) -> str | N
         return None
     funcs = ctx.function_facts()
     found: str | None = None
-    for node in _body_nodes(loop):
-        if not isinstance(node, cst.Call) or ctx.innermost_loop(node) is not loop:
-            continue
+    for node in ctx.calls_in_body(loop):
         callee = _callee_name(node)
         helper = funcs.get(callee or "") if callee in ctx.functions else None
         if ctx.is_training_call(node) or (helper is not None and helper.steps):
@@ -358,9 +356,7 @@ def steps_optimizer(ctx: FileContext, loop: cst.For | cst.While) -> bool:
     """The loop body (not its nested loops) updates weights: an optimizer-like `.step()`, or a local
     helper that trains. A `.backward()` alone may only be computing input gradients (saliency)."""
     funcs = ctx.function_facts()
-    for node in _body_nodes(loop):
-        if not isinstance(node, cst.Call) or ctx.innermost_loop(node) is not loop:
-            continue
+    for node in ctx.calls_in_body(loop):
         if isinstance(node.func, cst.Attribute) and node.func.attr.value == "step" and ctx.is_training_call(node):
             return True
         callee = _callee_name(node)

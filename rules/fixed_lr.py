@@ -36,7 +36,7 @@ class FixedLearningRate(Rule):
         "ReduceLROnPlateau / OneCycleLR) and call `scheduler.step()` once per epoch (per batch for OneCycleLR)"
     )
     severity = Severity.INFO
-    triggers = ("optim",)
+    triggers = ("optim.", "torch.optim")  # `optim.SGD`, `torch.optim.SGD`, `import torch.optim as O`
     pair = "adv301"
     docs = RuleDocs(
         what="Finds a `torch.optim` optimizer whose `.step()` runs in a loop that is itself repeated "
