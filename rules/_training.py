@@ -105,13 +105,21 @@ def feeds_training(uses: list[LoaderUse]) -> bool:
 
 
 def moves_batches(ctx: FileContext, use: LoaderUse) -> bool:
-    """The loop copies its batch to a device (`x.to(device)`, `batch["x"].cuda()`, a dict comprehension of
-    `.to(device)` over the batch)."""
+    """The loop copies its batch to a device: `x.to(device)`, `batch["x"].cuda()`, a comprehension of
+    `.to(device)` over the batch, or a name unpacked from the batch first (`inputs, labels = data`)."""
+    body = _body_nodes(use.loop)
     names = set(use.batch_names)
-    for node in _body_nodes(use.loop):
-        if isinstance(node, cst.CompFor) and _names(node.iter) & use.batch_names:
-            names |= target_names(node.target)
-    for node in _body_nodes(use.loop):
+    for _ in range(3):  # follow a few steps of `a = f(batch)` / `x, y = batch` inside the loop
+        before = len(names)
+        for node in body:
+            if isinstance(node, cst.CompFor) and _names(node.iter) & names:
+                names |= target_names(node.target)
+            elif isinstance(node, cst.Assign) and _names(node.value) & names:
+                for t in node.targets:
+                    names |= target_names(t.target)
+        if len(names) == before:
+            break
+    for node in body:
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and move_target(ctx, node) == "device":
             if _names(node.func.value) & names:
                 return True

@@ -14,7 +14,7 @@ from advisor.types import Confidence, Severity
 # Helpers that change the rate by another name: adjust_learning_rate(opt, epoch), set_lr(...), warmup_lr...
 LR_HELPER = re.compile(r"sched|adjust_?(lr|learning_rate)|(set|update|decay|warmup|cosine|poly)_?(lr|learning_rate)|lr_?(decay|warmup|update|policy|lambda)", re.I)
 NOT_OPTIMIZERS = frozenset({"Optimizer", "LBFGS"})  # the base class; LBFGS runs its own line search
-MIN_EPOCHS = 2
+MIN_EPOCHS = 5  # fewer literal epochs is a demo or a short fine-tune: a schedule changes little
 MIN_STEPS = 10  # a single loop of fewer literal steps is a smoke test, not a training run
 
 
