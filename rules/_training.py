@@ -264,6 +264,7 @@ def _draws_from(ctx: FileContext, expr: cst.BaseExpression, refs: list[Ref], whe
 def _uses(ctx: FileContext, refs: list[Ref], origin: str, depth: int) -> list[LoaderUse]:
     if not refs:
         return []
+    refs = refs + _wrapped_refs(ctx, refs)
     out: list[LoaderUse] = []
     for loop in ctx.nodes_by_type.get("For", ()):
         if _draws_from(ctx, loop.iter, refs, loop):
@@ -271,6 +272,17 @@ def _uses(ctx: FileContext, refs: list[Ref], origin: str, depth: int) -> list[Lo
     out.extend(_next_uses(ctx, refs, origin))
     if depth < MAX_CALL_DEPTH:
         out.extend(_uses_through_calls(ctx, refs, origin, depth))
+    return out
+
+
+def _wrapped_refs(ctx: FileContext, refs: list[Ref]) -> list[Ref]:
+    """`batches = tqdm(loader)`, `pbar = enumerate(loader)`: the wrapper's name iterates the loader too."""
+    out: list[Ref] = []
+    for assign in ctx.nodes_by_type.get("Assign", ()):
+        value = assign.value
+        if isinstance(value, cst.Call) and _callee_name(value) in WRAPPERS and _callee_name(value) != "iter":
+            if _draws_from(ctx, value, refs, assign):
+                out.extend(_assigned_refs(ctx, value, ctx.enclosing_function(assign)))
     return out
 
 

@@ -99,7 +99,7 @@ class FixedLearningRate(Rule):
             )
 
     def _repeated_training(self, optimizer: cst.Call, only: bool) -> tuple[int, str] | None:
-        """How long the optimizer is stepped for: (count, "epochs" | "iterations"), count 0 when it is not
+        """How long the optimizer is stepped for: (count, "epochs" | "steps"), count 0 when it is not
         a literal; None when its steps do not run in a repeated loop we can see."""
         names = _bound_names(self.ctx, optimizer)
         counts: list[tuple[int, str]] = []
@@ -145,7 +145,7 @@ class FixedLearningRate(Rule):
                     if caller_loop is not None and not self.ctx.in_test_function(caller_loop):
                         out.append(_count(self.ctx, caller_loop, MIN_EPOCHS, "epochs"))
         if isinstance(loop, cst.While) or _is_range(loop.iter):
-            out.append(_count(self.ctx, loop, MIN_STEPS, "iterations"))
+            out.append(_count(self.ctx, loop, MIN_STEPS, "steps"))
         return out
 
 
