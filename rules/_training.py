@@ -105,26 +105,21 @@ def feeds_training(uses: list[LoaderUse]) -> bool:
 
 
 def moves_batches(ctx: FileContext, use: LoaderUse) -> bool:
-    """The loop copies its batch to a device (`x.to(device)`, `batch["x"].cuda()`, a dict comprehension of
-    `.to(device)` over the batch)."""
-    names = set(use.batch_names)
+    """The loop copies its batch to a device: `x.to(device)`, `batch["x"].cuda()`, a comprehension of
+    `.to(device)` over the batch, or a name unpacked from the batch first (`inputs, labels = data`)."""
     body = _body_nodes(use.loop)
+    names = set(use.batch_names)
+    for _ in range(3):  # follow a few steps of `a = f(batch)` / `x, y = batch` inside the loop
+        before = len(names)
+        for node in body:
+            if isinstance(node, cst.CompFor) and _names(node.iter) & names:
+                names |= target_names(node.target)
+            elif isinstance(node, cst.Assign) and _names(node.value) & names:
+                for t in node.targets:
+                    names |= target_names(t.target)
+        if len(names) == before:
+            break
     for node in body:
-        if isinstance(node, cst.CompFor) and _names(node.iter) & use.batch_names:
-            names |= target_names(node.target)
-    # `inputs, labels = batch` (or `x = batch[0]`) in the body: what is unpacked from a batch is the batch.
-    unpacks = [n for n in body if isinstance(n, cst.Assign) and isinstance(n.value, (cst.Name, cst.Subscript))]
-    changed = True
-    while changed:
-        changed = False
-        for assign in unpacks:
-            if _names(assign.value) & names:
-                for t in assign.targets:
-                    new = target_names(t.target) - names
-                    if new:
-                        names |= new
-                        changed = True
-    for node in _body_nodes(use.loop):
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and move_target(ctx, node) == "device":
             if _names(node.func.value) & names:
                 return True
@@ -269,6 +264,7 @@ def _draws_from(ctx: FileContext, expr: cst.BaseExpression, refs: list[Ref], whe
 def _uses(ctx: FileContext, refs: list[Ref], origin: str, depth: int) -> list[LoaderUse]:
     if not refs:
         return []
+    refs = refs + _wrapped_refs(ctx, refs)
     out: list[LoaderUse] = []
     for loop in ctx.nodes_by_type.get("For", ()):
         if _draws_from(ctx, loop.iter, refs, loop):
@@ -276,6 +272,17 @@ def _uses(ctx: FileContext, refs: list[Ref], origin: str, depth: int) -> list[Lo
     out.extend(_next_uses(ctx, refs, origin))
     if depth < MAX_CALL_DEPTH:
         out.extend(_uses_through_calls(ctx, refs, origin, depth))
+    return out
+
+
+def _wrapped_refs(ctx: FileContext, refs: list[Ref]) -> list[Ref]:
+    """`batches = tqdm(loader)`, `pbar = enumerate(loader)`: the wrapper's name iterates the loader too."""
+    out: list[Ref] = []
+    for assign in ctx.nodes_by_type.get("Assign", ()):
+        value = assign.value
+        if isinstance(value, cst.Call) and _callee_name(value) in WRAPPERS and _callee_name(value) != "iter":
+            if _draws_from(ctx, value, refs, assign):
+                out.extend(_assigned_refs(ctx, value, ctx.enclosing_function(assign)))
     return out
 
 
@@ -355,9 +362,7 @@ def step_every_iteration(ctx: FileContext, loop: cst.For | cst.While) -> str | N
         return None
     funcs = ctx.function_facts()
     found: str | None = None
-    for node in _body_nodes(loop):
-        if not isinstance(node, cst.Call) or ctx.innermost_loop(node) is not loop:
-            continue
+    for node in ctx.calls_in_body(loop):
         callee = _callee_name(node)
         helper = funcs.get(callee or "") if callee in ctx.functions else None
         if ctx.is_training_call(node) or (helper is not None and helper.steps):
@@ -371,9 +376,7 @@ def steps_optimizer(ctx: FileContext, loop: cst.For | cst.While) -> bool:
     """The loop body (not its nested loops) updates weights: an optimizer-like `.step()`, or a local
     helper that trains. A `.backward()` alone may only be computing input gradients (saliency)."""
     funcs = ctx.function_facts()
-    for node in _body_nodes(loop):
-        if not isinstance(node, cst.Call) or ctx.innermost_loop(node) is not loop:
-            continue
+    for node in ctx.calls_in_body(loop):
         if isinstance(node.func, cst.Attribute) and node.func.attr.value == "step" and ctx.is_training_call(node):
             return True
         callee = _callee_name(node)

@@ -48,7 +48,7 @@ class PerSampleTraining(Rule):
         "vectorised calls."
     )
     suggestion = "build `DataLoader(TensorDataset(X, y), batch_size=64, shuffle=True)` and loop over its batches (retune the learning rate for the batch size)"
-    triggers = ("backward",)
+    triggers = ("backward(",)
     pair = "adv201"
     docs = RuleDocs(
         what="Finds a training loop that steps once per sample: it iterates a dataset, a tensor or array "

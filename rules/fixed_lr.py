@@ -14,7 +14,7 @@ from advisor.types import Confidence, Severity
 # Helpers that change the rate by another name: adjust_learning_rate(opt, epoch), set_lr(...), warmup_lr...
 LR_HELPER = re.compile(r"sched|adjust_?(lr|learning_rate)|(set|update|decay|warmup|cosine|poly)_?(lr|learning_rate)|lr_?(decay|warmup|update|policy|lambda)", re.I)
 NOT_OPTIMIZERS = frozenset({"Optimizer", "LBFGS"})  # the base class; LBFGS runs its own line search
-MIN_EPOCHS = 2
+MIN_EPOCHS = 5  # fewer literal epochs is a demo or a short fine-tune: a schedule changes little
 MIN_STEPS = 10  # a single loop of fewer literal steps is a smoke test, not a training run
 
 
@@ -36,7 +36,7 @@ class FixedLearningRate(Rule):
         "ReduceLROnPlateau / OneCycleLR) and call `scheduler.step()` once per epoch (per batch for OneCycleLR)"
     )
     severity = Severity.INFO
-    triggers = ("optim",)
+    triggers = ("optim.", "torch.optim")  # `optim.SGD`, `torch.optim.SGD`, `import torch.optim as O`
     pair = "adv301"
     docs = RuleDocs(
         what="Finds a `torch.optim` optimizer whose `.step()` runs in a loop that is itself repeated "
@@ -99,7 +99,7 @@ class FixedLearningRate(Rule):
             )
 
     def _repeated_training(self, optimizer: cst.Call, only: bool) -> tuple[int, str] | None:
-        """How long the optimizer is stepped for: (count, "epochs" | "iterations"), count 0 when it is not
+        """How long the optimizer is stepped for: (count, "epochs" | "steps"), count 0 when it is not
         a literal; None when its steps do not run in a repeated loop we can see."""
         names = _bound_names(self.ctx, optimizer)
         counts: list[tuple[int, str]] = []
@@ -147,7 +147,7 @@ class FixedLearningRate(Rule):
                     if caller_loop is not None and not self.ctx.in_test_function(caller_loop):
                         out.append(_count(self.ctx, caller_loop, MIN_EPOCHS, "epochs"))
         if isinstance(loop, cst.While) or _is_range(loop.iter):
-            out.append(_count(self.ctx, loop, MIN_STEPS, "iterations"))
+            out.append(_count(self.ctx, loop, MIN_STEPS, "steps"))
         return out
 
 
