@@ -129,12 +129,35 @@ class HostSyncEveryStep(Rule):
 
     def _report_if_per_step(self, node: cst.CSTNode, message: str, suggestion: str) -> None:
         loop = self.ctx.training_step_loop(node)
-        if loop is None or self.ctx.is_conditional_within(node, loop):
+        if loop is None:
+            if not self._in_helper_called_per_step(node):
+                return
+        elif self.ctx.is_conditional_within(node, loop):
             return
         confidence = self.confidence()
         if confidence is None:
             return
         self.report(node, message, confidence=confidence, suggestion=suggestion)
+
+    def _in_helper_called_per_step(self, node: cst.CSTNode) -> bool:
+        """`node` runs unconditionally in a helper (`def metrics(...)`, no loop of its own around it) that a
+        training step loop in this file calls unconditionally on every iteration. One level only."""
+        func = self.ctx.enclosing_function(node)
+        if func is None or self.ctx.innermost_loop(node) is not None or self.ctx.is_conditional_within(node, func):
+            return False
+        if self.ctx.in_test_function(func):
+            return False
+        name = func.name.value
+        for call in self.ctx.nodes_by_type.get("Call", ()):
+            callee = call.func
+            direct = isinstance(callee, cst.Name) and callee.value == name
+            method = isinstance(callee, cst.Attribute) and callee.attr.value == name and dotted_name(callee.value) == "self"
+            if not (direct or method):
+                continue
+            loop = self.ctx.training_step_loop(call)
+            if loop is not None and not self.ctx.is_conditional_within(call, loop):
+                return True
+        return False
 
     # ------------------------------------------------------------------ file-level facts
     def confidence(self) -> Confidence | None:
