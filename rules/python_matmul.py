@@ -6,7 +6,7 @@ import re
 
 import libcst as cst
 
-from advisor.context import dotted_name, int_value
+from advisor.context import dotted_name, int_value, positional
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 
@@ -121,6 +121,7 @@ class PythonMatmul(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         if not (isinstance(node.func, cst.Name) and node.func.value == "sum" and node.args):
+            self._check_dot_helper(node)
             return
         gen = node.args[0].value
         if not isinstance(gen, (cst.GeneratorExp, cst.ListComp)) or gen.for_in.inner_for_in is not None:
@@ -145,6 +146,45 @@ class PythonMatmul(Rule):
             return
         transpose = self._iterates_transpose(binders, (row, col))
         self._report(self._outermost(binders, (row, col)), confidence=Confidence.HIGH if transpose else Confidence.MEDIUM)
+
+    def _check_dot_helper(self, node: cst.Call) -> None:
+        """`[[dot(r, c) for c in cols(B)] for r in A]` where `dot` is a helper in this file whose whole body
+        is `return sum(...)` of an inner product of its two parameters."""
+        args = positional(node)
+        if len(args) != 2 or len(node.args) != 2 or not all(isinstance(a.value, cst.Name) for a in args):
+            return
+        func = node.func
+        name = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else None
+        defs = self.ctx.functions.get(name or "", [])
+        if len(defs) != 1 or not self._is_dot_function(defs[0]):
+            return
+        row, col = (a.value.value for a in args)  # type: ignore[union-attr]
+        binders = self._binders(node)
+        if row == col or row not in binders or col not in binders:
+            return
+        if not all(isinstance(binders[n], COMPREHENSIONS + (cst.For,)) for n in (row, col)):
+            return
+        if self._binding_iter(binders[row], row) is self._binding_iter(binders[col], col):
+            return
+        transpose = self._iterates_transpose(binders, (row, col))
+        self._report(self._outermost(binders, (row, col)), confidence=Confidence.HIGH if transpose else Confidence.MEDIUM)
+
+    def _is_dot_function(self, fdef: cst.FunctionDef) -> bool:
+        params = [p.name.value for p in fdef.params.params if p.name.value not in ("self", "cls")]
+        body = fdef.body.body
+        if len(params) != 2 or len(body) != 1 or not isinstance(body[0], cst.SimpleStatementLine):
+            return False
+        stmt = body[0].body[0]
+        if not isinstance(stmt, cst.Return) or not isinstance(stmt.value, cst.Call):
+            return False
+        call = stmt.value
+        if not (isinstance(call.func, cst.Name) and call.func.value == "sum" and call.args):
+            return False
+        gen = call.args[0].value
+        if not isinstance(gen, (cst.GeneratorExp, cst.ListComp)) or gen.for_in.inner_for_in is not None:
+            return False
+        pair = self._zip_dot(gen) or _indexed_dot(gen)
+        return pair is not None and set(pair) == set(params)
 
     @staticmethod
     def _zip_dot(gen: cst.GeneratorExp | cst.ListComp) -> tuple[str, str] | None:
@@ -282,6 +322,23 @@ class PythonMatmul(Rule):
             if all(candidate is other or any(a is candidate for a in self.ctx.ancestors(other)) for other in nodes):
                 return candidate
         return nodes[0]
+
+
+def _indexed_dot(gen: cst.GeneratorExp | cst.ListComp) -> tuple[str, str] | None:
+    """`sum(u[t] * v[t] for t in ...)`: the two vectors, else None."""
+    target = gen.for_in.target
+    elt = gen.elt
+    if not isinstance(target, cst.Name) or not isinstance(elt, cst.BinaryOperation) or not isinstance(elt.operator, cst.Multiply):
+        return None
+    names = []
+    for side in (elt.left, elt.right):
+        if not (isinstance(side, cst.Subscript) and isinstance(side.value, cst.Name) and len(side.slice) == 1):
+            return None
+        index = side.slice[0].slice
+        if not (isinstance(index, cst.Index) and isinstance(index.value, cst.Name) and index.value.value == target.value):
+            return None
+        names.append(side.value.value)
+    return (names[0], names[1]) if names[0] != names[1] else None
 
 
 def _plain_names(target: cst.BaseExpression) -> list[str]:
