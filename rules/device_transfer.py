@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import dotted_name, has_star_args, keyword, move_target, positional
+from advisor.context import STEP_TRIGGERS, dotted_name, has_star_args, keyword, move_target, positional
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 
@@ -40,7 +40,7 @@ class LoopInvariantTransfer(Rule):
         "host-to-device transfer); moving a module repeats a walk over all its parameters. Once is enough."
     )
     suggestion = "move it once before the loop and keep the device copy (`w = w.to(device)` above the loop)"
-    triggers = ("backward", ".step(")
+    triggers = STEP_TRIGGERS
     pair = "adv101"
     docs = RuleDocs(
         what="Finds `.to(device)` / `.cuda()` inside a training step loop applied to something the loop "
@@ -161,7 +161,11 @@ class HostTensorThenMove(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         if not isinstance(node.func, cst.Attribute) or node.func.attr.value not in ("to", "cuda"):
             return
-        factory = node.func.value
+        factory = _unwrap_variable(self.ctx, node.func.value)
+        if isinstance(factory, cst.Name):
+            factory = self._factory_bound_to(factory, node)  # `h = torch.zeros(n)` ... `h = h.cuda()`
+            if factory is None:
+                return
         q = self.ctx.call_qualname(factory)
         if q not in SHAPE_FACTORIES and q not in DATA_FACTORIES:
             return
@@ -183,6 +187,26 @@ class HostTensorThenMove(Rule):
             suggestion=f"pass `device={device}` to `torch.{short}` and drop the `.{node.func.attr.value}(...)`",
         )
 
+    def _factory_bound_to(self, name: cst.Name, move: cst.Call) -> cst.Call | None:
+        """The factory call `name` holds when it is moved: inside the loop around the move, every binding of
+        the name is that one factory or the move of the name itself. Anything else (a batch, a carried
+        state, a binding outside the loop) leaves the origin unknown."""
+        loop = self.ctx.innermost_loop(move)
+        if loop is None:
+            return None
+        factory: cst.Call | None = None
+        for value in self.ctx.bindings.get(name.value, ()):
+            if not any(a is loop for a in self.ctx.ancestors(value)):
+                return None
+            if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in ("to", "cuda"):
+                if isinstance(value.func.value, cst.Name) and value.func.value.value == name.value:
+                    continue
+            candidate = _unwrap_variable(self.ctx, value)
+            if factory is not None or not isinstance(candidate, cst.Call):
+                return None
+            factory = candidate
+        return factory
+
     def _repeats(self, node: cst.CSTNode) -> Confidence | None:
         """HIGH inside a training step loop or a module's forward, MEDIUM in another loop, None once-only."""
         if self.ctx.in_test_function(node):
@@ -197,6 +221,15 @@ class HostTensorThenMove(Rule):
         if func is not None and func.name.value == "forward" and cls is not None and cls.name.value in self.ctx.module_classes():
             return Confidence.HIGH
         return None
+
+
+def _unwrap_variable(ctx, node: cst.BaseExpression) -> cst.BaseExpression:  # type: ignore[no-untyped-def]
+    """`Variable(torch.ones(n))` is `torch.ones(n)` for placement: the legacy wrapper copies nothing."""
+    if isinstance(node, cst.Call) and ctx.qualname(node.func) == "torch.autograd.Variable":
+        args = positional(node)
+        if len(args) == 1 and len(node.args) == 1:
+            return args[0].value
+    return node
 
 
 def _names(node: cst.CSTNode) -> list[str]:

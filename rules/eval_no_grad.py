@@ -103,16 +103,46 @@ class EvalWithoutNoGrad(Rule):
                 ):
                     return set()  # gradients are wanted here (saliency, adversarial examples)
                 callee = dotted_name(node.func)
-                if callee and self.ctx.kind_of(node.func) == "model":
+                if callee and self.ctx.kind_of(node.func) == "model" and not self._grad_disabled_within(node, loop):
                     names.add(callee)
         return names
 
-    def _eval_called_before(self, model: str, loop: cst.CSTNode, func: cst.FunctionDef | None) -> bool:
-        """`model.eval()` in the same function (or module level) as the loop."""
-        for call in self.ctx.calls_by_attr.get("eval", ()):
-            if dotted_name(call.func.value) == model and self.ctx.enclosing_function(call) is func:  # type: ignore[union-attr]
+    def _grad_disabled_within(self, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
+        """The call sits under a `with torch.no_grad():` opened inside the loop body: that forward
+        pass builds no graph, so it is no evidence of a missing `no_grad`."""
+        for anc in self.ctx.ancestors(node):
+            if anc is loop:
+                return False
+            if isinstance(anc, cst.With) and any(self._disables_grad(item.item) for item in anc.items):
                 return True
         return False
+
+    def _eval_called_before(self, model: str, loop: cst.CSTNode, func: cst.FunctionDef | None) -> bool:
+        """`model.eval()` in the same function (or module level) as the loop, or at module level for a
+        global model the loop's function uses as is (a script that loads its network and calls `.eval()`)."""
+        for call in self.ctx.calls_by_attr.get("eval", ()):
+            if dotted_name(call.func.value) != model:  # type: ignore[union-attr]
+                continue
+            where = self.ctx.enclosing_function(call)
+            if where is func:
+                return True
+            if where is None and func is not None and self._global_in(model, func):
+                return True
+        return False
+
+    def _global_in(self, model: str, func: cst.FunctionDef) -> bool:
+        """`model` inside `func` is the module-level object: not a parameter, not rebound there, and not
+        switched back to training mode there."""
+        head = model.split(".")[0]
+        params = func.params
+        if any(p.name.value == head for p in (*params.posonly_params, *params.params, *params.kwonly_params)):
+            return False
+        if any(self.ctx.enclosing_function(v) is func for v in self.ctx.bindings.get(head, ())):
+            return False
+        return not any(
+            dotted_name(c.func.value) == model and self.ctx.enclosing_function(c) is func  # type: ignore[union-attr]
+            for c in self.ctx.calls_by_attr.get("train", ())
+        )
 
     def _eval_called_anywhere(self, func: cst.FunctionDef) -> bool:
         return any(isinstance(n, cst.Call) and getattr(n.func, "attr", None) is not None and n.func.attr.value == "eval" for n in walk(func))  # type: ignore[union-attr]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import FileContext, call_attr, dotted_name, move_target, walk
+from advisor.context import STEP_TRIGGERS, FileContext, call_attr, dotted_name, keyword, move_target, positional, walk
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 
@@ -28,7 +28,7 @@ class HostSyncEveryStep(Rule):
         "everything queued, every step, so the two never overlap."
     )
     suggestion = "accumulate on the device (`running += loss.detach()`) and call `.item()` once per epoch or under `if step % N == 0`"
-    triggers = ("backward", ".step(")
+    triggers = STEP_TRIGGERS
     pair = "adv103"
     # Code that shows no device is assumed to run on the CPU, where a sync costs nothing; a project whose
     # device comes from elsewhere (a launcher, a config file) can opt in to reporting it anyway.
@@ -129,12 +129,35 @@ class HostSyncEveryStep(Rule):
 
     def _report_if_per_step(self, node: cst.CSTNode, message: str, suggestion: str) -> None:
         loop = self.ctx.training_step_loop(node)
-        if loop is None or self.ctx.is_conditional_within(node, loop):
+        if loop is None:
+            if not self._in_helper_called_per_step(node):
+                return
+        elif self.ctx.is_conditional_within(node, loop):
             return
         confidence = self.confidence()
         if confidence is None:
             return
         self.report(node, message, confidence=confidence, suggestion=suggestion)
+
+    def _in_helper_called_per_step(self, node: cst.CSTNode) -> bool:
+        """`node` runs unconditionally in a helper (`def metrics(...)`, no loop of its own around it) that a
+        training step loop in this file calls unconditionally on every iteration. One level only."""
+        func = self.ctx.enclosing_function(node)
+        if func is None or self.ctx.innermost_loop(node) is not None or self.ctx.is_conditional_within(node, func):
+            return False
+        if self.ctx.in_test_function(func):
+            return False
+        name = func.name.value
+        for call in self.ctx.nodes_by_type.get("Call", ()):
+            callee = call.func
+            direct = isinstance(callee, cst.Name) and callee.value == name
+            method = isinstance(callee, cst.Attribute) and callee.attr.value == name and dotted_name(callee.value) == "self"
+            if not (direct or method):
+                continue
+            loop = self.ctx.training_step_loop(call)
+            if loop is not None and not self.ctx.is_conditional_within(call, loop):
+                return True
+        return False
 
     # ------------------------------------------------------------------ file-level facts
     def confidence(self) -> Confidence | None:
@@ -143,13 +166,20 @@ class HostSyncEveryStep(Rule):
         if self._confidence is False:
             if self.ctx.mentions_cuda:
                 self._confidence = Confidence.HIGH
-            elif any(move_target(self.ctx, c) == "device" for c in self.ctx.calls_by_attr.get("to", ())):
+            elif any(self._moves_off_host(c) for c in self.ctx.calls_by_attr.get("to", ())):
                 self._confidence = Confidence.MEDIUM
             elif self.opts["assume-accelerator"]:
                 self._confidence = Confidence.LOW
             else:
                 self._confidence = None
         return self._confidence  # type: ignore[return-value]
+
+    def _moves_off_host(self, call: cst.Call) -> bool:
+        """A `.to(device)` whose device is not known to be the CPU."""
+        if move_target(self.ctx, call) != "device":
+            return False
+        arg = keyword(call, "device") or (positional(call) or [None])[0]
+        return arg is None or not self.ctx.is_cpu_device(arg.value)
 
     def tensor_names(self) -> set[str]:
         """Names we can show hold a tensor: `.backward()` receivers, model/loss outputs, torch op results."""

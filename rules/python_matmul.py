@@ -6,11 +6,15 @@ import re
 
 import libcst as cst
 
-from advisor.context import dotted_name
+from advisor.context import dotted_name, int_value, positional
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 
 COMPREHENSIONS = (cst.ListComp, cst.GeneratorExp, cst.SetComp, cst.DictComp)
+# Matrices this small (rows and columns) are cheaper in Python than through a BLAS call.
+TINY = 4
+# A product written as one of these methods is called through its class's instances, not by name.
+OPERATOR_METHODS = frozenset({"__mul__", "__rmul__", "__imul__", "__matmul__", "__rmatmul__", "__imatmul__"})
 # A product of two subscripts (`a[i][k] * b[k][j]`, `A[i, k]*B[k, j]`) or a zip of rows and columns.
 _SHAPE = re.compile(r"\]\s*\*\s*[\w.]+\s*\[|\bzip\(")
 
@@ -113,10 +117,11 @@ class PythonMatmul(Rule):
         binders = self._binders(node)
         p, k, q = pkq
         if all(name in binders for name in pkq) and isinstance(binders[k], cst.For):
-            self.report(self._outermost(binders, pkq))
+            self._report(self._outermost(binders, pkq))
 
     def visit_Call(self, node: cst.Call) -> None:
         if not (isinstance(node.func, cst.Name) and node.func.value == "sum" and node.args):
+            self._check_dot_helper(node)
             return
         gen = node.args[0].value
         if not isinstance(gen, (cst.GeneratorExp, cst.ListComp)) or gen.for_in.inner_for_in is not None:
@@ -127,7 +132,7 @@ class PythonMatmul(Rule):
         if pkq is not None:
             p, k, q = pkq
             if isinstance(gen.for_in.target, cst.Name) and gen.for_in.target.value == k and p in binders and q in binders:
-                self.report(self._outermost(binders, (p, q)) or node)
+                self._report(self._outermost(binders, (p, q)) or node)
             return
         # sum(x * y for x, y in zip(row, col)) with row, col drawn from two enclosing iterations
         row_col = self._zip_dot(gen)
@@ -140,7 +145,46 @@ class PythonMatmul(Rule):
         if self._binding_iter(binders[row], row) is self._binding_iter(binders[col], col):
             return
         transpose = self._iterates_transpose(binders, (row, col))
-        self.report(self._outermost(binders, (row, col)), confidence=Confidence.HIGH if transpose else Confidence.MEDIUM)
+        self._report(self._outermost(binders, (row, col)), confidence=Confidence.HIGH if transpose else Confidence.MEDIUM)
+
+    def _check_dot_helper(self, node: cst.Call) -> None:
+        """`[[dot(r, c) for c in cols(B)] for r in A]` where `dot` is a helper in this file whose whole body
+        is `return sum(...)` of an inner product of its two parameters."""
+        args = positional(node)
+        if len(args) != 2 or len(node.args) != 2 or not all(isinstance(a.value, cst.Name) for a in args):
+            return
+        func = node.func
+        name = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else None
+        defs = self.ctx.functions.get(name or "", [])
+        if len(defs) != 1 or not self._is_dot_function(defs[0]):
+            return
+        row, col = (a.value.value for a in args)  # type: ignore[union-attr]
+        binders = self._binders(node)
+        if row == col or row not in binders or col not in binders:
+            return
+        if not all(isinstance(binders[n], COMPREHENSIONS + (cst.For,)) for n in (row, col)):
+            return
+        if self._binding_iter(binders[row], row) is self._binding_iter(binders[col], col):
+            return
+        transpose = self._iterates_transpose(binders, (row, col))
+        self._report(self._outermost(binders, (row, col)), confidence=Confidence.HIGH if transpose else Confidence.MEDIUM)
+
+    def _is_dot_function(self, fdef: cst.FunctionDef) -> bool:
+        params = [p.name.value for p in fdef.params.params if p.name.value not in ("self", "cls")]
+        body = fdef.body.body
+        if len(params) != 2 or len(body) != 1 or not isinstance(body[0], cst.SimpleStatementLine):
+            return False
+        stmt = body[0].body[0]
+        if not isinstance(stmt, cst.Return) or not isinstance(stmt.value, cst.Call):
+            return False
+        call = stmt.value
+        if not (isinstance(call.func, cst.Name) and call.func.value == "sum" and call.args):
+            return False
+        gen = call.args[0].value
+        if not isinstance(gen, (cst.GeneratorExp, cst.ListComp)) or gen.for_in.inner_for_in is not None:
+            return False
+        pair = self._zip_dot(gen) or _indexed_dot(gen)
+        return pair is not None and set(pair) == set(params)
 
     @staticmethod
     def _zip_dot(gen: cst.GeneratorExp | cst.ListComp) -> tuple[str, str] | None:
@@ -189,6 +233,68 @@ class PythonMatmul(Rule):
                 comp = comp.inner_for_in
         return None
 
+    # --- tiny fixed matrices -------------------------------------------------------------------
+    def _report(self, node: cst.CSTNode, confidence: Confidence = Confidence.HIGH) -> None:
+        if not self._only_tiny_matrices(node):
+            self.report(node, confidence=confidence)
+
+    def _only_tiny_matrices(self, node: cst.CSTNode) -> bool:
+        """Every caller in this file passes small literal matrices (2x2 recurrences, rotations): a BLAS
+        call costs more than the handful of Python multiplications, and exact integers would overflow
+        int64. Needs at least one caller and no caller with data of unknown size."""
+        func = self.ctx.enclosing_function(node)
+        if func is None:
+            return False
+        cls = self.ctx.enclosing_class(func)
+        callee = cls.name.value if cls is not None and func.name.value in OPERATOR_METHODS else func.name.value
+        sites = [
+            c
+            for c in self.ctx.nodes_by_type.get("Call", ())
+            if isinstance(c.func, cst.Name) and c.func.value == callee and not any(a is func for a in self.ctx.ancestors(c))
+        ]
+        if not sites or not self._squares_repeatedly(callee):
+            return False
+        return all(a.star == "" and self._tiny(a.value, callee, frozenset()) for c in sites for a in c.args)
+
+    def _squares_repeatedly(self, callee: str) -> bool:
+        """`f(m, m)`, `m * m` or `m *= m`: exponentiation by squaring, whose entries grow as exact integers.
+        A general helper that a demo happens to call with a 2x2 literal keeps its finding."""
+        def same(a: cst.BaseExpression, b: cst.BaseExpression) -> bool:
+            return isinstance(a, cst.Name) and isinstance(b, cst.Name) and a.value == b.value
+
+        for call in self.ctx.nodes_by_type.get("Call", ()):
+            if isinstance(call.func, cst.Name) and call.func.value == callee and len(call.args) == 2:
+                if same(call.args[0].value, call.args[1].value):
+                    return True
+        for op in self.ctx.nodes_by_type.get("BinaryOperation", ()):
+            if isinstance(op.operator, (cst.Multiply, cst.MatrixMultiply)) and same(op.left, op.right):  # type: ignore[attr-defined]
+                return True
+        for aug in self.ctx.nodes_by_type.get("AugAssign", ()):
+            if isinstance(aug.operator, (cst.MultiplyAssign, cst.MatrixMultiplyAssign)) and same(aug.target, aug.value):  # type: ignore[attr-defined]
+                return True
+        return False
+
+    def _tiny(self, value: cst.BaseExpression, callee: str, seen: frozenset[str]) -> bool:
+        if isinstance(value, cst.List):
+            return len(value.elements) <= TINY and all(
+                isinstance(row.value, cst.List) and len(row.value.elements) <= TINY for row in value.elements
+            )
+        if isinstance(value, cst.Integer):
+            return (int_value(value) or 0) <= TINY
+        if isinstance(value, cst.Call) and isinstance(value.func, cst.Name):
+            if value.func.value == callee:
+                return True  # the product of tiny matrices is tiny
+            args = value.args
+            return bool(args) and all(isinstance(a.value, cst.Integer) and (int_value(a.value) or 0) <= TINY for a in args)
+        if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Multiply):
+            return self._tiny(value.left, callee, seen) and self._tiny(value.right, callee, seen)
+        if isinstance(value, cst.IfExp):
+            return self._tiny(value.body, callee, seen) and self._tiny(value.orelse, callee, seen)
+        if isinstance(value, cst.Name) and value.value not in seen:
+            bound = self.ctx.bindings.get(value.value, [])
+            return bool(bound) and all(self._tiny(v, callee, seen | {value.value}) for v in bound)
+        return isinstance(value, cst.Name)  # a name already being resolved: decided by its other bindings
+
     # --- helpers --------------------------------------------------------------------------------
     def _binders(self, node: cst.CSTNode) -> dict[str, cst.CSTNode]:
         """Loop variables visible at `node`, mapped to the for-statement or comprehension binding them
@@ -216,6 +322,23 @@ class PythonMatmul(Rule):
             if all(candidate is other or any(a is candidate for a in self.ctx.ancestors(other)) for other in nodes):
                 return candidate
         return nodes[0]
+
+
+def _indexed_dot(gen: cst.GeneratorExp | cst.ListComp) -> tuple[str, str] | None:
+    """`sum(u[t] * v[t] for t in ...)`: the two vectors, else None."""
+    target = gen.for_in.target
+    elt = gen.elt
+    if not isinstance(target, cst.Name) or not isinstance(elt, cst.BinaryOperation) or not isinstance(elt.operator, cst.Multiply):
+        return None
+    names = []
+    for side in (elt.left, elt.right):
+        if not (isinstance(side, cst.Subscript) and isinstance(side.value, cst.Name) and len(side.slice) == 1):
+            return None
+        index = side.slice[0].slice
+        if not (isinstance(index, cst.Index) and isinstance(index.value, cst.Name) and index.value.value == target.value):
+            return None
+        names.append(side.value.value)
+    return (names[0], names[1]) if names[0] != names[1] else None
 
 
 def _plain_names(target: cst.BaseExpression) -> list[str]:

@@ -149,3 +149,82 @@ def test_conditional_within_loop():
     loop = loops(ctx)[0]
     items = [c for c in ctx.nodes_by_type["Call"] if c.func.attr.value == "item"]
     assert [ctx.is_conditional_within(c, loop) for c in items] == [False, True, False, True]
+
+
+def test_torch_from_a_star_import_resolves_but_a_local_torch_does_not():
+    star = ctx_of(
+        """
+        import torch.nn as nn
+        from helpers import *
+        x = torch.zeros(3)
+        """
+    )
+    assert star.call_qualname(star.nodes_by_type["Call"][0]) == "torch.zeros"
+    plain = ctx_of("x = torch.zeros(3)\n")
+    assert plain.call_qualname(plain.nodes_by_type["Call"][0]) is None
+    shadowed = ctx_of(
+        """
+        from helpers import *
+        torch = make_fake()
+        x = torch.zeros(3)
+        """
+    )
+    assert shadowed.call_qualname(shadowed.nodes_by_type["Call"][-1]) is None
+
+
+def test_cuda_in_a_comment_is_not_cuda_code_and_cpu_devices_are_known():
+    ctx = ctx_of(
+        """
+        import torch
+        dev = torch.device("cpu")
+        # dev = torch.device("cuda")
+        other = "cpu" if flag else "cpu"
+        """
+    )
+    assert not ctx.mentions_cuda
+    assert ctx.is_cpu_device(cst.Name("dev"))
+    assert not ctx.is_cpu_device(cst.Name("other"))  # an IfExp is not resolved: unknown, not CPU
+    assert ctx_of('import torch\nd = torch.device("cuda")  # gpu\n').mentions_cuda
+
+
+def test_a_helper_given_the_loss_and_an_optimizer_is_a_training_step():
+    ctx = ctx_of(
+        """
+        import torch
+        for x in loader:
+            loss = model(x).sum()
+            loss_scaler(loss, optimizer, parameters=model.parameters())
+        for epoch in range(3):
+            save_state(model, optimizer, epoch)
+        """
+    )
+    first, second = loops(ctx)
+    assert ctx.loop_facts(first).is_step_loop
+    assert not ctx.loop_facts(second).is_training_loop
+
+
+def test_loop_facts_from_the_index_match_the_loop_body_rules():
+    ctx = ctx_of(
+        """
+        for epoch in range(3):
+            def hook(g):
+                g.backward()
+            for x in loader:
+                y = model(x)
+                y.backward()
+            total = epoch
+        for z in data:
+            fn = lambda t: t.backward()
+            w = z
+        """
+    )
+    outer, inner, other = loops(ctx)[0], loops(ctx)[1], loops(ctx)[2]
+    assert (ctx.loop_facts(outer).is_step_loop, ctx.loop_facts(outer).is_training_loop) == (False, True)
+    assert ctx.loop_facts(inner).is_step_loop
+    assert not ctx.loop_facts(other).is_training_loop  # a lambda's body does not run per iteration
+    assert {"epoch", "x", "y", "total"} <= ctx.loop_facts(outer).assigned
+    assert "g" not in ctx.loop_facts(outer).assigned  # bindings inside a nested function stay there
+    assert ctx.loop_facts(other).assigned >= {"z", "fn", "w"}
+    body = [cst.Module([]).code_for_node(c) for c in ctx.calls_in_body(inner)]
+    assert body == ["model(x)", "y.backward()"]
+    assert ctx.calls_in_body(outer) == []  # `range(3)` is the iterable, the nested calls belong to others

@@ -1,0 +1,148 @@
+"""Precision on real training code: scan a corpus of public scripts, join the findings with our labels.
+
+Run: python benchmarks/precision.py /path/to/corpus [--markdown table.md] [--strict]
+
+The corpus is a folder of `<project>/<path inside the project>` copies (never committed; its
+MANIFEST.tsv says which commit each file came from). Labels are ours and live beside this script:
+`precision_labels.tsv` (project, path, line, code, label true/false, reason) says whether each finding
+is right; `precision_misses.tsv` (project, path, line, code, status open/fixed, reason) records what a rule
+should have reported and did not, and whether a later change made it report it. A finding without a label is printed so the table can never silently drift from
+the code; a label whose finding is gone is printed as a fixed false alarm or a lost true finding.
+`--strict` exits 1 on unlabeled findings or lost true findings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+Key = tuple[str, str, int, str]  # project, path inside the project, line, code
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    code: str
+    findings: int
+    true: int
+    false: int
+    unlabeled: int
+    misses: int
+    misses_fixed: int
+
+    @property
+    def precision(self) -> float | None:
+        labelled = self.true + self.false
+        return self.true / labelled if labelled else None
+
+
+def scan(corpus: Path) -> tuple[list[Key], list[str]]:
+    """Findings of every rule as (project, path, line, code), and the files that could not be analysed."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "advisor", "scan", str(corpus), "--format", "json", "--exit-zero", "--no-gitignore"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    if not proc.stdout.strip():
+        raise SystemExit(f"advisor scan produced no output: {proc.stderr.strip()}")
+    report = json.loads(proc.stdout)
+    keys = [(*_split(corpus, f["path"]), int(f["line"]), f["code"]) for f in report["findings"]]
+    errors = [f"{e['path']}: {e['message']}" for e in report["errors"]]
+    return keys, errors
+
+
+def _split(corpus: Path, path: str) -> tuple[str, str]:
+    rel = Path(path).resolve().relative_to(corpus.resolve())
+    return rel.parts[0], Path(*rel.parts[1:]).as_posix()
+
+
+def read_tsv(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8", newline="") as fh:
+        return [row for row in csv.DictReader(fh, delimiter="\t") if row.get("project")]
+
+
+def read_labels(path: Path) -> dict[Key, tuple[bool, str]]:
+    labels: dict[Key, tuple[bool, str]] = {}
+    for row in read_tsv(path):
+        key = (row["project"], row["path"], int(row["line"]), row["code"])
+        if row["label"] not in ("true", "false"):
+            raise SystemExit(f"{path}: label must be true or false, got {row['label']!r} for {key}")
+        labels[key] = (row["label"] == "true", row["reason"])
+    return labels
+
+
+def table(findings: list[Key], labels: dict[Key, tuple[bool, str]], misses: list[dict[str, str]]) -> list[RuleRow]:
+    codes = sorted({k[3] for k in findings} | {m["code"] for m in misses} | {k[3] for k in labels})
+    per_code: dict[str, Counter[str]] = {c: Counter() for c in codes}
+    for key in findings:
+        counts = per_code[key[3]]
+        counts["findings"] += 1
+        label = labels.get(key)
+        counts["unlabeled" if label is None else ("true" if label[0] else "false")] += 1
+    for miss in misses:
+        per_code[miss["code"]]["misses"] += 1
+        per_code[miss["code"]]["misses_fixed"] += miss["status"] == "fixed"
+    return [
+        RuleRow(c, n["findings"], n["true"], n["false"], n["unlabeled"], n["misses"], n["misses_fixed"])
+        for c, n in per_code.items()
+    ]
+
+
+def markdown(rows: list[RuleRow]) -> str:
+    out = [
+        "| rule | findings | true | false | unlabeled | precision | misses seen (fixed since) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    fields = ("findings", "true", "false", "unlabeled", "misses", "misses_fixed")
+    for r in [*rows, RuleRow("**all**", *(sum(getattr(r, f) for r in rows) for f in fields))]:
+        p = "–" if r.precision is None else f"{r.precision:.2f}"
+        out.append(f"| {r.code} | {r.findings} | {r.true} | {r.false} | {r.unlabeled} | {p} | {r.misses} ({r.misses_fixed}) |")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("corpus", type=Path)
+    ap.add_argument("--labels", type=Path, default=HERE / "precision_labels.tsv")
+    ap.add_argument("--misses", type=Path, default=HERE / "precision_misses.tsv")
+    ap.add_argument("--markdown", type=Path, help="also write the table to this file")
+    ap.add_argument("--strict", action="store_true", help="exit 1 on unlabeled findings or lost true findings")
+    args = ap.parse_args(argv)
+
+    findings, errors = scan(args.corpus)
+    labels = read_labels(args.labels)
+    misses = read_tsv(args.misses)
+    rows = table(findings, labels, misses)
+    text = markdown(rows)
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text, encoding="utf-8")
+
+    unlabeled = sorted(k for k in findings if k not in labels)
+    gone = sorted(k for k in labels if k not in set(findings))
+    # A false alarm that no longer fires was fixed; a true finding that no longer fires was lost.
+    lost = [k for k in gone if labels[k][0]]
+    for k in unlabeled:
+        print(f"UNLABELED {k[0]}/{k[1]}:{k[2]} {k[3]}")
+    for k in gone:
+        state = "LOST TRUE FINDING" if labels[k][0] else "FIXED FALSE ALARM"
+        print(f"{state} {k[0]}/{k[1]}:{k[2]} {k[3]} — {labels[k][1]}")
+    for e in errors:
+        print(f"NOT ANALYSED {e}")
+    for k in sorted(k for k in findings if k in labels and not labels[k][0]):
+        print(f"FALSE {k[0]}/{k[1]}:{k[2]} {k[3]} — {labels[k][1]}")
+    return 1 if args.strict and (unlabeled or lost) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,80 @@
+"""benchmarks/precision.py: findings joined with labels per rule, unlabeled and lost findings flagged."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from advisor.fixtures_index import expectations
+
+REPO = Path(__file__).resolve().parent.parent
+HEADER = "project\tpath\tline\tcode\tlabel\treason\n"
+
+
+def _load():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("precision", REPO / "benchmarks" / "precision.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[int]]:
+    """One project holding a copy of a positive ADV103 fixture; returns the corpus and its expected lines."""
+    source = REPO / "fixtures" / "adv103" / "pos_item_accumulate.py"
+    root = tmp_path / "corpus"
+    (root / "proj" / "sub").mkdir(parents=True)
+    shutil.copy(source, root / "proj" / "sub" / "train.py")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")])))
+    lines = [line for line, code in expectations(source.read_text(encoding="utf-8")) if code == "ADV103"]
+    assert lines
+    return root, lines
+
+
+def test_labels_count_per_rule_and_unlabeled_findings_fail_strict(corpus, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    root, lines = corpus
+    precision = _load()
+    labels = tmp_path / "labels.tsv"
+    rows = [f"proj\tsub/train.py\t{lines[0]}\tADV103\tfalse\tnot on a GPU\n"]
+    labels.write_text(HEADER + "".join(rows), encoding="utf-8")
+    misses = tmp_path / "misses.tsv"
+    misses.write_text("project\tpath\tline\tcode\tstatus\treason\nproj\tsub/train.py\t1\tADV101\topen\tmissed\n", encoding="utf-8")
+
+    code = precision.main([str(root), "--labels", str(labels), "--misses", str(misses), "--strict"])
+    out = capsys.readouterr().out
+    unlabeled = len(lines) - 1
+    assert f"| ADV103 | {len(lines)} | 0 | 1 | {unlabeled} | 0.00 | 0 (0) |" in out
+    assert "| ADV101 | 0 | 0 | 0 | 0 | – | 1 (0) |" in out
+    assert ("UNLABELED" in out) == bool(unlabeled)
+    assert code == (1 if unlabeled else 0)
+
+
+def test_lost_true_findings_fail_strict_and_fixed_false_alarms_do_not(corpus, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    root, lines = corpus
+    precision = _load()
+    labels = tmp_path / "labels.tsv"
+    found = "".join(f"proj\tsub/train.py\t{n}\tADV103\ttrue\tsync\n" for n in lines)
+    fixed = "proj\tsub/train.py\t2\tADV102\tfalse\tused to fire\n"
+    labels.write_text(HEADER + found + fixed, encoding="utf-8")
+    assert precision.main([str(root), "--labels", str(labels), "--misses", str(tmp_path / "none.tsv"), "--strict"]) == 0
+    assert "FIXED FALSE ALARM proj/sub/train.py:2 ADV102" in capsys.readouterr().out
+
+    lost = "proj\tsub/train.py\t3\tADV101\ttrue\tused to fire\n"
+    labels.write_text(HEADER + found + lost, encoding="utf-8")
+    assert precision.main([str(root), "--labels", str(labels), "--misses", str(tmp_path / "none.tsv"), "--strict"]) == 1
+    assert "LOST TRUE FINDING proj/sub/train.py:3 ADV101" in capsys.readouterr().out
+
+
+def test_a_label_other_than_true_or_false_is_refused(tmp_path: Path) -> None:
+    precision = _load()
+    labels = tmp_path / "labels.tsv"
+    labels.write_text(HEADER + "p\ta.py\t1\tADV101\tmaybe\t?\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="true or false"):
+        precision.read_labels(labels)
