@@ -1,0 +1,126 @@
+"""Jupyter notebooks as one analysable module, and the way back from module lines to cells.
+
+Code cells are joined in order into one unit so imports in cell 1 resolve in cell 5. IPython syntax that
+is not Python (line and cell magics, shell escapes, `?` help) is replaced line for line by `pass` at the
+same indentation, so line numbers stay exact and an indented block never becomes empty.
+
+Read with plain `json`: the scan stays light (no nbformat import) and a malformed notebook is one
+clear per-file error.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass
+
+from advisor.engine import SourceUnit
+from advisor.source import SourceError, decode
+
+# Cell magics whose body is still Python; any other `%%magic` cell (bash, html, writefile...) is skipped whole.
+PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "pypy"})
+# `x = !ls`, `out = %timeit f()`: IPython assignment from a shell escape or a magic.
+_ASSIGNED_ESCAPE = re.compile(r"^[ \t]*[\w.]+(?:[ \t]*,[ \t]*[\w.]+)*[ \t]*=[ \t]*[!%]")
+_FLAGS = ast.PyCF_ONLY_AST | getattr(ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0)
+
+
+@dataclass(frozen=True)
+class NotebookCell:
+    """One code cell: its index among all cells, its source as stored, and the lines we blanked."""
+
+    index: int
+    source: str
+    blanked: frozenset[int]  # 0-based line numbers within the cell replaced by `pass`
+
+
+def cell_source(raw: object) -> str:
+    """nbformat stores `source` as a string or a list of strings (lines keep their own newlines)."""
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, list) and all(isinstance(s, str) for s in raw):
+        return "".join(raw)
+    raise SourceError("malformed notebook: a cell's `source` is neither text nor a list of lines — re-save it in Jupyter")
+
+
+def _is_escape(stripped: str) -> bool:
+    """A line IPython rewrites before Python sees it."""
+    if stripped.startswith(("%", "!", "?")):
+        return True
+    if stripped.endswith("?") and not stripped.startswith("#"):
+        return True  # `obj?` / `obj??` help; never valid Python on its own line
+    return _ASSIGNED_ESCAPE.match(stripped) is not None
+
+
+def python_lines(source: str) -> tuple[list[str], frozenset[int]]:
+    """The cell's lines with IPython-only lines blanked to `pass` (same indentation), and which ones."""
+    lines = source.splitlines()
+    if not lines:
+        return [], frozenset()
+    first = lines[0].strip()
+    if first.startswith("%%"):
+        magic = first[2:].split(None, 1)[0] if len(first) > 2 else ""
+        if magic not in PYTHON_CELL_MAGICS:
+            return ["" for _ in lines], frozenset(range(len(lines)))
+    out: list[str] = []
+    blanked: set[int] = set()
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped and _is_escape(stripped):
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(f"{indent}pass")
+            blanked.add(i)
+        else:
+            out.append(line)
+    return out, frozenset(blanked)
+
+
+def load_cells(data: bytes) -> list[NotebookCell]:
+    """The code cells of a notebook file, or a SourceError that says what is wrong with it."""
+    text = decode(data)
+    if not text.strip():
+        raise SourceError("empty notebook file — delete it or save it again from Jupyter")
+    try:
+        nb = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"malformed notebook: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}) — re-save it in Jupyter") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise SourceError("malformed notebook: no `cells` list (nbformat 4 expected) — convert it with `jupyter nbconvert --to notebook`")
+    cells: list[NotebookCell] = []
+    for index, cell in enumerate(nb["cells"]):
+        if not isinstance(cell, dict) or "cell_type" not in cell:
+            raise SourceError(f"malformed notebook: cell {index + 1} has no `cell_type` — re-save it in Jupyter")
+        if cell["cell_type"] != "code":
+            continue
+        source = cell_source(cell.get("source", ""))
+        cells.append(NotebookCell(index, source, python_lines(source)[1]))
+    return cells
+
+
+def notebook_unit(data: bytes, display: str) -> SourceUnit:
+    """One SourceUnit for all code cells; each unit line maps back to (cell index, line in cell)."""
+    parts: list[str] = []
+    mapping: list[tuple[int, int]] = []
+    for cell in load_cells(data):
+        lines, _ = python_lines(cell.source)
+        code = "\n".join(lines) + "\n" if lines else ""
+        _check_cell(code, cell.index)
+        parts.append(code)
+        mapping.extend((cell.index, n) for n in range(1, len(lines) + 1))
+    text = "".join(parts)
+    # libcst reports a position one past the last line for the end of the module
+    mapping.append(mapping[-1] if mapping else (0, 1))
+    return SourceUnit(display, text, tuple(mapping))
+
+
+def _check_cell(code: str, index: int) -> None:
+    """Each cell must parse on its own, so a syntax error is reported at its cell, not the joined module."""
+    try:
+        compile(code, "<cell>", "exec", flags=_FLAGS, dont_inherit=True)
+    except SyntaxError as exc:
+        raise SourceError(
+            f"syntax error in cell {index + 1} at line {exc.lineno}, column {exc.offset or 1}: {exc.msg}"
+            " — fix the cell; advisor analyses only code that parses"
+        ) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise SourceError(f"cell {index + 1} is too deeply nested to parse — simplify it") from None
