@@ -66,6 +66,9 @@ def main() -> None:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "all"]), default="auto", show_default=True, help="Where --verify measures.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True, help="Seconds each --verify pair may run.")
 @click.option("--no-cache", is_flag=True, help="Re-measure instead of reusing cached --verify results.")
+@click.option("--fix", "apply_fixes", is_flag=True, help="Apply safe fixes in place, then report what is left.")
+@click.option("--unsafe-fixes", is_flag=True, help="Also apply fixes that may change results or types (implies --fix).")
+@click.option("--diff", "show_diff", is_flag=True, help="Print the fixes as a unified diff and write nothing; exit 1 if there is one.")
 def scan(
     paths: tuple[str, ...],
     select: tuple[str, ...],
@@ -84,6 +87,9 @@ def scan(
     device: str,
     timeout: float,
     no_cache: bool,
+    apply_fixes: bool,
+    unsafe_fixes: bool,
+    show_diff: bool,
 ) -> None:
     """Scan PATHS (files or folders, default `.`) for performance anti-patterns."""
     from advisor.discover import discover
@@ -106,6 +112,10 @@ def scan(
     if config.select and "ALL" in config.select:
         config.select = None
     files, errors = discover(list(paths), config.exclude + exclude, respect_gitignore=config.respect_gitignore and not no_gitignore)
+    if show_diff:
+        sys.exit(_diff_only(files, errors, config, unsafe_fixes, output))
+    if apply_fixes or unsafe_fixes:
+        errors = errors + _apply_fixes(files, config, unsafe_fixes, quiet)
     result = run_scan(files, config, jobs=jobs)
     result.errors.extend(errors)
     result.sort()
@@ -123,6 +133,41 @@ def scan(
     if result.findings and not exit_zero:
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_CLEAN)
+
+
+def _apply_fixes(files: list[Path], config: Config, unsafe: bool, quiet: bool) -> list[Any]:
+    """Fix every file in place; say on stderr what changed. Returns the files that could not be fixed."""
+    from advisor.fixer import fix_file
+
+    errors, fixed, changed = [], 0, 0
+    for path in files:
+        outcome = fix_file(path, config, unsafe=unsafe)
+        if outcome.error is not None:
+            errors.append(outcome.error)
+        if outcome.changed:
+            changed += 1
+            fixed += len(outcome.fixed)
+    if not quiet and (fixed or changed):
+        click.echo(f"Fixed {fixed} finding{'s' if fixed != 1 else ''} in {changed} file{'s' if changed != 1 else ''}.", err=True)
+    return errors
+
+
+def _diff_only(files: list[Path], errors: list[Any], config: Config, unsafe: bool, output: str | None) -> int:
+    """`--diff`: the unified diff of every fix, nothing written. 1 if there is a diff, 2 on errors."""
+    from advisor.fixer import fix_file
+
+    diffs = []
+    for path in files:
+        outcome = fix_file(path, config, unsafe=unsafe, write=False)
+        if outcome.error is not None:
+            errors.append(outcome.error)
+        diffs.append(outcome.diff)
+    _write("".join(diffs), output)
+    for err in errors:
+        click.echo(f"{err.path}: error: {err.message}", err=True)
+    if errors:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if any(diffs) else EXIT_CLEAN
 
 
 @main.command("rules")

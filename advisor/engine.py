@@ -18,10 +18,11 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from advisor.config import Config
 from advisor.context import FileContext, build_context
+from advisor.fixes import Anchors, Unanchorable, plan_edits, to_fix
 from advisor.rule import Report, Rule, rules_by_code, select_rules
 from advisor.source import SourceError, read_bytes, decode
 from advisor.suppress import is_suppressed, suppressions
-from advisor.types import FileError, Finding, ScanResult, Span
+from advisor.types import Edit, FileError, Finding, Fix, ScanResult, Span
 
 # Below this many files a process pool costs more to start than it saves.
 PARALLEL_THRESHOLD = 16
@@ -34,12 +35,61 @@ class SourceUnit:
     path: str
     text: str
     cells: tuple[tuple[int, int], ...] | None = None  # per unit line (1-based index-1): (cell, line in cell)
+    # notebooks: (cell index, the cell's source as stored, 0-based lines blanked because they were IPython)
+    cell_sources: tuple[tuple[int, str, frozenset[int]], ...] = ()
 
     def locate(self, line: int, column: int) -> tuple[int | None, int, int]:
         if self.cells is None:
             return None, line, column
-        cell, cell_line = self.cells[line - 1]
+        cell, cell_line = self.cells[min(line, len(self.cells)) - 1]
         return cell, cell_line, column
+
+    def same_cell(self, a: int, b: int) -> bool:
+        """Whether two offsets of the unit text lie in one notebook cell (always, for a plain file)."""
+        if self.cells is None:
+            return True
+        return self._cell_at(a) == self._cell_at(b)
+
+    def _cell_at(self, offset: int) -> int:
+        line = self.text.count("\n", 0, offset) + 1
+        return self.locate(line, 0)[0] or 0
+
+    def display_edits(self, edits: tuple[Edit, ...], cell: int | None) -> tuple[Edit, ...]:
+        """Edits in the coordinates a user applies them to: the file's text, or the cell's own source.
+
+        Raises Unanchorable when a notebook edit leaves its cell or touches a blanked IPython line.
+        """
+        if self.cells is None:
+            return edits
+        source, blanked = next((src, bl) for idx, src, bl in self.cell_sources if idx == cell)
+        starts = [0] + [i + 1 for i, ch in enumerate(source) if ch == "\n"]
+        unit_starts = [0] + [i + 1 for i, ch in enumerate(self.text) if ch == "\n"]
+        out = []
+        for e in edits:
+            pieces = []
+            for pos, is_end in ((e.start, False), (e.end, True)):
+                line = _line_at(unit_starts, pos)
+                col = pos - unit_starts[line - 1]
+                where, cell_line = self.cells[min(line, len(self.cells)) - 1]
+                if where != cell or line > len(self.cells):
+                    if is_end and col == 0 and self.cells[line - 2][0] == cell:
+                        pieces.append(len(source))  # up to the end of the cell
+                        continue
+                    raise Unanchorable("the edit leaves its notebook cell")
+                if cell_line - 1 in blanked:
+                    raise Unanchorable("the edit touches an IPython line")
+                pieces.append(min(starts[cell_line - 1] + col, len(source)) if cell_line - 1 < len(starts) else len(source))
+            start, end = pieces
+            if source[start:end] != self.text[e.start : e.end].rstrip("\n") and source[start:end] != self.text[e.start : e.end]:
+                raise Unanchorable("the cell's text differs from the analysed text here")
+            out.append(Edit(start, end, e.replacement))
+        return tuple(out)
+
+
+def _line_at(starts: list[int], offset: int) -> int:
+    import bisect
+
+    return bisect.bisect_right(starts, offset)
 
 
 def load_unit(path: Path, display: str) -> SourceUnit:
@@ -100,10 +150,11 @@ def analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | Non
         return []
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     silenced = suppressions(unit.text)
+    anchors = Anchors(unit.text, positions, module, ctx.parent) if any(r.fix for _, r in reported) else None
     findings: list[Finding] = []
     seen: set[tuple[str, int, int]] = set()
     for visitor, report in reported:
-        found = _finding(unit, visitor, report, positions, silenced, ctx)
+        found = _finding(unit, visitor, report, positions, silenced, ctx, anchors)
         if found is None:
             continue
         key = (found.code, found.span.line, found.span.column)
@@ -113,7 +164,9 @@ def analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | Non
     return findings
 
 
-def _finding(unit: SourceUnit, rule: Rule, report: Report, positions: Any, silenced: dict[int, set[str]], ctx: Any) -> Finding | None:
+def _finding(
+    unit: SourceUnit, rule: Rule, report: Report, positions: Any, silenced: dict[int, set[str]], ctx: Any, anchors: Anchors | None
+) -> Finding | None:
     rng = positions[report.node]
     stmt = ctx.statement_of(report.node)
     stmt_line = positions[stmt].start.line if stmt in positions else rng.start.line
@@ -123,6 +176,7 @@ def _finding(unit: SourceUnit, rule: Rule, report: Report, positions: Any, silen
     end_cell, end_line, end_col = unit.locate(rng.end.line, rng.end.column + 1)
     if end_cell != cell:  # a span never crosses cells; clamp to the start line
         end_line, end_col = line, col
+    fix = _fix(unit, report, anchors, cell)
     return Finding(
         code=rule.code,
         name=rule.name,
@@ -133,9 +187,20 @@ def _finding(unit: SourceUnit, rule: Rule, report: Report, positions: Any, silen
         suggestion=report.suggestion,
         severity=rule.severity,
         confidence=report.confidence,
-        fix=report.fix,
+        fix=fix,
         cell=cell,
     )
+
+
+def _fix(unit: SourceUnit, report: Report, anchors: Anchors | None, cell: int | None) -> Fix | None:
+    """The report's plan as text edits, or None when it has no clean place in this text."""
+    if report.fix is None or anchors is None:
+        return None
+    try:
+        edits = plan_edits(report.fix, anchors, unit.same_cell)
+        return to_fix(report.fix, unit.display_edits(edits, cell))
+    except Unanchorable:
+        return None
 
 
 def _dispatch(ctx: FileContext, visitors: list[Rule]) -> None:

@@ -101,7 +101,8 @@ def notebook_unit(data: bytes, display: str) -> SourceUnit:
     """One SourceUnit for all code cells; each unit line maps back to (cell index, line in cell)."""
     parts: list[str] = []
     mapping: list[tuple[int, int]] = []
-    for cell in load_cells(data):
+    cells = load_cells(data)
+    for cell in cells:
         lines, _ = python_lines(cell.source)
         code = "\n".join(lines) + "\n" if lines else ""
         _check_cell(code, cell.index)
@@ -110,7 +111,7 @@ def notebook_unit(data: bytes, display: str) -> SourceUnit:
     text = "".join(parts)
     # libcst reports a position one past the last line for the end of the module
     mapping.append(mapping[-1] if mapping else (0, 1))
-    return SourceUnit(display, text, tuple(mapping))
+    return SourceUnit(display, text, tuple(mapping), tuple((c.index, c.source, c.blanked) for c in cells))
 
 
 def _check_cell(code: str, index: int) -> None:
@@ -124,3 +125,106 @@ def _check_cell(code: str, index: int) -> None:
         ) from None
     except (RecursionError, MemoryError, ValueError):
         raise SourceError(f"cell {index + 1} is too deeply nested to parse — simplify it") from None
+
+
+# ---------------------------------------------------------------- writing fixed cells back
+_WS = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+
+
+def _ws(text: str, i: int) -> int:
+    return _WS.match(text, i).end()  # type: ignore[union-attr]
+
+
+def _members(text: str, i: int) -> list[tuple[str, int, int]]:
+    """(key, value start, value end) for the JSON object starting at `text[i] == "{"`."""
+    from json.decoder import scanstring  # type: ignore[attr-defined]
+
+    out: list[tuple[str, int, int]] = []
+    i = _ws(text, i + 1)
+    while text[i] != "}":
+        key, i = scanstring(text, i + 1)
+        i = _ws(text, _ws(text, i) + 1)  # past the colon
+        _, end = _DECODER.raw_decode(text, i)
+        out.append((key, i, end))
+        i = _ws(text, end)
+        if text[i] == ",":
+            i = _ws(text, i + 1)
+    return out
+
+
+def _elements(text: str, i: int) -> list[tuple[int, int]]:
+    """(start, end) of each element of the JSON array starting at `text[i] == "["`."""
+    out: list[tuple[int, int]] = []
+    i = _ws(text, i + 1)
+    while text[i] != "]":
+        _, end = _DECODER.raw_decode(text, i)
+        out.append((i, end))
+        i = _ws(text, end)
+        if text[i] == ",":
+            i = _ws(text, i + 1)
+    return out
+
+
+def _source_spans(text: str) -> dict[int, tuple[int, int]]:
+    """Where each cell's `source` value lies in the notebook text."""
+    cells = next(((s, e) for k, s, e in _members(text, _ws(text, 0)) if k == "cells"), None)
+    if cells is None:
+        raise SourceError("malformed notebook: no `cells` list — re-save it in Jupyter")
+    spans: dict[int, tuple[int, int]] = {}
+    for index, (start, _) in enumerate(_elements(text, cells[0])):
+        for key, s, e in _members(text, start):
+            if key == "source":
+                spans[index] = (s, e)
+    return spans
+
+
+def _render_source(new: str, old_value: str, text: str, start: int) -> str:
+    """The new `source` in the style the file already uses: a string, or one JSON string per line laid
+    out with the same indentation as the old list."""
+    ascii_only = "\\u" in old_value and not any(ord(c) > 127 for c in old_value)
+    if old_value.startswith('"'):
+        return json.dumps(new, ensure_ascii=ascii_only)
+    elements = _elements(text, start)
+    line_start = text.rfind("\n", 0, start) + 1
+    key_indent = text[line_start : line_start + len(text[line_start:]) - len(text[line_start:].lstrip(" \t"))]
+    if elements:
+        lead = text[start + 1 : elements[0][0]]
+        close = text[elements[-1][1] : text.index("]", elements[-1][1])]
+    else:
+        lead, close = "\n" + key_indent + " ", "\n" + key_indent
+    lines = new.splitlines(keepends=True)
+    if not lines:
+        return "[]"
+    sep = "," + lead if "\n" in lead else ", "
+    return "[" + lead + sep.join(json.dumps(line, ensure_ascii=ascii_only) for line in lines) + close + "]"
+
+
+def replace_cell_sources(data: bytes, new_sources: dict[int, str]) -> bytes:
+    """The notebook with only these cells' `source` values rewritten; every other byte is kept.
+
+    The result is re-read and compared with the original: anything but the intended sources differing
+    is an error and nothing is written.
+    """
+    from advisor.source import decode_with_encoding
+
+    text, encoding = decode_with_encoding(data)
+    spans = _source_spans(text)
+    out = text
+    for index in sorted(new_sources, reverse=True):
+        if index not in spans:
+            raise SourceError(f"cell {index + 1} has no `source` to replace — nothing was written")
+        s, e = spans[index]
+        out = out[:s] + _render_source(new_sources[index], text[s:e], text, s) + out[e:]
+    before, after = json.loads(text), json.loads(out)
+    for index, cell in enumerate(after["cells"]):
+        expected = dict(before["cells"][index])
+        if index in new_sources:
+            if cell_source(cell["source"]) != new_sources[index]:
+                raise SourceError(f"cell {index + 1} did not round-trip — nothing was written; please report it")
+            expected["source"] = cell["source"]
+        if cell != expected:
+            raise SourceError(f"cell {index + 1} changed beyond its source — nothing was written; please report it")
+    if {k: v for k, v in after.items() if k != "cells"} != {k: v for k, v in before.items() if k != "cells"}:
+        raise SourceError("notebook metadata changed — nothing was written; please report it")
+    return out.encode(encoding)
