@@ -92,6 +92,20 @@ class Anchors:
         rng = self.positions[node]
         return self.offset(rng.start.line, rng.start.column), self.offset(rng.end.line, rng.end.column)
 
+    def render(self, node: cst.CSTNode, start: int) -> str:
+        """libcst's code for `node` as it will sit at `start`: continuation lines of a bracketed expression
+        get the indentation of the line it starts on, and the file's own newline."""
+        line_start = self.starts[self.line_of(start) - 1]
+        prefix = self.text[line_start:start]
+        indent = prefix[: len(prefix) - len(prefix.lstrip(" \t"))]
+        try:
+            from libcst._nodes.internal import CodegenState
+        except ImportError:  # pragma: no cover - libcst moved its internals; fall back to no indentation
+            return node_code(node)
+        state = CodegenState(default_indent=self.module.default_indent, default_newline=self.newline, indent_tokens=[indent] if indent else [])
+        node._codegen(state)
+        return "".join(state.tokens)
+
     def line_of(self, offset: int) -> int:
         return bisect.bisect_right(self.starts, offset)
 
@@ -123,9 +137,13 @@ def plan_edits(plan: FixPlan, anchors: Anchors, same_cell: Callable[[int, int], 
     for op in plan.ops:
         if isinstance(op, Replace):
             start, end = anchors.span(op.node)
-            new = op.new if isinstance(op.new, str) else node_code(op.new)
+            new = op.new if isinstance(op.new, str) else anchors.render(op.new, start)
+            if isinstance(op.new, str) and "\n" in new:
+                raise Unanchorable("replacement text spans lines")
             edits.append(Edit(start, end, new))
         elif isinstance(op, InsertBefore):
+            if "\n" in op.code:
+                raise Unanchorable("inserted statements are single lines")
             start, _ = anchors.span(op.stmt)
             indent = anchors.indent_before(start)
             comments = _comment_lines_above(op.stmt)

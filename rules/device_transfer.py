@@ -241,10 +241,13 @@ class HostTensorThenMove(Rule):
             device = node.args[0].value
         args = list(factory.args)
         trailing = args[-1].comma if args else cst.MaybeSentinel.DEFAULT
+        after: cst.BaseParenthesizableWhitespace = args[-1].whitespace_after_arg if args else cst.SimpleWhitespace("")
         if args:  # `f(a)` → `f(a, device=d)`; `f(a,)` keeps its trailing comma after the new argument
-            args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+            args[-1] = args[-1].with_changes(
+                comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")), whitespace_after_arg=cst.SimpleWhitespace("")
+            )
         equal = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
-        args.append(cst.Arg(device, keyword=cst.Name("device"), equal=equal, comma=trailing))
+        args.append(cst.Arg(device, keyword=cst.Name("device"), equal=equal, comma=trailing, whitespace_after_arg=after))
         grad = keyword(factory, "requires_grad")
         safe = qualname not in RANDOM_FACTORIES and (grad is None or (isinstance(grad.value, cst.Name) and grad.value.value == "False"))
         return self.plan(Replace(node, factory.with_changes(args=args)), safe=safe)

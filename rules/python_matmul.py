@@ -7,6 +7,7 @@ import re
 import libcst as cst
 
 from advisor.context import dotted_name
+from advisor.fixes import AddImport, FixPlan, Replace, node_code
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 
@@ -70,6 +71,9 @@ class PythonMatmul(Rule):
     )
     suggestion = "use `np.asarray(A) @ np.asarray(B)` (or `torch.matmul`) and keep the data as arrays"
     pair = "adv401"
+    # Unsafe: the result becomes an ndarray instead of nested lists, and BLAS sums in another order.
+    fix_safe = False
+    fix_title = "replace the comprehension with `numpy.matmul` (returns an ndarray, not lists)"
 
     @classmethod
     def may_match(cls, text: str) -> bool:
@@ -127,7 +131,8 @@ class PythonMatmul(Rule):
         if pkq is not None:
             p, k, q = pkq
             if isinstance(gen.for_in.target, cst.Name) and gen.for_in.target.value == k and p in binders and q in binders:
-                self.report(self._outermost(binders, (p, q)) or node)
+                outer = self._outermost(binders, (p, q)) or node
+                self.report(outer, fix=self._index_fix(outer, node, gen.elt, (p, q)))
             return
         # sum(x * y for x, y in zip(row, col)) with row, col drawn from two enclosing iterations
         row_col = self._zip_dot(gen)
@@ -140,7 +145,54 @@ class PythonMatmul(Rule):
         if self._binding_iter(binders[row], row) is self._binding_iter(binders[col], col):
             return
         transpose = self._iterates_transpose(binders, (row, col))
-        self.report(self._outermost(binders, (row, col)), confidence=Confidence.HIGH if transpose else Confidence.MEDIUM)
+        outer = self._outermost(binders, (row, col))
+        self.report(outer, confidence=Confidence.HIGH if transpose else Confidence.MEDIUM, fix=self._zip_fix(outer, node))
+
+    # --- the fix: only the two comprehension shapes whose operands are certain ------------------------
+    def _zip_fix(self, outer: cst.CSTNode, summed: cst.Call) -> FixPlan | None:
+        """`[[sum(x*y for x, y in zip(row, col)) for col in zip(*B)] for row in A]` → `np.matmul(A, B)`;
+        columns given as rows of `Bt` (`for col in Bt`) → `np.matmul(A, np.transpose(Bt))`."""
+        nest = _row_col_nest(outer, summed)
+        if nest is None:
+            return None
+        (row, rows), (col, cols) = nest
+        zipped = summed.args[0].value.for_in.iter  # type: ignore[attr-defined]
+        if {a.value.value for a in zipped.args} != {row, col}:
+            return None
+        if _is_star_zip(cols):
+            right = node_code(cols.args[0].value)  # type: ignore[attr-defined]
+            return self._matmul(outer, node_code(rows), right, transpose=False)
+        return self._matmul(outer, node_code(rows), node_code(cols), transpose=True)
+
+    def _index_fix(self, outer: cst.CSTNode, summed: cst.Call, product: cst.BaseExpression, pq: tuple[str, str]) -> FixPlan | None:
+        """`[[sum(A[i][k] * B[k][j] for k in range(n)) for j in range(m)] for i in range(p)]` →
+        `np.matmul(A, B)`, when every range starts at 0 (the loops then cover whole rows and columns)."""
+        nest = _row_col_nest(outer, summed)
+        if nest is None or not isinstance(product, cst.BinaryOperation):
+            return None
+        (i, rows), (j, cols) = nest
+        inner_iter = summed.args[0].value.for_in.iter  # type: ignore[attr-defined]
+        if (i, j) != pq or not all(_range_from_zero(it) for it in (rows, cols, inner_iter)):
+            return None
+        left, right = _subscript_indices(product.left), _subscript_indices(product.right)
+        if left is None or right is None:
+            return None
+        (a, (a_row, _)), (b, _) = (left, right) if left[1][0] == i else (right, left)
+        if a_row != i:
+            return None
+        return self._matmul(outer, a, b, transpose=False, description=self.fix_title + "; assumes the ranges span whole rows and columns")
+
+    def _matmul(self, outer: cst.CSTNode, left: str, right: str, *, transpose: bool, description: str | None = None) -> FixPlan | None:
+        local = next((name for name, full in self.ctx.imports.items() if full == "numpy"), None)
+        ops: list = []
+        if local is None:
+            taken = {n.value for n in self.ctx.nodes_by_type.get("Name", ())} | set(self.ctx.imports)
+            local = next((n for n in ("np", "numpy") if n not in taken), None)
+            if local is None:
+                return None
+            ops.append(AddImport(outer, "import numpy as np" if local == "np" else "import numpy"))
+        right = f"{local}.transpose({right})" if transpose else right
+        return self.plan(Replace(outer, f"{local}.matmul({left}, {right})"), *ops, description=description)
 
     @staticmethod
     def _zip_dot(gen: cst.GeneratorExp | cst.ListComp) -> tuple[str, str] | None:
@@ -224,3 +276,34 @@ def _plain_names(target: cst.BaseExpression) -> list[str]:
     if isinstance(target, (cst.Tuple, cst.List)):
         return [n for el in target.elements for n in _plain_names(el.value)]
     return []
+
+
+def _row_col_nest(outer: cst.CSTNode, summed: cst.Call) -> tuple[tuple[str, cst.BaseExpression], tuple[str, cst.BaseExpression]] | None:
+    """For `[[summed for col in cols] for row in rows]` (one plain `for` each, no `if`) return
+    ((row, rows), (col, cols)); None for any other shape."""
+    if not isinstance(outer, cst.ListComp) or not isinstance(outer.elt, cst.ListComp):
+        return None
+    inner = outer.elt
+    if inner.elt is not summed:
+        return None
+    names = []
+    for comp in (outer.for_in, inner.for_in):
+        if comp.inner_for_in is not None or comp.ifs or comp.asynchronous or not isinstance(comp.target, cst.Name):
+            return None
+        names.append((comp.target.value, comp.iter))
+    return names[0], names[1]
+
+
+def _is_star_zip(node: cst.BaseExpression) -> bool:
+    return (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Name)
+        and node.func.value == "zip"
+        and len(node.args) == 1
+        and node.args[0].star == "*"
+    )
+
+
+def _range_from_zero(node: cst.BaseExpression) -> bool:
+    """`range(n)`: one argument, so the loop starts at 0 with step 1."""
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "range" and len(node.args) == 1 and node.args[0].star == ""
