@@ -22,6 +22,8 @@ from advisor.source import SourceError, decode
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "pypy"})
 # `x = !ls`, `out = %timeit f()`: IPython assignment from a shell escape or a magic.
 _ASSIGNED_ESCAPE = re.compile(r"^[ \t]*[\w.]+(?:[ \t]*,[ \t]*[\w.]+)*[ \t]*=[ \t]*[!%]")
+# `obj?`, `obj.attr??`, `?obj`, `np.*load*?`: IPython help and wildcard search, a whole line of its own.
+_HELP = re.compile(r"^(?:\?{1,2}[\w.*]+|[\w.*]+\?{1,2})$")
 _FLAGS = ast.PyCF_ONLY_AST | getattr(ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0)
 
 
@@ -45,10 +47,8 @@ def cell_source(raw: object) -> str:
 
 def _is_escape(stripped: str) -> bool:
     """A line IPython rewrites before Python sees it."""
-    if stripped.startswith(("%", "!", "?")):
+    if stripped.startswith(("%", "!")) or _HELP.match(stripped):
         return True
-    if stripped.endswith("?") and not stripped.startswith("#"):
-        return True  # `obj?` / `obj??` help; never valid Python on its own line
     return _ASSIGNED_ESCAPE.match(stripped) is not None
 
 
