@@ -174,7 +174,8 @@ def _diff_only(files: list[Path], errors: list[Any], config: Config, unsafe: boo
 def list_rules() -> None:
     """List every rule with its code, name and one-line summary."""
     for rule in rules_by_code().values():
-        click.echo(f"{rule.code}  {rule.name:<28} {rule.summary}")
+        fix = {None: "", True: "  [fix]", False: "  [unsafe fix]"}[rule.fix_safe]
+        click.echo(f"{rule.code}  {rule.name:<28} {rule.summary}{fix}")
 
 
 @main.command()
