@@ -320,6 +320,10 @@ class FileContext:
             for child in node.children:
                 stack.append((child, inner))
 
+    def is_training_call(self, call: cst.Call) -> bool:
+        """`.backward()`, `torch.autograd.backward` or an optimizer's / grad scaler's `.step()`."""
+        return self._is_training_call(call)
+
     def _is_training_call(self, call: cst.Call) -> bool:
         attr = call_attr(call)
         if attr == "backward":

@@ -115,10 +115,15 @@ class Rule:
 
 
 def _rule_classes_in(module: Any) -> list[type[Rule]]:
+    """Rule classes defined in `module`; a shared base without a `code` (a rule family's helper) is not one."""
     return [
         obj
         for obj in vars(module).values()
-        if isinstance(obj, type) and issubclass(obj, Rule) and obj is not Rule and obj.__module__ == module.__name__
+        if isinstance(obj, type)
+        and issubclass(obj, Rule)
+        and obj is not Rule
+        and obj.__module__ == module.__name__
+        and getattr(obj, "code", None)
     ]
 
 

@@ -1,0 +1,240 @@
+"""ADV301: an optimizer trained for many epochs at one fixed learning rate, with nothing managing it."""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from advisor.context import FileContext, dotted_name, int_value, positional, walk
+from advisor.rule import Rule, RuleDocs
+from advisor.rules._training import literal
+from advisor.types import Confidence, Severity
+
+# Helpers that change the rate by another name: adjust_learning_rate(opt, epoch), set_lr(...), warmup_lr...
+LR_HELPER = re.compile(r"sched|adjust_?(lr|learning_rate)|(set|update|decay|warmup|cosine|poly)_?(lr|learning_rate)|lr_?(decay|warmup|update|policy|lambda)", re.I)
+NOT_OPTIMIZERS = frozenset({"Optimizer", "LBFGS"})  # the base class; LBFGS runs its own line search
+MIN_EPOCHS = 2
+MIN_STEPS = 10  # a single loop of fewer literal steps is a smoke test, not a training run
+
+
+class FixedLearningRate(Rule):
+    code = "ADV301"
+    name = "fixed-learning-rate"
+    summary = "Optimizer trained over many epochs at a fixed learning rate (no scheduler)"
+    message = (
+        "Add a learning-rate schedule to this optimizer (StepLR, ReduceLROnPlateau, OneCycleLR or cosine "
+        "annealing): the whole run uses one fixed rate; the gain depends on the task"
+    )
+    why = (
+        "A rate large enough to make fast progress early keeps the weights bouncing around a minimum "
+        "later; decaying it lets training settle, often to a lower loss in the same number of epochs. "
+        "How much that helps depends on the model and data, so measure it."
+    )
+    suggestion = (
+        "create `torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)` (or StepLR / "
+        "ReduceLROnPlateau / OneCycleLR) and call `scheduler.step()` once per epoch (per batch for OneCycleLR)"
+    )
+    severity = Severity.INFO
+    triggers = ("optim",)
+    pair = "adv301"
+    docs = RuleDocs(
+        what="Finds a `torch.optim` optimizer whose `.step()` runs in a loop that is itself repeated "
+        "(an epoch loop around the batch loop, a helper called once per epoch, or one long step loop) in a "
+        "file with no `torch.optim.lr_scheduler`, no assignment to a param group's `\"lr\"`, no helper "
+        "named like `adjust_learning_rate`, and no training framework (Lightning, Hugging Face Trainer, "
+        "Accelerate, Ignite, fastai, Keras…) that would manage the rate.",
+        why="With a constant rate, SGD-style training stops improving once the gradient noise at that "
+        "rate dominates. Schedules — step decay, cosine annealing, one-cycle, or lowering the rate when "
+        "validation loss plateaus — are standard practice and often reach a lower loss in the same epoch "
+        "budget. This is a quality change, not a speed-up, and the gain depends on the task: "
+        "`advisor verify ADV301` measures it on a small synthetic problem.",
+        example="""
+            import torch
+
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+            for epoch in range(90):
+                for x, y in loader:
+                    loss = loss_fn(model(x), y)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+        """,
+        use_instead="""
+            import torch
+
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=90)
+            for epoch in range(90):
+                for x, y in loader:
+                    loss = loss_fn(model(x), y)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+                scheduler.step()
+        """,
+        references=(
+            "PyTorch docs: torch.optim, How to adjust learning rate",
+            "PyTorch docs: torch.optim.lr_scheduler (StepLR, ReduceLROnPlateau, OneCycleLR, CosineAnnealingLR)",
+        ),
+    )
+
+    def finish(self) -> None:
+        if self.ctx.uses_framework() or _schedule_in_file(self.ctx):
+            return
+        optimizers = [c for c in self.ctx.nodes_by_type.get("Call", ()) if _is_optimizer(self.ctx, c)]
+        for call in optimizers:
+            if self.ctx.in_test_function(call):
+                continue
+            run = self._repeated_training(call, only=len(optimizers) == 1)
+            if run is None:
+                continue
+            count, unit = run
+            span = f"all {count:,} {unit} use" if count else "the whole run uses"
+            self.report(
+                call,
+                "Add a learning-rate schedule to this optimizer (StepLR, ReduceLROnPlateau, OneCycleLR or "
+                f"cosine annealing): {span} one fixed rate; the gain depends on the task",
+                confidence=Confidence.HIGH if count else Confidence.MEDIUM,
+            )
+
+    def _repeated_training(self, optimizer: cst.Call, only: bool) -> tuple[int, str] | None:
+        """How long the optimizer is stepped for: (count, "epochs" | "iterations"), count 0 when it is not
+        a literal; None when its steps do not run in a repeated loop we can see."""
+        names = _bound_names(self.ctx, optimizer)
+        counts: list[tuple[int, str]] = []
+        for step in self.ctx.calls_by_attr.get("step", ()):
+            if not self._steps(step, names, only) or self.ctx.in_test_function(step):
+                continue
+            for loop in self._step_loops(step):
+                counts.extend(c for c in self._repetitions(loop) if c is not None)
+        return max(counts) if counts else None
+
+    def _step_loops(self, step: cst.Call) -> list[cst.For | cst.While]:
+        """The loops that run this step once per iteration: its own loop, or — for a `train_step()` helper
+        with no loop of its own — the loops its callers run it in."""
+        loop = self.ctx.innermost_loop(step)
+        if loop is not None:
+            return [loop] if self.ctx.loop_facts(loop).is_step_loop else []
+        func = self.ctx.enclosing_function(step)
+        if func is None:
+            return []
+        loops = [self.ctx.innermost_loop(c) for c in self.ctx.nodes_by_type.get("Call", ()) if _callee(c) == func.name.value]
+        return [lp for lp in loops if lp is not None and not self.ctx.in_test_function(lp)]
+
+    def _steps(self, step: cst.Call, names: set[str], only: bool) -> bool:
+        """`step` advances this optimizer: `opt.step()`, `scaler.step(opt)`, or — with one optimizer in
+        the file — any optimizer-like `.step()` (it arrived through a parameter)."""
+        receiver = dotted_name(step.func.value)  # type: ignore[union-attr]
+        if receiver in names or any(dotted_name(a.value) in names for a in positional(step)):
+            return True
+        return only and self.ctx.is_training_call(step)
+
+    def _repetitions(self, loop: cst.For | cst.While) -> list[tuple[int, str] | None]:
+        """Epoch counts around a step loop: an enclosing loop, a caller that runs in a loop, or the step
+        loop itself when it counts iterations (`for it in range(max_iters)`, `while step < n`)."""
+        out: list[tuple[int, str] | None] = []
+        outer = self.ctx.innermost_loop(loop)
+        if outer is not None:
+            out.append(_count(self.ctx, outer, MIN_EPOCHS, "epochs"))
+        func = self.ctx.enclosing_function(loop)
+        if func is not None:
+            for call in self.ctx.nodes_by_type.get("Call", ()):
+                if _callee(call) == func.name.value:
+                    caller_loop = self.ctx.innermost_loop(call)
+                    if caller_loop is not None and not self.ctx.in_test_function(caller_loop):
+                        out.append(_count(self.ctx, caller_loop, MIN_EPOCHS, "epochs"))
+        if isinstance(loop, cst.While) or _is_range(loop.iter):
+            out.append(_count(self.ctx, loop, MIN_STEPS, "iterations"))
+        return out
+
+
+def _callee(call: cst.Call) -> str | None:
+    if isinstance(call.func, cst.Name):
+        return call.func.value
+    if isinstance(call.func, cst.Attribute):
+        return call.func.attr.value
+    return None
+
+
+def _is_optimizer(ctx: FileContext, call: cst.Call) -> bool:
+    q = ctx.call_qualname(call)
+    if q is None or not q.startswith("torch.optim.") or q.startswith(("torch.optim.lr_scheduler.", "torch.optim.swa_utils.")):
+        return False
+    tail = q.rsplit(".", 1)[-1]
+    return tail[:1].isupper() and tail not in NOT_OPTIMIZERS
+
+
+def _schedule_in_file(ctx: FileContext) -> bool:
+    """Anything that changes the learning rate: a scheduler, a param group's "lr" written, a helper
+    named for it, or SWA's rate schedule."""
+    if any(v.startswith(("torch.optim.lr_scheduler", "torch.optim.swa_utils")) for v in ctx.imports.values()):
+        return True
+    for call in ctx.nodes_by_type.get("Call", ()):
+        q = ctx.call_qualname(call) or ""
+        if q.startswith(("torch.optim.lr_scheduler.", "torch.optim.swa_utils.SWALR")):
+            return True
+        name = dotted_name(call.func)
+        if name is not None and LR_HELPER.search(name):
+            return True
+        if isinstance(call.func, cst.Attribute) and call.func.attr.value == "update" and any(
+            a.keyword is not None and a.keyword.value == "lr" for a in call.args
+        ):
+            return True  # param_group.update(lr=...)
+    for kind in ("Assign", "AugAssign"):
+        for node in ctx.nodes_by_type.get(kind, ()):
+            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+            if any(_writes_lr(t) for t in targets):
+                return True
+    return False
+
+
+def _writes_lr(target: cst.BaseExpression) -> bool:
+    """`group["lr"] = ...`, `opt.param_groups[0]["lr"] *= 0.1`."""
+    for node in walk(target):
+        if isinstance(node, cst.Subscript):
+            for element in node.slice:
+                index = element.slice
+                if isinstance(index, cst.Index) and isinstance(index.value, cst.SimpleString):
+                    if index.value.evaluated_value in ("lr", "learning_rate"):
+                        return True
+    return False
+
+
+def _bound_names(ctx: FileContext, call: cst.Call) -> set[str]:
+    parent = ctx.parent(call)
+    out: set[str] = set()
+    if isinstance(parent, cst.Assign) and parent.value is call:
+        for t in parent.targets:
+            name = dotted_name(t.target)
+            if name:
+                out.add(name)
+    elif isinstance(parent, cst.AnnAssign) and parent.value is call:
+        name = dotted_name(parent.target)
+        if name:
+            out.add(name)
+    return out
+
+
+def _is_range(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value in ("range", "trange")
+
+
+def _count(ctx: FileContext, loop: cst.For | cst.While, minimum: int, unit: str) -> tuple[int, str] | None:
+    """The literal repetition count of `loop` (`range(90)`, `range(1, 91)`, `range(max_iters)` with a
+    literal `max_iters`), 0 when it is not a literal; None below `minimum` (a smoke test)."""
+    if isinstance(loop, cst.For) and _is_range(loop.iter):
+        bounds = [_int_literal(ctx, a.value) for a in positional(loop.iter)]  # type: ignore[arg-type]
+        n: int | None = None
+        if len(bounds) == 1:
+            n = bounds[0]
+        elif len(bounds) == 2 and bounds[0] is not None and bounds[1] is not None:
+            n = bounds[1] - bounds[0]
+        if n is not None:
+            return (n, unit) if n >= minimum else None
+    return (0, unit)
+
+
+def _int_literal(ctx: FileContext, expr: cst.BaseExpression) -> int | None:
+    value = literal(ctx, expr)
+    return int_value(value) if value is not None else None
