@@ -34,6 +34,14 @@ class InsertBefore:
 
 
 @dataclass(frozen=True)
+class InsertAfter:
+    """A new statement line (`code`, no newline) just below `stmt` (after its whole body), at its indentation."""
+
+    stmt: cst.CSTNode
+    code: str
+
+
+@dataclass(frozen=True)
 class DeleteLine:
     """Remove a simple statement that sits alone on its line(s), trailing comment and newline included."""
 
@@ -49,7 +57,7 @@ class AddImport:
     code: str
 
 
-Op = Union[Replace, InsertBefore, DeleteLine, AddImport]
+Op = Union[Replace, InsertBefore, InsertAfter, DeleteLine, AddImport]
 
 
 @dataclass(frozen=True)
@@ -153,6 +161,14 @@ def plan_edits(plan: FixPlan, anchors: Anchors, same_cell: Callable[[int, int], 
                 if anchors.text[anchors.starts[line - 1] : at] == indent:
                     start = at
             edits.append(Edit(start, start, f"{op.code}{nl}{indent}"))
+        elif isinstance(op, InsertAfter):
+            if "\n" in op.code:
+                raise Unanchorable("inserted statements are single lines")
+            start, end = anchors.span(op.stmt)
+            indent = anchors.indent_before(start)
+            at = anchors.next_line_start(max(end - 1, start))
+            lead = "" if anchors.text[:at].endswith("\n") else nl
+            edits.append(Edit(at, at, f"{lead}{indent}{op.code}{nl}"))
         elif isinstance(op, DeleteLine):
             start, end = anchors.span(op.stmt)
             indent = anchors.indent_before(start)
@@ -194,6 +210,26 @@ def _import_edit(op: AddImport, anchors: Anchors, same_cell: Callable[[int, int]
             return Edit(at, at, f"{anchors.newline}{op.code}")
         return Edit(at, at, f"{op.code}{anchors.newline}")
     return Edit(top_start, top_start, f"{op.code}{anchors.newline}")
+
+
+def with_keyword(call: cst.Call, name: str, value: cst.BaseExpression) -> cst.Call:
+    """`f(a)` → `f(a, name=value)`, keeping a trailing comma and the spacing before `)` where they were."""
+    args = list(call.args)
+    trailing = args[-1].comma if args else cst.MaybeSentinel.DEFAULT
+    after: cst.BaseParenthesizableWhitespace = args[-1].whitespace_after_arg if args else cst.SimpleWhitespace("")
+    if args:
+        args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")), whitespace_after_arg=cst.SimpleWhitespace(""))
+    equal = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
+    args.append(cst.Arg(value, keyword=cst.Name(name), equal=equal, comma=trailing, whitespace_after_arg=after))
+    return call.with_changes(args=args)
+
+
+def fresh_name(taken: set[str], base: str) -> str:
+    """`base`, or `base2`, `base3`...: a name not in `taken`."""
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}{n}", n + 1
+    return name
 
 
 def to_fix(plan: FixPlan, edits: tuple[Edit, ...]) -> Fix:

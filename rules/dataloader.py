@@ -10,6 +10,7 @@ from __future__ import annotations
 import libcst as cst
 
 from advisor.context import FileContext, dotted_name, has_star_args, int_value, positional, target_names, walk
+from advisor.fixes import FixPlan, Replace, with_keyword
 from advisor.rule import Rule, RuleDocs
 from advisor.rules._training import (
     LoaderUse,
@@ -439,6 +440,8 @@ class DataLoaderNoPinMemory(_LoaderRule):
     )
     suggestion = "add `pin_memory=True` to the DataLoader and move batches with `.to(device, non_blocking=True)`"
     pair = "adv204"
+    fix_safe = True  # the batches hold the same values; only the memory they sit in changes
+    fix_title = "add `pin_memory=True` to the DataLoader"
     docs = RuleDocs(
         what="Finds a `DataLoader` whose batches feed a training loop that moves them to the device "
         "(`x.to(device)`, `x.cuda()`) in a file that shows CUDA (`.cuda()`, `\"cuda\"`, "
@@ -493,14 +496,24 @@ class DataLoaderNoPinMemory(_LoaderRule):
         moving = [u for u in uses if moves_batches(self.ctx, u)]
         if not moving:
             return
+        fix = self._pin(call, arg)
         if any(self._non_blocking(u) for u in moving):
             self.report(
                 call,
                 "Pass `pin_memory=True` to this DataLoader: `non_blocking=True` copies from unpinned memory are still synchronous",
                 confidence=Confidence.HIGH,
+                fix=fix,
             )
         else:
-            self.report(call, confidence=Confidence.HIGH)
+            self.report(call, confidence=Confidence.HIGH, fix=fix)
+
+    def _pin(self, call: cst.Call, arg: cst.Arg | None) -> FixPlan | None:
+        """`pin_memory=False` → `True`, or the keyword added; never beside `**kwargs`, which may hold it."""
+        if arg is not None:
+            return self.plan(Replace(arg.value, "True"))
+        if has_star_args(call):
+            return None
+        return self.plan(Replace(call, with_keyword(call, "pin_memory", cst.Name("True"))))
 
     def _non_blocking(self, use: LoaderUse) -> bool:
         for node in walk(use.loop.body):

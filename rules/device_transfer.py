@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from advisor.context import FileContext, dotted_name, has_star_args, keyword, move_target, positional
-from advisor.fixes import DeleteLine, FixPlan, InsertBefore, Replace
+from advisor.fixes import DeleteLine, FixPlan, InsertBefore, Replace, fresh_name, with_keyword
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 
@@ -239,18 +239,9 @@ class HostTensorThenMove(Rule):
             if extra or len(node.args) != 1:
                 return None  # non_blocking=, copy=, memory_format=: keep the explicit move
             device = node.args[0].value
-        args = list(factory.args)
-        trailing = args[-1].comma if args else cst.MaybeSentinel.DEFAULT
-        after: cst.BaseParenthesizableWhitespace = args[-1].whitespace_after_arg if args else cst.SimpleWhitespace("")
-        if args:  # `f(a)` → `f(a, device=d)`; `f(a,)` keeps its trailing comma after the new argument
-            args[-1] = args[-1].with_changes(
-                comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")), whitespace_after_arg=cst.SimpleWhitespace("")
-            )
-        equal = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
-        args.append(cst.Arg(device, keyword=cst.Name("device"), equal=equal, comma=trailing, whitespace_after_arg=after))
         grad = keyword(factory, "requires_grad")
         safe = qualname not in RANDOM_FACTORIES and (grad is None or (isinstance(grad.value, cst.Name) and grad.value.value == "False"))
-        return self.plan(Replace(node, factory.with_changes(args=args)), safe=safe)
+        return self.plan(Replace(node, with_keyword(factory, "device", device)), safe=safe)
 
     def _repeats(self, node: cst.CSTNode) -> Confidence | None:
         """HIGH inside a training step loop or a module's forward, MEDIUM in another loop, None once-only."""
@@ -297,12 +288,7 @@ def _moves_in(ctx: FileContext, loop: cst.For | cst.While, dotted: str) -> list[
 
 
 def _fresh_name(ctx: FileContext, base: str) -> str:
-    """`base`, or `base2`, `base3`...: a name that occurs nowhere in the file."""
-    taken = {n.value for n in ctx.nodes_by_type.get("Name", ())}
-    name, n = base, 2
-    while name in taken:
-        name, n = f"{base}{n}", n + 1
-    return name
+    return fresh_name({n.value for n in ctx.nodes_by_type.get("Name", ())}, base)
 
 
 def _is_discarded(ctx, node: cst.Call) -> bool:  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ import re
 import libcst as cst
 
 from advisor.context import FileContext, dotted_name, int_value, positional, walk
+from advisor.fixes import AddImport, FixPlan, InsertAfter, fresh_name
 from advisor.rule import Rule, RuleDocs
 from advisor.rules._training import literal
 from advisor.types import Confidence, Severity
@@ -38,6 +39,9 @@ class FixedLearningRate(Rule):
     severity = Severity.INFO
     triggers = ("optim",)
     pair = "adv301"
+    # Unsafe: a schedule changes what the model learns; the skeleton is a starting point to review.
+    fix_safe = False
+    fix_title = "add a cosine learning-rate schedule stepped once per epoch (a skeleton to tune)"
     docs = RuleDocs(
         what="Finds a `torch.optim` optimizer whose `.step()` runs in a loop that is itself repeated "
         "(an epoch loop around the batch loop, a helper called once per epoch, or one long step loop) in a "
@@ -96,7 +100,49 @@ class FixedLearningRate(Rule):
                 "Add a learning-rate schedule to this optimizer (StepLR, ReduceLROnPlateau, OneCycleLR or "
                 f"cosine annealing): {span} one fixed rate; the gain depends on the task",
                 confidence=Confidence.HIGH if count else Confidence.MEDIUM,
+                fix=self._skeleton(call),
             )
+
+    def _skeleton(self, optimizer: cst.Call) -> FixPlan | None:
+        """`scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=<epochs>)` below the line
+        that creates the optimizer, and `scheduler.step()` after the step loop inside the epoch loop.
+        Offered only for that plain shape: `opt = torch.optim.X(...)` on its own line, and a
+        `for ... in range(n)` epoch loop whose body holds the loop that calls `opt.step()`."""
+        stmt = self.ctx.parent(self.ctx.parent(optimizer))  # Call → Assign → SimpleStatementLine
+        names = _bound_names(self.ctx, optimizer)
+        if len(names) != 1 or not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+            return None
+        (opt,) = names
+        steps = [c for c in self.ctx.calls_by_attr.get("step", ()) if dotted_name(c.func.value) == opt]  # type: ignore[union-attr]
+        loops = {id(lp): lp for lp in (self.ctx.innermost_loop(c) for c in steps) if lp is not None}
+        if len(loops) != 1:
+            return None
+        (step_loop,) = loops.values()
+        epochs = self.ctx.innermost_loop(step_loop)
+        if (
+            not isinstance(epochs, cst.For)
+            or not _is_range(epochs.iter)
+            or self.ctx.parent(step_loop) is not epochs.body
+            or self.ctx.enclosing_function(epochs) is not self.ctx.enclosing_function(stmt)
+        ):
+            return None
+        bounds = positional(epochs.iter)  # type: ignore[arg-type]
+        if len(bounds) != 1:
+            return None
+        t_max = cst.Module([]).code_for_node(bounds[0].value)
+        torch = next((k for k, v in self.ctx.imports.items() if v == "torch"), None)
+        ops: list = []
+        if torch is None:
+            if any(n.value == "torch" for n in self.ctx.nodes_by_type.get("Name", ())):
+                return None
+            torch = "torch"
+            ops.append(AddImport(stmt, "import torch"))
+        sched = fresh_name({n.value for n in self.ctx.nodes_by_type.get("Name", ())}, "scheduler")
+        ops += [
+            InsertAfter(stmt, f"{sched} = {torch}.optim.lr_scheduler.CosineAnnealingLR({opt}, T_max={t_max})"),
+            InsertAfter(step_loop, f"{sched}.step()"),
+        ]
+        return self.plan(*ops)
 
     def _repeated_training(self, optimizer: cst.Call, only: bool) -> tuple[int, str] | None:
         """How long the optimizer is stepped for: (count, "epochs" | "iterations"), count 0 when it is not

@@ -62,6 +62,7 @@ def test_fix_declarations() -> None:
     rules = rules_by_code()
     assert rules["ADV101"].fix_safe is True and rules["ADV102"].fix_safe is True
     assert rules["ADV401"].fix_safe is False
+    assert rules["ADV204"].fix_safe is True and rules["ADV301"].fix_safe is False
 
 
 def test_unsafe_fix_is_flagged_unsafe_in_findings() -> None:
