@@ -3,6 +3,7 @@ scanner never imports torch or numpy."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import venv
@@ -50,15 +51,19 @@ def test_wheel_installs_and_runs_outside_the_repo(tmp_path):
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True, system_site_packages=True).create(env_dir)
     py = env_dir / "bin" / "python"
-    install = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], capture_output=True, text=True, timeout=300)
+    # PYTHONPATH pointing at the checkout would make pip think advisor is already installed
+    clean_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    install = subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], capture_output=True, text=True, timeout=300, env=clean_env
+    )
     assert install.returncode == 0, install.stderr
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "x.py").write_text(MATMUL)
     exe = env_dir / "bin" / "advisor"
-    scan = subprocess.run([str(exe), "scan", "x.py"], capture_output=True, text=True, cwd=elsewhere, timeout=60)
+    scan = subprocess.run([str(exe), "scan", "x.py"], capture_output=True, text=True, cwd=elsewhere, timeout=60, env=clean_env)
     assert scan.returncode == 1 and "x.py:2:12: ADV401" in scan.stdout, scan.stdout + scan.stderr
-    where = subprocess.run([str(py), "-c", "import advisor, sys; print(advisor.__file__)"], capture_output=True, text=True, cwd=elsewhere)
+    where = subprocess.run([str(py), "-c", "import advisor, sys; print(advisor.__file__)"], capture_output=True, text=True, cwd=elsewhere, env=clean_env)
     assert str(env_dir) in where.stdout  # the installed copy ran, not this checkout
     rules = subprocess.run([str(exe), "rules"], capture_output=True, text=True, cwd=elsewhere)
     assert rules.returncode == 0 and "ADV401" in rules.stdout
