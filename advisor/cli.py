@@ -60,6 +60,7 @@ def main() -> None:
 @click.option("--exclude", multiple=True, help="Glob of files or folders to skip (repeatable), on top of the defaults.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Read [tool.advisor] from this pyproject.toml.")
 @click.option("--no-gitignore", is_flag=True, help="Scan files that .gitignore excludes.")
+@click.option("--force-exclude", is_flag=True, help="Apply --exclude and the configured excludes to files named explicitly too (for pre-commit).")
 @click.option("-q", "--quiet", is_flag=True, help="Print findings only: no fix hints, no summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for internal errors.")
 @click.option("--verify", "verify", is_flag=True, help="Measure each fired rule's before/after pair here and attach the result (needs advisor[verify]).")
@@ -81,6 +82,7 @@ def scan(
     exclude: tuple[str, ...],
     config_path: str | None,
     no_gitignore: bool,
+    force_exclude: bool,
     quiet: bool,
     debug: bool,
     verify: bool,
@@ -111,13 +113,16 @@ def scan(
         config.ignore = config.ignore + _split_codes(ignore, "--ignore")
     if config.select and "ALL" in config.select:
         config.select = None
-    files, errors = discover(list(paths), config.exclude + exclude, respect_gitignore=config.respect_gitignore and not no_gitignore)
+    files, errors = discover(
+        list(paths), config.exclude + exclude, respect_gitignore=config.respect_gitignore and not no_gitignore, force_exclude=force_exclude
+    )
     if show_diff:
         sys.exit(_diff_only(files, errors, config, unsafe_fixes, output))
-    if apply_fixes or unsafe_fixes:
-        errors = errors + _apply_fixes(files, config, unsafe_fixes, quiet)
+    fix_errors = _apply_fixes(files, config, unsafe_fixes, quiet) if apply_fixes or unsafe_fixes else []
     result = run_scan(files, config, jobs=jobs)
     result.errors.extend(errors)
+    reported = {e.path for e in result.errors}  # a file the scan could not read either is reported once
+    result.errors.extend(e for e in fix_errors if e.path not in reported)
     result.sort()
     if verify:
         from advisor.verify.command import attach_verifications, run_options

@@ -217,3 +217,24 @@ def test_cli_fix_diff_and_unsafe(run_cli, tmp_path: Path) -> None:
     assert unsafe.returncode == 0, unsafe.stdout + unsafe.stderr
     assert (tmp_path / "b.py").read_text() == "import numpy as np\ndef mm(A, B):\n    return np.matmul(A, B)\n"
     assert run_cli("scan", ".", "--diff", "--unsafe-fixes").returncode == 0
+
+
+def test_cli_fix_reports_a_broken_file_once(run_cli, tmp_path: Path) -> None:
+    (tmp_path / "broken.py").write_text("def f(:\n    pass\n")
+    proc = run_cli("scan", "broken.py", "--fix")
+    assert proc.returncode == 2
+    assert [line for line in proc.stderr.splitlines() if "error:" in line] == [
+        "broken.py: error: syntax error at line 1, column 7: invalid syntax — fix the syntax; advisor analyses only code that parses"
+    ]
+
+
+def test_force_exclude_applies_to_files_named_explicitly(run_cli, tmp_path: Path) -> None:
+    """pre-commit names every staged file; excludes and the default build folders must still hold."""
+    for rel in ("generated/mm.py", "build/mm.py", "src/mm.py"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("def mm(A, B):\n    return [[sum(a * b for a, b in zip(r, c)) for c in zip(*B)] for r in A]\n")
+    files = ("generated/mm.py", "build/mm.py", "src/mm.py")
+    plain = run_cli("scan", "-q", "--exclude", "generated", *files)
+    assert sorted(line.split(":")[0] for line in plain.stdout.splitlines()) == sorted(files)
+    forced = run_cli("scan", "-q", "--exclude", "generated", "--force-exclude", *files)
+    assert [line.split(":")[0] for line in forced.stdout.splitlines()] == ["src/mm.py"]
