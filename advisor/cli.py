@@ -66,7 +66,7 @@ def main() -> None:
 @click.option("--verify", "verify", is_flag=True, help="Measure each fired rule's before/after pair here and attach the result (needs advisor[verify]).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "all"]), default="auto", show_default=True, help="Where --verify measures.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True, help="Seconds each --verify pair may run.")
-@click.option("--no-cache", is_flag=True, help="Re-measure instead of reusing cached --verify results.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write caches: re-analyse unchanged files and re-measure --verify pairs.")
 @click.option("--fix", "apply_fixes", is_flag=True, help="Apply safe fixes in place, then report what is left.")
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply fixes that may change results or types (implies --fix).")
 @click.option("--diff", "show_diff", is_flag=True, help="Print the fixes as a unified diff and write nothing; exit 1 if there is one.")
@@ -119,7 +119,9 @@ def scan(
     if show_diff:
         sys.exit(_diff_only(files, errors, config, unsafe_fixes, output))
     fix_errors = _apply_fixes(files, config, unsafe_fixes, quiet) if apply_fixes or unsafe_fixes else []
-    result = run_scan(files, config, jobs=jobs)
+    from advisor.scan_cache import ScanCache
+
+    result = run_scan(files, config, jobs=jobs, cache=None if no_cache else ScanCache())
     result.errors.extend(errors)
     reported = {e.path for e in result.errors}  # a file the scan could not read either is reported once
     result.errors.extend(e for e in fix_errors if e.path not in reported)

@@ -11,7 +11,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -23,6 +23,9 @@ from advisor.rule import Report, Rule, rules_by_code, select_rules
 from advisor.source import SourceError, read_bytes, decode
 from advisor.suppress import is_suppressed, suppressions
 from advisor.types import Edit, FileError, Finding, Fix, ScanResult, Span
+
+if TYPE_CHECKING:
+    from advisor.scan_cache import ScanCache
 
 # Below this many files a process pool costs more to start than it saves.
 PARALLEL_THRESHOLD = 16
@@ -92,8 +95,8 @@ def _line_at(starts: list[int], offset: int) -> int:
     return bisect.bisect_right(starts, offset)
 
 
-def load_unit(path: Path, display: str) -> SourceUnit:
-    data = read_bytes(path)
+def load_unit(path: Path, display: str, data: bytes | None = None) -> SourceUnit:
+    data = read_bytes(path) if data is None else data
     if path.suffix == ".ipynb":
         from advisor.notebook import notebook_unit  # only notebooks pay for it
 
@@ -220,13 +223,40 @@ def _display(path: Path) -> str:
     return str(path)
 
 
-def scan_file(path: Path, codes: list[str], config: Config) -> tuple[list[Finding], FileError | None, int]:
-    """Scan one file; never raises for bad input. Returns findings, an error, and the line count."""
+def scan_file(
+    path: Path, codes: list[str], config: Config, cache: "ScanCache | None" = None
+) -> tuple[list[Finding], FileError | None, int]:
+    """Scan one file; never raises for bad input. Returns findings, an error, and the line count.
+
+    With a cache, an unchanged file (same bytes, rules, options and analyser) is not parsed again."""
+    display = _display(path)
+    key = None
+    try:
+        data = read_bytes(path)
+    except SourceError as exc:
+        return [], FileError(display, str(exc)), 0
+    if cache is not None:
+        from advisor.scan_cache import cache_key
+
+        key = cache_key(data, display, codes, config.options, config.ignored_for(display))
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+    outcome = _analyse_file(path, display, data, codes, config)
+    if cache is not None and key is not None and not _internal_error(outcome[1]):
+        cache.put(key, *outcome)
+    return outcome
+
+
+def _internal_error(error: FileError | None) -> bool:
+    return error is not None and error.message.startswith("internal error")
+
+
+def _analyse_file(path: Path, display: str, data: bytes, codes: list[str], config: Config) -> tuple[list[Finding], FileError | None, int]:
     known = rules_by_code()
     rules = [known[c] for c in codes]
-    display = _display(path)
     try:
-        unit = load_unit(path, display)
+        unit = load_unit(path, display, data)
         return analyse_unit(unit, rules, config), None, unit.text.count("\n") + 1
     except SourceError as exc:
         return [], FileError(display, str(exc)), 0
@@ -236,16 +266,16 @@ def scan_file(path: Path, codes: list[str], config: Config) -> tuple[list[Findin
         return [], FileError(display, f"internal error while analysing ({type(exc).__name__}: {exc}) — please report it; run with --debug for the traceback"), 0
 
 
-def _scan_star(args: tuple[Path, list[str], Config]) -> tuple[list[Finding], FileError | None, int]:
+def _scan_star(args: tuple[Path, list[str], Config, "ScanCache | None"]) -> tuple[list[Finding], FileError | None, int]:
     return scan_file(*args)
 
 
-def scan(files: list[Path], config: Config, jobs: int | None = None) -> ScanResult:
+def scan(files: list[Path], config: Config, jobs: int | None = None, cache: "ScanCache | None" = None) -> ScanResult:
     """Scan files (in a process pool when there are many) and return sorted results."""
     codes = [r.code for r in select_rules(config.select, config.ignore)]
     result = ScanResult()
     jobs = jobs or os.cpu_count() or 1
-    work = [(f, codes, config) for f in files]
+    work = [(f, codes, config, cache) for f in files]
     if jobs > 1 and len(files) >= PARALLEL_THRESHOLD:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             outcomes = list(pool.map(_scan_star, work, chunksize=max(1, len(work) // (jobs * 4))))
