@@ -67,25 +67,33 @@ class SourceUnit:
         source, blanked = next((src, bl) for idx, src, bl in self.cell_sources if idx == cell)
         starts = [0] + [i + 1 for i, ch in enumerate(source) if ch == "\n"]
         unit_starts = [0] + [i + 1 for i, ch in enumerate(self.text) if ch == "\n"]
+        real_lines = len(self.cells) - 1  # the last entry maps libcst's one-past-the-end line
+
+        def cell_offset(pos: int, is_end: bool) -> tuple[int, int]:
+            """(offset in the cell's source, 0-based cell line) for a unit offset; an end at the start of a
+            line is taken as the end of the line before, so an edit never reaches into the next line."""
+            line = _line_at(unit_starts, pos)
+            col = pos - unit_starts[line - 1]
+            if is_end and col == 0 and line > 1:
+                line -= 1
+                col = unit_starts[line] - unit_starts[line - 1]
+            if line > real_lines:
+                raise Unanchorable("the edit reaches past the last cell")
+            where, cell_line = self.cells[line - 1]
+            if where != cell:
+                raise Unanchorable("the edit leaves its notebook cell")
+            return min(starts[cell_line - 1] + col, len(source)), cell_line - 1
+
         out = []
         for e in edits:
-            pieces = []
-            for pos, is_end in ((e.start, False), (e.end, True)):
-                line = _line_at(unit_starts, pos)
-                col = pos - unit_starts[line - 1]
-                where, cell_line = self.cells[min(line, len(self.cells)) - 1]
-                if where != cell or line > len(self.cells):
-                    if is_end and col == 0 and self.cells[line - 2][0] == cell:
-                        pieces.append(len(source))  # up to the end of the cell
-                        continue
-                    raise Unanchorable("the edit leaves its notebook cell")
-                if cell_line - 1 in blanked:
-                    raise Unanchorable("the edit touches an IPython line")
-                pieces.append(min(starts[cell_line - 1] + col, len(source)) if cell_line - 1 < len(starts) else len(source))
-            start, end = pieces
-            if source[start:end] != self.text[e.start : e.end].rstrip("\n") and source[start:end] != self.text[e.start : e.end]:
+            begin, first = cell_offset(e.start, False)
+            finish, last = cell_offset(e.end, True) if e.end > e.start else (begin, first - 1)
+            if any(n in blanked for n in range(first, last + 1)):
+                raise Unanchorable("the edit touches an IPython line")
+            analysed = self.text[e.start : e.end]
+            if source[begin:finish] not in (analysed, analysed[:-1] if analysed.endswith("\n") else analysed):
                 raise Unanchorable("the cell's text differs from the analysed text here")
-            out.append(Edit(start, end, e.replacement))
+            out.append(Edit(begin, finish, e.replacement))
         return tuple(out)
 
 

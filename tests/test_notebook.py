@@ -179,3 +179,16 @@ def test_cli_diff_names_the_cell(run_cli, nb_path: Path) -> None:
     assert nb_path.read_bytes() == before
     fixed = run_cli("scan", "nb.ipynb", "--fix", cwd=nb_path.parent)
     assert fixed.returncode == 0 and "Fixed 1 finding in 1 file." in fixed.stderr
+
+
+def test_hoist_across_ipython_lines_and_a_last_line_without_newline(tmp_path: Path) -> None:
+    body = "%matplotlib inline\nfor x, y in loader:\n    !echo step\n    loss = model(x).sum()\n    loss.backward()\n    opt.step()\n    model.to(device)"
+    path = tmp_path / "h.ipynb"
+    path.write_text(dump(notebook(code("import torch\nmodel = torch.nn.Linear(2, 2)\ndevice = 'cuda'\n"), code(body))))
+    result = fix_file(path, Config())
+    assert result.error is None and [f.code for f in result.fixed] == ["ADV101"]
+    cells = json.loads(path.read_text())["cells"]
+    assert "".join(cells[1]["source"]) == (
+        "%matplotlib inline\nmodel.to(device)\nfor x, y in loader:\n    !echo step\n    loss = model(x).sum()\n"
+        "    loss.backward()\n    opt.step()\n"
+    )
