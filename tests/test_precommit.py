@@ -5,6 +5,7 @@ virtualenv from this repository, which also proves the hook installs without tor
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -20,6 +21,11 @@ REPO = Path(__file__).resolve().parent.parent
 BAD = "def mm(A, B):\n    return [[sum(a * b for a, b in zip(r, c)) for c in zip(*B)] for r in A]\n"
 CLEAN = "def add(a, b):\n    return a + b\n"
 FIXABLE = "import torch\n\n\ndef forward(x):\n    for _ in range(3):\n        h = torch.zeros(4).to(x.device)\n    return h\n"
+
+
+def _notebook(source: str) -> str:
+    cell = {"cell_type": "code", "id": "c1", "execution_count": None, "metadata": {}, "outputs": [], "source": source.splitlines(True)}
+    return json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1) + "\n"
 
 
 def _head() -> str:
@@ -72,17 +78,19 @@ def _commit(repo: Path, env: dict[str, str], message: str) -> subprocess.Complet
 def test_scan_hook_blocks_a_finding_and_passes_clean_code(tmp_path: Path, precommit_home: Path) -> None:
     repo, env = _repo(tmp_path, "advisor", precommit_home)
     (repo / "slow.py").write_text(BAD)
-    subprocess.run(["git", "add", "slow.py"], cwd=repo, check=True, env=env)
+    (repo / "slow.ipynb").write_text(_notebook("%matplotlib inline\n" + BAD))
+    subprocess.run(["git", "add", "slow.py", "slow.ipynb"], cwd=repo, check=True, env=env)
     blocked = _commit(repo, env, "add slow matmul")
     out = blocked.stdout + blocked.stderr
     assert blocked.returncode != 0, out
-    assert "slow.py:2:12: ADV401" in out and "Failed" in out
+    assert "slow.py:2:12: ADV401" in out and "slow.ipynb:cell 1:3:12: ADV401" in out and "Failed" in out
     assert subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True).returncode != 0  # nothing committed
 
-    subprocess.run(["git", "rm", "-q", "--cached", "slow.py"], cwd=repo, check=True, env=env)
+    subprocess.run(["git", "rm", "-q", "--cached", "slow.py", "slow.ipynb"], cwd=repo, check=True, env=env)
     (repo / "clean.py").write_text(CLEAN)
+    (repo / "clean.ipynb").write_text(_notebook("!pip list\n" + CLEAN))
     (repo / "notes.txt").write_text("not python\n")
-    subprocess.run(["git", "add", "clean.py", "notes.txt"], cwd=repo, check=True, env=env)
+    subprocess.run(["git", "add", "clean.py", "clean.ipynb", "notes.txt"], cwd=repo, check=True, env=env)
     passed = _commit(repo, env, "add clean code")
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "Passed" in passed.stdout + passed.stderr
