@@ -16,7 +16,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
-# Not marked slow: about 7 s here, the hook environment built once for both tests.
+# 7 to 15 s here (the hook environment is built once for both tests): slow, but in the default run.
+pytestmark = pytest.mark.slow
 
 BAD = "def mm(A, B):\n    return [[sum(a * b for a, b in zip(r, c)) for c in zip(*B)] for r in A]\n"
 CLEAN = "def add(a, b):\n    return a + b\n"
