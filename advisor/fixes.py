@@ -42,6 +42,15 @@ class InsertAfter:
 
 
 @dataclass(frozen=True)
+class ReplaceStatement:
+    """Replace a whole statement (a loop nest, say), from its first token to the end of its last line, by
+    one new line `code` at the same indentation."""
+
+    stmt: cst.CSTNode
+    code: str
+
+
+@dataclass(frozen=True)
 class DeleteLine:
     """Remove a simple statement that sits alone on its line(s), trailing comment and newline included."""
 
@@ -57,7 +66,7 @@ class AddImport:
     code: str
 
 
-Op = Union[Replace, InsertBefore, InsertAfter, DeleteLine, AddImport]
+Op = Union[Replace, InsertBefore, InsertAfter, ReplaceStatement, DeleteLine, AddImport]
 
 
 @dataclass(frozen=True)
@@ -169,6 +178,13 @@ def plan_edits(plan: FixPlan, anchors: Anchors, same_cell: Callable[[int, int], 
             at = anchors.next_line_start(max(end - 1, start))
             lead = "" if anchors.text[:at].endswith("\n") else nl
             edits.append(Edit(at, at, f"{lead}{indent}{op.code}{nl}"))
+        elif isinstance(op, ReplaceStatement):
+            if "\n" in op.code:
+                raise Unanchorable("inserted statements are single lines")
+            start, end = anchors.span(op.stmt)
+            anchors.indent_before(start)
+            at = anchors.next_line_start(max(end - 1, start))
+            edits.append(Edit(start, at, f"{op.code}{nl}"))
         elif isinstance(op, DeleteLine):
             start, end = anchors.span(op.stmt)
             indent = anchors.indent_before(start)

@@ -7,7 +7,7 @@ import re
 import libcst as cst
 
 from advisor.context import dotted_name
-from advisor.fixes import AddImport, FixPlan, Replace, node_code
+from advisor.fixes import AddImport, DeleteLine, FixPlan, Replace, ReplaceStatement, node_code
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 
@@ -73,7 +73,7 @@ class PythonMatmul(Rule):
     pair = "adv401"
     # Unsafe: the result becomes an ndarray instead of nested lists, and BLAS sums in another order.
     fix_safe = False
-    fix_title = "replace the comprehension with `numpy.matmul` (returns an ndarray, not lists)"
+    fix_title = "replace the comprehension or loop nest with `numpy.matmul` (returns an ndarray, not lists)"
 
     @classmethod
     def may_match(cls, text: str) -> bool:
@@ -117,7 +117,8 @@ class PythonMatmul(Rule):
         binders = self._binders(node)
         p, k, q = pkq
         if all(name in binders for name in pkq) and isinstance(binders[k], cst.For):
-            self.report(self._outermost(binders, pkq))
+            outer = self._outermost(binders, pkq)
+            self.report(outer, fix=self._loop_fix(node, outer, product, pkq))
 
     def visit_Call(self, node: cst.Call) -> None:
         if not (isinstance(node.func, cst.Name) and node.func.value == "sum" and node.args):
@@ -182,7 +183,69 @@ class PythonMatmul(Rule):
             return None
         return self._matmul(outer, a, b, transpose=False, description=self.fix_title + "; assumes the ranges span whole rows and columns")
 
-    def _matmul(self, outer: cst.CSTNode, left: str, right: str, *, transpose: bool, description: str | None = None) -> FixPlan | None:
+    def _loop_fix(self, node: cst.CSTNode, outer: cst.CSTNode, product: cst.BaseExpression, pkq: tuple[str, str, str]) -> FixPlan | None:
+        """The plain triple loop right after the zero matrix it fills:
+
+            c = [[0.0] * p for _ in range(n)]        # or np.zeros((n, p))
+            for i in range(n):
+                for j in range(p):
+                    for k in range(m):
+                        c[i][j] += a[i][k] * b[k][j]
+
+        becomes `c = np.matmul(a, b)` (both statements). Any other shape (a running sum, a loop with more
+        in its body, a range with a start, an initialisation elsewhere) gets no fix."""
+        if not isinstance(node, cst.AugAssign) or not isinstance(outer, cst.For):
+            return None
+        target = _subscript_indices(node.target)
+        p, k, q = pkq
+        if target is None or target[1] != (p, q):
+            return None
+        loops, current = [], outer
+        while isinstance(current, cst.For):
+            body = current.body
+            if current.orelse is not None or not isinstance(body, cst.IndentedBlock) or len(body.body) != 1:
+                return None
+            if not isinstance(current.target, cst.Name) or not _range_from_zero(current.iter):
+                return None
+            loops.append(current.target.value)
+            current = body.body[0]
+        if sorted(loops) != sorted(pkq) or not isinstance(current, cst.SimpleStatementLine) or current.body != (node,):
+            return None
+        left, right = _subscript_indices(product.left), _subscript_indices(product.right)  # type: ignore[attr-defined]
+        if left is None or right is None:
+            return None
+        (a, a_idx), (b, b_idx) = (left, right) if left[1] == (p, k) else (right, left)
+        if a_idx != (p, k) or b_idx != (k, q):
+            return None
+        init = self._zero_init_before(outer, target[0])
+        if init is None:
+            return None
+        return self._matmul(outer, a, b, transpose=False, statement=init,
+                            description=f"replace the loop nest with `{target[0]} = numpy.matmul({a}, {b})` (an ndarray; assumes the ranges span whole rows and columns)")
+
+    def _zero_init_before(self, loop: cst.For, name: str) -> cst.SimpleStatementLine | None:
+        """The statement just above `loop` when it is `name = <zero matrix>` alone on its line."""
+        block = self.ctx.parent(loop)
+        body = getattr(block, "body", None)
+        if not isinstance(body, (list, tuple)):
+            return None
+        index = next((i for i, stmt in enumerate(body) if stmt is loop), 0)
+        if index == 0:
+            return None
+        stmt = body[index - 1]
+        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1 or not isinstance(stmt.body[0], cst.Assign):
+            return None
+        assign = stmt.body[0]
+        if len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name) or assign.targets[0].target.value != name:
+            return None
+        return stmt if _is_zero_matrix(self.ctx.call_qualname(assign.value), assign.value) else None
+
+    def _matmul(
+        self, outer: cst.CSTNode, left: str, right: str, *, transpose: bool, description: str | None = None,
+        statement: cst.SimpleStatementLine | None = None,
+    ) -> FixPlan | None:
+        """`numpy.matmul(left, right)` in place of `outer` (an expression), or — with `statement`, the
+        initialisation of the result — `name = numpy.matmul(...)` in place of the loop nest `outer`."""
         local = next((name for name, full in self.ctx.imports.items() if full == "numpy"), None)
         ops: list = []
         if local is None:
@@ -192,7 +255,11 @@ class PythonMatmul(Rule):
                 return None
             ops.append(AddImport(outer, "import numpy as np" if local == "np" else "import numpy"))
         right = f"{local}.transpose({right})" if transpose else right
-        return self.plan(Replace(outer, f"{local}.matmul({left}, {right})"), *ops, description=description)
+        call = f"{local}.matmul({left}, {right})"
+        if statement is not None:
+            result = statement.body[0].targets[0].target.value  # type: ignore[attr-defined]
+            return self.plan(DeleteLine(statement), ReplaceStatement(outer, f"{result} = {call}"), *ops, description=description)
+        return self.plan(Replace(outer, call), *ops, description=description)
 
     @staticmethod
     def _zip_dot(gen: cst.GeneratorExp | cst.ListComp) -> tuple[str, str] | None:
@@ -307,3 +374,19 @@ def _is_star_zip(node: cst.BaseExpression) -> bool:
 def _range_from_zero(node: cst.BaseExpression) -> bool:
     """`range(n)`: one argument, so the loop starts at 0 with step 1."""
     return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "range" and len(node.args) == 1 and node.args[0].star == ""
+
+
+def _is_zero(node: cst.BaseExpression) -> bool:
+    return (isinstance(node, cst.Integer) and node.value == "0") or (isinstance(node, cst.Float) and float(node.value) == 0.0)
+
+
+def _is_zero_matrix(qualname: str | None, value: cst.BaseExpression) -> bool:
+    """`[[0.0] * p for _ in range(n)]`, `[[0 for _ in range(p)] for _ in range(n)]` or `numpy.zeros(...)`."""
+    if qualname == "numpy.zeros":
+        return True
+    if not isinstance(value, cst.ListComp):
+        return False
+    row = value.elt
+    if isinstance(row, cst.BinaryOperation) and isinstance(row.operator, cst.Multiply) and isinstance(row.left, cst.List):
+        return len(row.left.elements) == 1 and _is_zero(row.left.elements[0].value)
+    return isinstance(row, cst.ListComp) and _is_zero(row.elt)

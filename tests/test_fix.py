@@ -87,6 +87,18 @@ def test_adv401_fix_gives_the_same_numbers(tmp_path: Path) -> None:
     assert np.allclose(before["matmul_index"](a, b), after["matmul_index"](a, b))
 
 
+def test_adv401_loop_nest_fix_gives_the_same_numbers() -> None:
+    np = pytest.importorskip("numpy")
+    before: dict = {}
+    after: dict = {}
+    exec(compile((fixtures_root() / "fixes" / "adv401_loop_nest.in.py").read_text(), "before", "exec"), before)
+    exec(compile((fixtures_root() / "fixes" / "adv401_loop_nest.out.py").read_text(), "after", "exec"), after)
+    rng = np.random.default_rng(1)
+    a, b = rng.random((4, 6)), rng.random((6, 5))
+    assert np.allclose(before["matmul_lists"](a.tolist(), b.tolist()), after["matmul_lists"](a.tolist(), b.tolist()))
+    assert np.allclose(before["matmul_array"](a, b), after["matmul_array"](a, b))
+
+
 # ----------------------------------------------------------------------------- never lose data
 ADV102 = "import torch\n\n\ndef forward(x):\n    for _ in range(3):\n        h = torch.zeros(4).to(x.device)\n    return h\n"
 ADV102_FIXED = "import torch\n\n\ndef forward(x):\n    for _ in range(3):\n        h = torch.zeros(4, device=x.device)\n    return h\n"
