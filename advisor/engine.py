@@ -212,6 +212,10 @@ def _fix(unit: SourceUnit, report: Report, anchors: Anchors | None, cell: int | 
         return to_fix(report.fix, unit.display_edits(edits, cell))
     except Unanchorable:
         return None
+    except Exception:  # a bug in a fix costs the fix, not the finding
+        if os.environ.get("ADVISOR_DEBUG"):
+            raise
+        return None
 
 
 def _dispatch(ctx: FileContext, visitors: list[Rule]) -> None:

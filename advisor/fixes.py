@@ -9,8 +9,11 @@ positions it already computed, so an edit covers only the changed node: every ot
 from __future__ import annotations
 
 import bisect
+import functools
+import os
+import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Union
+from typing import Any, Callable, TypeVar, Union
 
 import libcst as cst
 
@@ -78,6 +81,26 @@ class FixPlan:
     ops: tuple[Op, ...] = field(default_factory=tuple)
 
 
+_NEWLINE = re.compile("\n")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(builder: F) -> F:
+    """For a rule's fix builder: an unexpected shape costs the fix, never the finding (or the file's
+    other findings). `--debug` re-raises so the bug can be found."""
+
+    @functools.wraps(builder)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return builder(*args, **kwargs)
+        except Exception:
+            if os.environ.get("ADVISOR_DEBUG"):
+                raise
+            return None
+
+    return wrapper  # type: ignore[return-value]
+
+
 class Unanchorable(Exception):
     """An operation whose place in the text is not a whole line where it must be; the fix is dropped."""
 
@@ -94,10 +117,7 @@ class Anchors:
         self.positions = positions
         self.module = module
         self.parent = parents
-        self.starts = [0]
-        for i, ch in enumerate(text):
-            if ch == "\n":
-                self.starts.append(i + 1)
+        self.starts = [0] + [m.end() for m in _NEWLINE.finditer(text)]
         self.newline = "\r\n" if "\r\n" in text else "\n"
 
     def offset(self, line: int, column: int) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import libcst as cst
 
 from advisor.context import FileContext, dotted_name, has_star_args, int_value, positional, target_names, walk
-from advisor.fixes import FixPlan, Replace, with_keyword
+from advisor.fixes import FixPlan, Replace, guarded, with_keyword
 from advisor.rule import Rule, RuleDocs
 from advisor.rules._training import (
     LoaderUse,
@@ -507,6 +507,7 @@ class DataLoaderNoPinMemory(_LoaderRule):
         else:
             self.report(call, confidence=Confidence.HIGH, fix=fix)
 
+    @guarded
     def _pin(self, call: cst.Call, arg: cst.Arg | None) -> FixPlan | None:
         """`pin_memory=False` → `True`, or the keyword added; never beside `**kwargs`, which may hold it."""
         if arg is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from advisor.context import FileContext, dotted_name, has_star_args, keyword, move_target, positional
-from advisor.fixes import DeleteLine, FixPlan, InsertBefore, Replace, fresh_name, with_keyword
+from advisor.fixes import DeleteLine, FixPlan, InsertBefore, Replace, fresh_name, guarded, with_keyword
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 
@@ -124,6 +124,7 @@ class LoopInvariantTransfer(Rule):
             fix=self._hoist_tensor_move(node, loop, dotted, confident),
         )
 
+    @guarded
     def _hoist_module_move(self, node: cst.Call, loop: cst.For | cst.While, dotted: str) -> FixPlan | None:
         """`model.to(device)` alone on a line of the loop body: move that line above the loop.
 
@@ -137,6 +138,7 @@ class LoopInvariantTransfer(Rule):
         others = [c for c in _moves_in(self.ctx, loop, dotted) if c is not node]
         return self.plan(InsertBefore(loop, _source(node)), DeleteLine(line), safe=not others)
 
+    @guarded
     def _hoist_tensor_move(self, node: cst.Call, loop: cst.For | cst.While, dotted: str, bound: bool) -> FixPlan | None:
         """`w.to(device)` inside an expression: compute `w_dev = w.to(device)` once above the loop and use it.
 
@@ -223,6 +225,7 @@ class HostTensorThenMove(Rule):
             fix=self._with_device(node, factory, q),
         )
 
+    @guarded
     def _with_device(self, node: cst.Call, factory: cst.Call, qualname: str) -> FixPlan | None:
         """`torch.zeros(n).to(d)` → `torch.zeros(n, device=d)`: the same values, dtype and layout.
 

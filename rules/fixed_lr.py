@@ -7,7 +7,7 @@ import re
 import libcst as cst
 
 from advisor.context import FileContext, dotted_name, int_value, positional, walk
-from advisor.fixes import AddImport, FixPlan, InsertAfter, fresh_name
+from advisor.fixes import AddImport, FixPlan, InsertAfter, fresh_name, guarded
 from advisor.rule import Rule, RuleDocs
 from advisor.rules._training import literal
 from advisor.types import Confidence, Severity
@@ -103,6 +103,7 @@ class FixedLearningRate(Rule):
                 fix=self._skeleton(call),
             )
 
+    @guarded
     def _skeleton(self, optimizer: cst.Call) -> FixPlan | None:
         """`scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=<epochs>)` below the line
         that creates the optimizer, and `scheduler.step()` after the step loop inside the epoch loop.

@@ -7,7 +7,7 @@ import re
 import libcst as cst
 
 from advisor.context import dotted_name
-from advisor.fixes import AddImport, DeleteLine, FixPlan, Replace, ReplaceStatement, node_code
+from advisor.fixes import AddImport, DeleteLine, FixPlan, Replace, ReplaceStatement, guarded, node_code
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 
@@ -150,6 +150,7 @@ class PythonMatmul(Rule):
         self.report(outer, confidence=Confidence.HIGH if transpose else Confidence.MEDIUM, fix=self._zip_fix(outer, node))
 
     # --- the fix: only the two comprehension shapes whose operands are certain ------------------------
+    @guarded
     def _zip_fix(self, outer: cst.CSTNode, summed: cst.Call) -> FixPlan | None:
         """`[[sum(x*y for x, y in zip(row, col)) for col in zip(*B)] for row in A]` → `np.matmul(A, B)`;
         columns given as rows of `Bt` (`for col in Bt`) → `np.matmul(A, np.transpose(Bt))`."""
@@ -165,6 +166,7 @@ class PythonMatmul(Rule):
             return self._matmul(outer, node_code(rows), right, transpose=False)
         return self._matmul(outer, node_code(rows), node_code(cols), transpose=True)
 
+    @guarded
     def _index_fix(self, outer: cst.CSTNode, summed: cst.Call, product: cst.BaseExpression, pq: tuple[str, str]) -> FixPlan | None:
         """`[[sum(A[i][k] * B[k][j] for k in range(n)) for j in range(m)] for i in range(p)]` →
         `np.matmul(A, B)`, when every range starts at 0 (the loops then cover whole rows and columns)."""
@@ -183,6 +185,7 @@ class PythonMatmul(Rule):
             return None
         return self._matmul(outer, a, b, transpose=False, description=self.fix_title + "; assumes the ranges span whole rows and columns")
 
+    @guarded
     def _loop_fix(self, node: cst.CSTNode, outer: cst.CSTNode, product: cst.BaseExpression, pkq: tuple[str, str, str]) -> FixPlan | None:
         """The plain triple loop right after the zero matrix it fills:
 

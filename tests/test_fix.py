@@ -250,3 +250,21 @@ def test_force_exclude_applies_to_files_named_explicitly(run_cli, tmp_path: Path
     assert sorted(line.split(":")[0] for line in plain.stdout.splitlines()) == sorted(files)
     forced = run_cli("scan", "-q", "--exclude", "generated", "--force-exclude", *files)
     assert [line.split(":")[0] for line in forced.stdout.splitlines()] == ["src/mm.py"]
+
+
+def test_a_broken_fix_costs_the_fix_not_the_finding(monkeypatch: pytest.MonkeyPatch) -> None:
+    import advisor.engine as engine
+    from advisor.fixes import guarded
+
+    monkeypatch.delenv("ADVISOR_DEBUG", raising=False)
+
+    def explode(*_: object) -> None:
+        raise RuntimeError("bug in a fix")
+
+    monkeypatch.setattr(engine, "plan_edits", explode)
+    [finding] = [f for f in analyse_text(ADV102, "a.py") if f.code == "ADV102"]
+    assert finding.fix is None and finding.line == 6
+    assert guarded(explode)() is None
+    monkeypatch.setenv("ADVISOR_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        guarded(explode)()
