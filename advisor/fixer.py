@@ -169,3 +169,30 @@ def _unified(old: str, new: str, name: str) -> str:
     sep = "" if name.startswith("/") else "/"
     lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), f"a{sep}{name}", f"b{sep}{name}")
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+def finding_diff(finding: Finding, context: int = 3) -> str:
+    """The unified diff of this finding's fix alone, for reports (HTML shows it under the finding).
+
+    Reads the file again; empty when there is no fix or the file changed so the edits no longer fit."""
+    if finding.fix is None or not finding.fix.edits:
+        return ""
+    path = Path(finding.path)
+    try:
+        data = read_bytes(path)
+        if finding.cell is not None:
+            from advisor.notebook import load_cells
+
+            text = next(c.source for c in load_cells(data) if c.index == finding.cell)
+            name = f"{finding.path}:cell {finding.cell + 1}"
+        else:
+            text, _ = decode_with_encoding(data)
+            name = finding.path
+    except (SourceError, StopIteration):
+        return ""
+    if any(e.end > len(text) for e in finding.fix.edits):
+        return ""
+    new_text, _ = apply_edits(text, [finding.fix])
+    sep = "" if name.startswith("/") else "/"
+    lines = difflib.unified_diff(text.splitlines(keepends=True), new_text.splitlines(keepends=True), f"a{sep}{name}", f"b{sep}{name}", n=context)
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)

@@ -268,3 +268,18 @@ def test_a_broken_fix_costs_the_fix_not_the_finding(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("ADVISOR_DEBUG", "1")
     with pytest.raises(RuntimeError):
         guarded(explode)()
+
+
+def test_finding_diff_shows_one_fix(tmp_path: Path) -> None:
+    from advisor.engine import SourceUnit, analyse_unit
+    from advisor.fixer import finding_diff
+    from advisor.rule import all_rules
+
+    target = tmp_path / "code.py"
+    target.write_text(ADV102)
+    [finding] = analyse_unit(SourceUnit(str(target), ADV102), list(all_rules()))
+    diff = finding_diff(finding)
+    assert "-        h = torch.zeros(4).to(x.device)\n+        h = torch.zeros(4, device=x.device)\n" in diff
+    assert target.read_text() == ADV102  # nothing written
+    target.write_text("x = 1\n")  # the file changed since the scan: no diff rather than a wrong one
+    assert finding_diff(finding) == ""
