@@ -16,7 +16,9 @@ LR_HELPER = re.compile(r"sched|adjust_?(lr|learning_rate)|(set|update|decay|warm
 NOT_OPTIMIZERS = frozenset({"Optimizer", "LBFGS"})  # the base class; LBFGS runs its own line search
 PARAMETER_METHODS = frozenset({"parameters", "named_parameters"})
 MIN_EPOCHS = 5  # fewer literal epochs is a demo or a short fine-tune: a schedule changes little
-MIN_STEPS = 10  # a single loop of fewer literal steps is a smoke test, not a training run
+MIN_STEPS = 100  # a single loop of fewer literal steps is a smoke test or a toy, not a training run
+# Reinforcement learning trains on a moving data distribution; a fixed rate is the usual recipe there.
+RL_LIBRARIES = frozenset({"gym", "gymnasium", "dm_control", "stable_baselines3", "pettingzoo", "minigrid", "procgen"})
 
 
 class FixedLearningRate(Rule):
@@ -82,7 +84,7 @@ class FixedLearningRate(Rule):
     )
 
     def finish(self) -> None:
-        if self.ctx.uses_framework() or _schedule_in_file(self.ctx):
+        if self.ctx.uses_framework() or _schedule_in_file(self.ctx) or _reinforcement_learning(self.ctx):
             return
         optimizers = [c for c in self.ctx.nodes_by_type.get("Call", ()) if _is_optimizer(self.ctx, c) and self._trains_weights(c)]
         for call in optimizers:
@@ -177,6 +179,10 @@ def _callee(call: cst.Call) -> str | None:
     if isinstance(call.func, cst.Attribute):
         return call.func.attr.value
     return None
+
+
+def _reinforcement_learning(ctx: FileContext) -> bool:
+    return any(v.split(".")[0] in RL_LIBRARIES for v in ctx.imports.values())
 
 
 def _is_optimizer(ctx: FileContext, call: cst.Call) -> bool:
