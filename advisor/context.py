@@ -13,6 +13,8 @@ from typing import Iterator, Sequence
 import libcst as cst
 
 LOOP_TYPES = (cst.For, cst.While)
+# Node types that bind names (see `_bound_names`).
+BINDING_TYPES = ("Assign", "AugAssign", "AnnAssign", "For", "CompFor", "AsName", "NamedExpr", "Del")
 FUNCTION_TYPES = (cst.FunctionDef, cst.Lambda)
 # Frameworks that own the optimisation loop (and usually the learning-rate schedule) for the user.
 TRAINING_FRAMEWORKS = (
@@ -155,7 +157,10 @@ class FileContext:
     bindings: dict[str, list[cst.BaseExpression]] = field(default_factory=dict)
     calls_by_attr: dict[str, list[cst.Call]] = field(default_factory=dict)
     nodes_by_type: dict[str, list[cst.CSTNode]] = field(default_factory=dict)  # document order
-    _loops: dict[int, LoopFacts] = field(default_factory=dict)
+    _loops: dict[int, LoopFacts] | None = None
+    _call_loops: dict[int, list[tuple[cst.CSTNode, int]]] | None = None
+    _call_func: dict[int, tuple[cst.FunctionDef, int]] | None = None
+    _body_calls: dict[int, list[cst.Call]] | None = None
     _function_facts: dict[str, FunctionFacts] | None = None
     _module_classes: set[str] | None = None
     _kinds: dict[str, str | None] = field(default_factory=dict)
@@ -267,30 +272,91 @@ class FileContext:
 
     # ----------------------------------------------------------------- training loops
     def loop_facts(self, loop: cst.For | cst.While) -> LoopFacts:
-        cached = self._loops.get(id(loop))
-        if cached is not None:
-            return cached
+        """Facts for every loop of the file are computed together on first use, from the node index."""
+        if self._loops is None:
+            self._loops = self._all_loop_facts()
+        facts = self._loops.get(id(loop))
+        if facts is None:  # a loop node that is not part of this file's tree
+            facts = LoopFacts(is_step_loop=False, is_training_loop=False, assigned=set())
+        return facts
+
+    def calls_in_body(self, loop: cst.For | cst.While) -> list[cst.Call]:
+        """Calls that run once per iteration of `loop` (not inside a nested loop, function or class), in
+        document order."""
+        self._index_calls()
+        assert self._body_calls is not None
+        return self._body_calls.get(id(loop), [])
+
+    def _index_calls(self) -> None:
+        """For every call: the loops whose body holds it (with how many loops lie between), and the
+        function whose body holds it (with its loop depth there). One climb up the parent index per
+        call; no subtree is walked (libcst's `.children` rebuilds child lists by visiting, which is slow)."""
+        if self._call_loops is not None:
+            return
+        call_loops: dict[int, list[tuple[cst.CSTNode, int]]] = {}
+        call_func: dict[int, tuple[cst.FunctionDef, int]] = {}
+        body_calls: dict[int, list[cst.Call]] = {}
+        for call in self.nodes_by_type.get("Call", ()):
+            loops, func = self._climb(call)
+            if loops:
+                call_loops[id(call)] = loops
+                if loops[0][1] == 0:
+                    body_calls.setdefault(id(loops[0][0]), []).append(call)  # type: ignore[arg-type]
+            if func is not None:
+                call_func[id(call)] = func
+        self._call_loops, self._call_func, self._body_calls = call_loops, call_func, body_calls
+
+    def _climb(self, node: cst.CSTNode) -> tuple[list[tuple[cst.CSTNode, int]], tuple[cst.FunctionDef, int] | None]:
+        """Loops whose body holds `node` (innermost first, with the number of loops in between), and the
+        function whose body holds it with its loop depth — up to the nearest function, lambda or class."""
+        loops: list[tuple[cst.CSTNode, int]] = []
+        depth = 0
+        child = node
+        parents = self.parents
+        current = parents.get(id(node))
+        while current is not None:
+            if isinstance(current, LOOP_TYPES):
+                if child is current.body:
+                    loops.append((current, depth))
+                depth += 1
+            elif isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+                if isinstance(current, cst.FunctionDef) and child is current.body:
+                    return loops, (current, depth)
+                return loops, None
+            child = current
+            current = parents.get(id(current))
+        return loops, None
+
+    def _all_loop_facts(self) -> dict[int, LoopFacts]:
+        self._index_calls()
+        assert self._call_loops is not None
         funcs = self.function_facts()
-        step = False
-        training = False
-        assigned: set[str] = set()
-        if isinstance(loop, cst.For):
-            assigned |= target_names(loop.target)
-        for node, depth in self._walk_loop_body(loop):
-            if isinstance(node, cst.Call):
-                if self._is_training_call(node):
-                    training = True
-                    step = step or depth == 0
-                else:
-                    callee = self._local_callee(node)
-                    if callee is not None:
-                        ff = funcs.get(callee)
-                        if ff is not None and (ff.steps or ff.epochs):
-                            training = True
-                            step = step or (depth == 0 and ff.steps)
-            assigned |= _bound_names(node)
-        facts = LoopFacts(is_step_loop=step, is_training_loop=training, assigned=assigned)
-        self._loops[id(loop)] = facts
+        facts: dict[int, LoopFacts] = {}
+        for type_name in ("For", "While"):
+            for loop in self.nodes_by_type.get(type_name, ()):
+                assigned = target_names(loop.target) if isinstance(loop, cst.For) else set()
+                facts[id(loop)] = LoopFacts(is_step_loop=False, is_training_loop=False, assigned=assigned)
+        for call in self.nodes_by_type.get("Call", ()):
+            loops = self._call_loops.get(id(call))
+            if not loops:
+                continue
+            trains = self._is_training_call(call)
+            callee = None if trains else self._local_callee(call)
+            ff = funcs.get(callee) if callee is not None else None
+            if not trains and (ff is None or not (ff.steps or ff.epochs)):
+                continue
+            for loop, depth in loops:
+                lf = facts[id(loop)]
+                lf.is_training_loop = True
+                if depth == 0 and (trains or (ff is not None and ff.steps)):
+                    lf.is_step_loop = True
+        for type_name in BINDING_TYPES:
+            for node in self.nodes_by_type.get(type_name, ()):
+                names = _bound_names(node)
+                if not names:
+                    continue
+                for loop, _ in self._climb(node)[0]:
+                    facts[id(loop)].assigned |= names
         return facts
 
     def training_step_loop(self, node: cst.CSTNode) -> cst.For | cst.While | None:
@@ -307,18 +373,6 @@ class FileContext:
             if isinstance(anc, cst.FunctionDef) and anc.name.value.startswith("test_"):
                 return True
         return False
-
-    def _walk_loop_body(self, loop: cst.For | cst.While) -> Iterator[tuple[cst.CSTNode, int]]:
-        """Nodes of the loop body with their nested-loop depth; nested functions/classes skipped."""
-        stack: list[tuple[cst.CSTNode, int]] = [(loop.body, 0)]
-        while stack:
-            node, depth = stack.pop()
-            yield node, depth
-            if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-                continue
-            inner = depth + 1 if isinstance(node, LOOP_TYPES) else depth
-            for child in node.children:
-                stack.append((child, inner))
 
     def is_training_call(self, call: cst.Call) -> bool:
         """`.backward()`, `torch.autograd.backward` or an optimizer's / grad scaler's `.step()`."""
@@ -355,40 +409,35 @@ class FileContext:
             return self._function_facts
         facts = {name: FunctionFacts() for name in self.functions}
         self._function_facts = facts  # visible (empty) during the fixpoint, which is what recursion needs
+        self._index_calls()
+        assert self._call_func is not None
+        # per function name: (depth, trains, local callee) of each call in its body
+        calls: dict[str, list[tuple[int, bool, str | None]]] = {}
+        for call in self.nodes_by_type.get("Call", ()):
+            owner = self._call_func.get(id(call))
+            if owner is None:
+                continue
+            fdef, depth = owner
+            calls.setdefault(fdef.name.value, []).append((depth, self._is_training_call(call), self._local_callee(call)))
         changed = True
         while changed:
             changed = False
-            for name, defs in self.functions.items():
-                for fdef in defs:
-                    steps, epochs = self._scan_function(fdef, facts)
-                    ff = facts[name]
-                    if (steps and not ff.steps) or (epochs and not ff.epochs):
-                        ff.steps |= steps
-                        ff.epochs |= epochs
-                        changed = True
-        return facts
-
-    def _scan_function(self, fdef: cst.FunctionDef, facts: dict[str, FunctionFacts]) -> tuple[bool, bool]:
-        steps = epochs = False
-        stack: list[tuple[cst.CSTNode, int]] = [(fdef.body, 0)]
-        while stack:
-            node, depth = stack.pop()
-            if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-                continue
-            if isinstance(node, cst.Call):
-                trains = self._is_training_call(node)
-                callee = self._local_callee(node)
-                ff = facts.get(callee) if callee else None
-                if trains or (ff is not None and ff.steps):
-                    if depth == 0:
-                        steps = True
-                    else:
+            for name, found in calls.items():
+                ff = facts[name]
+                steps, epochs = ff.steps, ff.epochs
+                for depth, trains, callee in found:
+                    other = facts.get(callee) if callee else None
+                    if trains or (other is not None and other.steps):
+                        if depth == 0:
+                            steps = True
+                        else:
+                            epochs = True
+                    if other is not None and other.epochs:
                         epochs = True
-                if ff is not None and ff.epochs:
-                    epochs = True
-            inner = depth + 1 if isinstance(node, LOOP_TYPES) else depth
-            stack.extend((c, inner) for c in node.children)
-        return steps, epochs
+                if (steps, epochs) != (ff.steps, ff.epochs):
+                    ff.steps, ff.epochs = steps, epochs
+                    changed = True
+        return facts
 
     # ----------------------------------------------------------------- what names hold
     def kind_of(self, node: cst.BaseExpression) -> str | None:

@@ -77,9 +77,27 @@ def _code(node: cst.CSTNode) -> str:
 
 def loader_uses(ctx: FileContext, call: cst.Call) -> list[LoaderUse]:
     """Every loop we can show consumes the batches of the DataLoader built by `call`."""
+    direct = _iterated_directly(ctx, call)
+    if direct is not None:  # `for x, y in DataLoader(...)`: no name to follow
+        return [_use(ctx, direct, frozenset(target_names(direct.target)), "train" if ctx.loop_facts(direct).is_step_loop else "")]
     refs = _refs_of(ctx, call)
     origin = " ".join(r.dotted + (r.key or "") for r in refs).lower()
     return _uses(ctx, refs, origin, depth=0)
+
+
+def _iterated_directly(ctx: FileContext, call: cst.Call) -> cst.For | None:
+    """The loop whose iterable is this very call, possibly inside `enumerate(...)`/`tqdm(...)`."""
+    node: cst.CSTNode = call
+    while True:
+        parent = ctx.parent(node)
+        if isinstance(parent, cst.For) and parent.iter is node:
+            return parent
+        if isinstance(parent, cst.Arg):
+            wrapper = ctx.parent(parent)
+            if isinstance(wrapper, cst.Call) and _callee_name(wrapper) in WRAPPERS:
+                node = wrapper
+                continue
+        return None
 
 
 def feeds_training(uses: list[LoaderUse]) -> bool:
@@ -87,13 +105,21 @@ def feeds_training(uses: list[LoaderUse]) -> bool:
 
 
 def moves_batches(ctx: FileContext, use: LoaderUse) -> bool:
-    """The loop copies its batch to a device (`x.to(device)`, `batch["x"].cuda()`, a dict comprehension of
-    `.to(device)` over the batch)."""
+    """The loop copies its batch to a device: `x.to(device)`, `batch["x"].cuda()`, a comprehension of
+    `.to(device)` over the batch, or a name unpacked from the batch first (`inputs, labels = data`)."""
+    body = _body_nodes(use.loop)
     names = set(use.batch_names)
-    for node in _body_nodes(use.loop):
-        if isinstance(node, cst.CompFor) and _names(node.iter) & use.batch_names:
-            names |= target_names(node.target)
-    for node in _body_nodes(use.loop):
+    for _ in range(3):  # follow a few steps of `a = f(batch)` / `x, y = batch` inside the loop
+        before = len(names)
+        for node in body:
+            if isinstance(node, cst.CompFor) and _names(node.iter) & names:
+                names |= target_names(node.target)
+            elif isinstance(node, cst.Assign) and _names(node.value) & names:
+                for t in node.targets:
+                    names |= target_names(t.target)
+        if len(names) == before:
+            break
+    for node in body:
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and move_target(ctx, node) == "device":
             if _names(node.func.value) & names:
                 return True
@@ -114,6 +140,13 @@ def _refs_of(ctx: FileContext, call: cst.Call) -> list[Ref]:
         value = ctx.parent(parent) or call
     scope = ctx.enclosing_function(call)
     holder = ctx.parent(value)
+    if isinstance(holder, cst.Element) and scope is not None:  # `return DataLoader(a), DataLoader(b)`
+        tup = ctx.parent(holder)
+        if isinstance(tup, cst.Tuple) and isinstance(ctx.parent(tup), cst.Return):
+            index = next(i for i, el in enumerate(tup.elements) if el is holder)
+            refs = _returned_refs(ctx, scope, index=index)
+            return [Ref(r.dotted, key, r.scope) for r in refs] if key is not None else refs
+        return []
     if isinstance(holder, cst.Return):
         refs = _returned_refs(ctx, scope, index=None) if scope is not None else []
     else:
@@ -231,6 +264,7 @@ def _draws_from(ctx: FileContext, expr: cst.BaseExpression, refs: list[Ref], whe
 def _uses(ctx: FileContext, refs: list[Ref], origin: str, depth: int) -> list[LoaderUse]:
     if not refs:
         return []
+    refs = refs + _wrapped_refs(ctx, refs)
     out: list[LoaderUse] = []
     for loop in ctx.nodes_by_type.get("For", ()):
         if _draws_from(ctx, loop.iter, refs, loop):
@@ -238,6 +272,17 @@ def _uses(ctx: FileContext, refs: list[Ref], origin: str, depth: int) -> list[Lo
     out.extend(_next_uses(ctx, refs, origin))
     if depth < MAX_CALL_DEPTH:
         out.extend(_uses_through_calls(ctx, refs, origin, depth))
+    return out
+
+
+def _wrapped_refs(ctx: FileContext, refs: list[Ref]) -> list[Ref]:
+    """`batches = tqdm(loader)`, `pbar = enumerate(loader)`: the wrapper's name iterates the loader too."""
+    out: list[Ref] = []
+    for assign in ctx.nodes_by_type.get("Assign", ()):
+        value = assign.value
+        if isinstance(value, cst.Call) and _callee_name(value) in WRAPPERS and _callee_name(value) != "iter":
+            if _draws_from(ctx, value, refs, assign):
+                out.extend(_assigned_refs(ctx, value, ctx.enclosing_function(assign)))
     return out
 
 
@@ -317,9 +362,7 @@ def step_every_iteration(ctx: FileContext, loop: cst.For | cst.While) -> str | N
         return None
     funcs = ctx.function_facts()
     found: str | None = None
-    for node in _body_nodes(loop):
-        if not isinstance(node, cst.Call) or ctx.innermost_loop(node) is not loop:
-            continue
+    for node in ctx.calls_in_body(loop):
         callee = _callee_name(node)
         helper = funcs.get(callee or "") if callee in ctx.functions else None
         if ctx.is_training_call(node) or (helper is not None and helper.steps):
@@ -327,6 +370,20 @@ def step_every_iteration(ctx: FileContext, loop: cst.For | cst.While) -> str | N
                 return "always"
             found = "conditional"
     return found
+
+
+def steps_optimizer(ctx: FileContext, loop: cst.For | cst.While) -> bool:
+    """The loop body (not its nested loops) updates weights: an optimizer-like `.step()`, or a local
+    helper that trains. A `.backward()` alone may only be computing input gradients (saliency)."""
+    funcs = ctx.function_facts()
+    for node in ctx.calls_in_body(loop):
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "step" and ctx.is_training_call(node):
+            return True
+        callee = _callee_name(node)
+        helper = funcs.get(callee or "") if callee in ctx.functions else None
+        if helper is not None and helper.steps:
+            return True
+    return False
 
 
 def loader_loops(ctx: FileContext) -> set[int]:

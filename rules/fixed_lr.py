@@ -15,8 +15,11 @@ from advisor.types import Confidence, Severity
 # Helpers that change the rate by another name: adjust_learning_rate(opt, epoch), set_lr(...), warmup_lr...
 LR_HELPER = re.compile(r"sched|adjust_?(lr|learning_rate)|(set|update|decay|warmup|cosine|poly)_?(lr|learning_rate)|lr_?(decay|warmup|update|policy|lambda)", re.I)
 NOT_OPTIMIZERS = frozenset({"Optimizer", "LBFGS"})  # the base class; LBFGS runs its own line search
-MIN_EPOCHS = 2
-MIN_STEPS = 10  # a single loop of fewer literal steps is a smoke test, not a training run
+PARAMETER_METHODS = frozenset({"parameters", "named_parameters"})
+MIN_EPOCHS = 5  # fewer literal epochs is a demo or a short fine-tune: a schedule changes little
+MIN_STEPS = 100  # a single loop of fewer literal steps is a smoke test or a toy, not a training run
+# Reinforcement learning trains on a moving data distribution; a fixed rate is the usual recipe there.
+RL_LIBRARIES = frozenset({"gym", "gymnasium", "dm_control", "stable_baselines3", "pettingzoo", "minigrid", "procgen"})
 
 
 class FixedLearningRate(Rule):
@@ -37,13 +40,14 @@ class FixedLearningRate(Rule):
         "ReduceLROnPlateau / OneCycleLR) and call `scheduler.step()` once per epoch (per batch for OneCycleLR)"
     )
     severity = Severity.INFO
-    triggers = ("optim",)
+    triggers = ("optim.", "torch.optim")  # `optim.SGD`, `torch.optim.SGD`, `import torch.optim as O`
     pair = "adv301"
     # Unsafe: a schedule changes what the model learns; the skeleton is a starting point to review.
     fix_safe = False
     fix_title = "add a cosine learning-rate schedule stepped once per epoch (a skeleton to tune)"
     docs = RuleDocs(
-        what="Finds a `torch.optim` optimizer whose `.step()` runs in a loop that is itself repeated "
+        what="Finds a `torch.optim` optimizer over a model's `.parameters()` whose `.step()` runs in a loop "
+        "that is itself repeated "
         "(an epoch loop around the batch loop, a helper called once per epoch, or one long step loop) in a "
         "file with no `torch.optim.lr_scheduler`, no assignment to a param group's `\"lr\"`, no helper "
         "named like `adjust_learning_rate`, and no training framework (Lightning, Hugging Face Trainer, "
@@ -84,9 +88,9 @@ class FixedLearningRate(Rule):
     )
 
     def finish(self) -> None:
-        if self.ctx.uses_framework() or _schedule_in_file(self.ctx):
+        if self.ctx.uses_framework() or _schedule_in_file(self.ctx) or _reinforcement_learning(self.ctx):
             return
-        optimizers = [c for c in self.ctx.nodes_by_type.get("Call", ()) if _is_optimizer(self.ctx, c)]
+        optimizers = [c for c in self.ctx.nodes_by_type.get("Call", ()) if _is_optimizer(self.ctx, c) and self._trains_weights(c)]
         for call in optimizers:
             if self.ctx.in_test_function(call):
                 continue
@@ -145,8 +149,28 @@ class FixedLearningRate(Rule):
         ]
         return self.plan(*ops)
 
+    def _trains_weights(self, optimizer: cst.Call) -> bool:
+        """The optimizer updates a module's parameters (`model.parameters()`, param groups built from
+        them), not an input tensor (`SGD([image])` in feature visualisation, adversarial examples), where a
+        schedule is beside the point. Parameters we cannot trace stay silent."""
+        arg = optimizer.args[0] if optimizer.args and optimizer.args[0].keyword is None else None
+        for a in optimizer.args:
+            if a.keyword is not None and a.keyword.value == "params":
+                arg = a
+        return arg is not None and self._holds_parameters(arg.value, frozenset())
+
+    def _holds_parameters(self, expr: cst.BaseExpression, seen: frozenset[str]) -> bool:
+        for node in walk(expr):
+            if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in PARAMETER_METHODS:
+                return True
+            name = dotted_name(node) if isinstance(node, (cst.Name, cst.Attribute)) else None
+            if name is not None and name not in seen and name in self.ctx.bindings:
+                if any(self._holds_parameters(v, seen | {name}) for v in self.ctx.bindings[name]):
+                    return True
+        return False
+
     def _repeated_training(self, optimizer: cst.Call, only: bool) -> tuple[int, str] | None:
-        """How long the optimizer is stepped for: (count, "epochs" | "iterations"), count 0 when it is not
+        """How long the optimizer is stepped for: (count, "epochs" | "steps"), count 0 when it is not
         a literal; None when its steps do not run in a repeated loop we can see."""
         names = _bound_names(self.ctx, optimizer)
         counts: list[tuple[int, str]] = []
@@ -192,7 +216,7 @@ class FixedLearningRate(Rule):
                     if caller_loop is not None and not self.ctx.in_test_function(caller_loop):
                         out.append(_count(self.ctx, caller_loop, MIN_EPOCHS, "epochs"))
         if isinstance(loop, cst.While) or _is_range(loop.iter):
-            out.append(_count(self.ctx, loop, MIN_STEPS, "iterations"))
+            out.append(_count(self.ctx, loop, MIN_STEPS, "steps"))
         return out
 
 
@@ -202,6 +226,10 @@ def _callee(call: cst.Call) -> str | None:
     if isinstance(call.func, cst.Attribute):
         return call.func.attr.value
     return None
+
+
+def _reinforcement_learning(ctx: FileContext) -> bool:
+    return any(v.split(".")[0] in RL_LIBRARIES for v in ctx.imports.values())
 
 
 def _is_optimizer(ctx: FileContext, call: cst.Call) -> bool:

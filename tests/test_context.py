@@ -149,3 +149,30 @@ def test_conditional_within_loop():
     loop = loops(ctx)[0]
     items = [c for c in ctx.nodes_by_type["Call"] if c.func.attr.value == "item"]
     assert [ctx.is_conditional_within(c, loop) for c in items] == [False, True, False, True]
+
+
+def test_loop_facts_from_the_index_match_the_loop_body_rules():
+    ctx = ctx_of(
+        """
+        for epoch in range(3):
+            def hook(g):
+                g.backward()
+            for x in loader:
+                y = model(x)
+                y.backward()
+            total = epoch
+        for z in data:
+            fn = lambda t: t.backward()
+            w = z
+        """
+    )
+    outer, inner, other = loops(ctx)[0], loops(ctx)[1], loops(ctx)[2]
+    assert (ctx.loop_facts(outer).is_step_loop, ctx.loop_facts(outer).is_training_loop) == (False, True)
+    assert ctx.loop_facts(inner).is_step_loop
+    assert not ctx.loop_facts(other).is_training_loop  # a lambda's body does not run per iteration
+    assert {"epoch", "x", "y", "total"} <= ctx.loop_facts(outer).assigned
+    assert "g" not in ctx.loop_facts(outer).assigned  # bindings inside a nested function stay there
+    assert ctx.loop_facts(other).assigned >= {"z", "fn", "w"}
+    body = [cst.Module([]).code_for_node(c) for c in ctx.calls_in_body(inner)]
+    assert body == ["model(x)", "y.backward()"]
+    assert ctx.calls_in_body(outer) == []  # `range(3)` is the iterable, the nested calls belong to others
