@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,10 @@ def test_fix_pair(pair: Path, tmp_path: Path) -> None:
     assert left == [], f"still fixable after the fix: {[(f.code, f.line) for f in left]}"
     if first.changed:
         assert before_codes and {f.code for f in first.fixed} == before_codes
+    # a re-scan no longer reports what was fixed, and still reports everything else
+    before_all = Counter(f.code for f in analyse_text(pair.read_text(encoding="utf-8"), "code.py"))
+    after_all = Counter(f.code for f in analyse_text(expected, "code.py"))
+    assert after_all == before_all - Counter(f.code for f in first.fixed)
 
 
 def test_every_fixing_rule_has_a_pair() -> None:
