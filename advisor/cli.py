@@ -62,12 +62,16 @@ def main() -> None:
 @click.option("--exclude", multiple=True, help="Glob of files or folders to skip (repeatable), on top of the defaults.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Read [tool.advisor] from this pyproject.toml.")
 @click.option("--no-gitignore", is_flag=True, help="Scan files that .gitignore excludes.")
+@click.option("--force-exclude", is_flag=True, help="Apply --exclude and the configured excludes to files named explicitly too (for pre-commit).")
 @click.option("-q", "--quiet", is_flag=True, help="Print findings only: no fix hints, no summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for internal errors.")
 @click.option("--verify", "verify", is_flag=True, help="Measure each fired rule's before/after pair here and attach the result (needs advisor[verify]).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "all"]), default="auto", show_default=True, help="Where --verify measures.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True, help="Seconds each --verify pair may run.")
-@click.option("--no-cache", is_flag=True, help="Re-measure instead of reusing cached --verify results.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write caches: re-analyse unchanged files and re-measure --verify pairs.")
+@click.option("--fix", "apply_fixes", is_flag=True, help="Apply safe fixes in place, then report what is left.")
+@click.option("--unsafe-fixes", is_flag=True, help="Also apply fixes that may change results or types (implies --fix).")
+@click.option("--diff", "show_diff", is_flag=True, help="Print the fixes as a unified diff and write nothing; exit 1 if there is one.")
 def scan(
     paths: tuple[str, ...],
     select: tuple[str, ...],
@@ -80,12 +84,16 @@ def scan(
     exclude: tuple[str, ...],
     config_path: str | None,
     no_gitignore: bool,
+    force_exclude: bool,
     quiet: bool,
     debug: bool,
     verify: bool,
     device: str,
     timeout: float,
     no_cache: bool,
+    apply_fixes: bool,
+    unsafe_fixes: bool,
+    show_diff: bool,
 ) -> None:
     """Scan PATHS (files or folders, default `.`) for performance anti-patterns."""
     from advisor.discover import discover
@@ -107,9 +115,18 @@ def scan(
         config.ignore = config.ignore + _split_codes(ignore, "--ignore")
     if config.select and "ALL" in config.select:
         config.select = None
-    files, errors = discover(list(paths), config.exclude + exclude, respect_gitignore=config.respect_gitignore and not no_gitignore)
-    result = run_scan(files, config, jobs=jobs)
+    files, errors = discover(
+        list(paths), config.exclude + exclude, respect_gitignore=config.respect_gitignore and not no_gitignore, force_exclude=force_exclude
+    )
+    if show_diff:
+        sys.exit(_diff_only(files, errors, config, unsafe_fixes, output))
+    fix_errors = _apply_fixes(files, config, unsafe_fixes, quiet) if apply_fixes or unsafe_fixes else []
+    from advisor.scan_cache import ScanCache
+
+    result = run_scan(files, config, jobs=jobs, cache=None if no_cache else ScanCache())
     result.errors.extend(errors)
+    reported = {e.path for e in result.errors}  # a file the scan could not read either is reported once
+    result.errors.extend(e for e in fix_errors if e.path not in reported)
     result.sort()
     if verify:
         from advisor.verify.command import attach_verifications, run_options
@@ -147,11 +164,47 @@ def report(results: str, fmt: str, output: str | None) -> None:
     _write(render(fmt, result), output)
 
 
+def _apply_fixes(files: list[Path], config: Config, unsafe: bool, quiet: bool) -> list[Any]:
+    """Fix every file in place; say on stderr what changed. Returns the files that could not be fixed."""
+    from advisor.fixer import fix_file
+
+    errors, fixed, changed = [], 0, 0
+    for path in files:
+        outcome = fix_file(path, config, unsafe=unsafe)
+        if outcome.error is not None:
+            errors.append(outcome.error)
+        if outcome.changed:
+            changed += 1
+            fixed += len(outcome.fixed)
+    if not quiet and (fixed or changed):
+        click.echo(f"Fixed {fixed} finding{'s' if fixed != 1 else ''} in {changed} file{'s' if changed != 1 else ''}.", err=True)
+    return errors
+
+
+def _diff_only(files: list[Path], errors: list[Any], config: Config, unsafe: bool, output: str | None) -> int:
+    """`--diff`: the unified diff of every fix, nothing written. 1 if there is a diff, 2 on errors."""
+    from advisor.fixer import fix_file
+
+    diffs = []
+    for path in files:
+        outcome = fix_file(path, config, unsafe=unsafe, write=False)
+        if outcome.error is not None:
+            errors.append(outcome.error)
+        diffs.append(outcome.diff)
+    _write("".join(diffs), output)
+    for err in errors:
+        click.echo(f"{err.path}: error: {err.message}", err=True)
+    if errors:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if any(diffs) else EXIT_CLEAN
+
+
 @main.command("rules")
 def list_rules() -> None:
     """List every rule with its code, name and one-line summary."""
     for rule in rules_by_code().values():
-        click.echo(f"{rule.code}  {rule.name:<28} {rule.summary}")
+        fix = {None: "", True: "  [fix]", False: "  [unsafe fix]"}[rule.fix_safe]
+        click.echo(f"{rule.code}  {rule.name:<28} {rule.summary}{fix}")
 
 
 @main.command()

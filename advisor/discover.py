@@ -23,6 +23,14 @@ def _excluded(rel: str, name: str, patterns: tuple[str, ...]) -> bool:
                for p in patterns)
 
 
+def _force_excluded(path: Path, patterns: tuple[str, ...]) -> bool:
+    parts = path.parts
+    if any(part in DEFAULT_EXCLUDES for part in parts[:-1]):
+        return True
+    rel = path.as_posix()
+    return any(_excluded("/".join(parts[i:]), path.name, patterns) for i in range(len(parts))) or _excluded(rel, path.name, patterns)
+
+
 def _walk(root: Path, patterns: tuple[str, ...], errors: list[FileError]) -> list[Path]:
     found: list[Path] = []
 
@@ -78,8 +86,13 @@ def _git_ignored(files: list[Path]) -> set[Path]:
     return ignored
 
 
-def discover(paths: list[str], exclude: tuple[str, ...] = (), respect_gitignore: bool = True) -> tuple[list[Path], list[FileError]]:
-    """Files to scan, in a stable order, and errors for paths that do not exist."""
+def discover(
+    paths: list[str], exclude: tuple[str, ...] = (), respect_gitignore: bool = True, force_exclude: bool = False
+) -> tuple[list[Path], list[FileError]]:
+    """Files to scan, in a stable order, and errors for paths that do not exist.
+
+    `force_exclude` filters files named explicitly too: pre-commit names every staged file, and a
+    project's excludes (and the default build/venv folders) should still hold there."""
     errors: list[FileError] = []
     explicit: list[Path] = []
     walked: list[Path] = []
@@ -90,7 +103,8 @@ def discover(paths: list[str], exclude: tuple[str, ...] = (), respect_gitignore:
         elif p.is_dir():
             errors.append(FileError(raw, "is a directory named like a Python file — rename it or pass the files inside it"))
         elif p.exists() or p.is_symlink():
-            explicit.append(p)
+            if not (force_exclude and _force_excluded(p, exclude)):
+                explicit.append(p)
         else:
             errors.append(FileError(raw, "no such file or directory — check the path"))
     if respect_gitignore and walked:

@@ -11,7 +11,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -19,10 +19,14 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from advisor.config import Config
 from advisor.context import FileContext, build_context
 from advisor.excerpt import excerpt, fix_diff, split_lines
+from advisor.fixes import Anchors, Unanchorable, plan_edits, to_fix
 from advisor.rule import Report, Rule, rules_by_code, select_rules
 from advisor.source import SourceError, read_bytes, decode
 from advisor.suppress import is_suppressed, suppressions
-from advisor.types import FileError, Finding, ScanResult, Span
+from advisor.types import Edit, FileError, Finding, Fix, ScanResult, Span
+
+if TYPE_CHECKING:
+    from advisor.scan_cache import ScanCache
 
 # Below this many files a process pool costs more to start than it saves.
 PARALLEL_THRESHOLD = 16
@@ -35,16 +39,80 @@ class SourceUnit:
     path: str
     text: str
     cells: tuple[tuple[int, int], ...] | None = None  # per unit line (1-based index-1): (cell, line in cell)
+    # notebooks: (cell index, the cell's source as stored, 0-based lines blanked because they were IPython)
+    cell_sources: tuple[tuple[int, str, frozenset[int]], ...] = ()
 
     def locate(self, line: int, column: int) -> tuple[int | None, int, int]:
         if self.cells is None:
             return None, line, column
-        cell, cell_line = self.cells[line - 1]
+        cell, cell_line = self.cells[min(line, len(self.cells)) - 1]
         return cell, cell_line, column
 
+    def same_cell(self, a: int, b: int) -> bool:
+        """Whether two offsets of the unit text lie in one notebook cell (always, for a plain file)."""
+        if self.cells is None:
+            return True
+        return self._cell_at(a) == self._cell_at(b)
 
-def load_unit(path: Path, display: str) -> SourceUnit:
-    data = read_bytes(path)
+    def _cell_at(self, offset: int) -> int:
+        line = self.text.count("\n", 0, offset) + 1
+        return self.locate(line, 0)[0] or 0
+
+    def fixed_text_and_name(self, cell: int | None) -> tuple[str, str]:
+        """The text a finding's fix edits apply to (the file, or its cell's source) and its name in a diff."""
+        if cell is None or self.cells is None:
+            return self.text, self.path
+        source = next(src for idx, src, _ in self.cell_sources if idx == cell)
+        return source, f"{self.path}:cell {cell + 1}"
+
+    def display_edits(self, edits: tuple[Edit, ...], cell: int | None) -> tuple[Edit, ...]:
+        """Edits in the coordinates a user applies them to: the file's text, or the cell's own source.
+
+        Raises Unanchorable when a notebook edit leaves its cell or touches a blanked IPython line.
+        """
+        if self.cells is None:
+            return edits
+        source, blanked = next((src, bl) for idx, src, bl in self.cell_sources if idx == cell)
+        starts = [0] + [i + 1 for i, ch in enumerate(source) if ch == "\n"]
+        unit_starts = [0] + [i + 1 for i, ch in enumerate(self.text) if ch == "\n"]
+        real_lines = len(self.cells) - 1  # the last entry maps libcst's one-past-the-end line
+
+        def cell_offset(pos: int, is_end: bool) -> tuple[int, int]:
+            """(offset in the cell's source, 0-based cell line) for a unit offset; an end at the start of a
+            line is taken as the end of the line before, so an edit never reaches into the next line."""
+            line = _line_at(unit_starts, pos)
+            col = pos - unit_starts[line - 1]
+            if is_end and col == 0 and line > 1:
+                line -= 1
+                col = unit_starts[line] - unit_starts[line - 1]
+            if line > real_lines:
+                raise Unanchorable("the edit reaches past the last cell")
+            where, cell_line = self.cells[line - 1]
+            if where != cell:
+                raise Unanchorable("the edit leaves its notebook cell")
+            return min(starts[cell_line - 1] + col, len(source)), cell_line - 1
+
+        out = []
+        for e in edits:
+            begin, first = cell_offset(e.start, False)
+            finish, last = cell_offset(e.end, True) if e.end > e.start else (begin, first - 1)
+            if any(n in blanked for n in range(first, last + 1)):
+                raise Unanchorable("the edit touches an IPython line")
+            analysed = self.text[e.start : e.end]
+            if source[begin:finish] not in (analysed, analysed[:-1] if analysed.endswith("\n") else analysed):
+                raise Unanchorable("the cell's text differs from the analysed text here")
+            out.append(Edit(begin, finish, e.replacement))
+        return tuple(out)
+
+
+def _line_at(starts: list[int], offset: int) -> int:
+    import bisect
+
+    return bisect.bisect_right(starts, offset)
+
+
+def load_unit(path: Path, display: str, data: bytes | None = None) -> SourceUnit:
+    data = read_bytes(path) if data is None else data
     if path.suffix == ".ipynb":
         from advisor.notebook import notebook_unit  # only notebooks pay for it
 
@@ -102,10 +170,11 @@ def analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | Non
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     silenced = suppressions(unit.text)
     lines = split_lines(unit.text)
+    anchors = Anchors(unit.text, positions, module, ctx.parent) if any(r.fix for _, r in reported) else None
     findings: list[Finding] = []
     seen: set[tuple[str, int, int]] = set()
     for visitor, report in reported:
-        found = _finding(unit, visitor, report, positions, silenced, ctx, lines)
+        found = _finding(unit, visitor, report, positions, silenced, ctx, lines, anchors)
         if found is None:
             continue
         key = (found.code, found.span.line, found.span.column)
@@ -116,7 +185,14 @@ def analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | Non
 
 
 def _finding(
-    unit: SourceUnit, rule: Rule, report: Report, positions: Any, silenced: dict[int, set[str]], ctx: Any, lines: list[str]
+    unit: SourceUnit,
+    rule: Rule,
+    report: Report,
+    positions: Any,
+    silenced: dict[int, set[str]],
+    ctx: Any,
+    lines: list[str],
+    anchors: Anchors | None,
 ) -> Finding | None:
     rng = positions[report.node]
     stmt = ctx.statement_of(report.node)
@@ -129,9 +205,10 @@ def _finding(
         end_line, end_col = line, col
     locate = None if unit.cells is None else (lambda n: unit.locate(n, 1)[:2])
     shown = excerpt(lines, rng.start.line, rng.end.line if end_cell == cell else rng.start.line, locate)
-    fix = report.fix
+    fix = _fix(unit, report, anchors, cell)
     if fix is not None and not fix.diff:
-        fix = replace(fix, diff=fix_diff(unit.text, fix, unit.path))
+        text, name = unit.fixed_text_and_name(cell)
+        fix = replace(fix, diff=fix_diff(text, fix, name))
     return Finding(
         code=rule.code,
         name=rule.name,
@@ -146,6 +223,21 @@ def _finding(
         cell=cell,
         excerpt=shown,
     )
+
+
+def _fix(unit: SourceUnit, report: Report, anchors: Anchors | None, cell: int | None) -> Fix | None:
+    """The report's plan as text edits, or None when it has no clean place in this text."""
+    if report.fix is None or anchors is None:
+        return None
+    try:
+        edits = plan_edits(report.fix, anchors, unit.same_cell)
+        return to_fix(report.fix, unit.display_edits(edits, cell))
+    except Unanchorable:
+        return None
+    except Exception:  # a bug in a fix costs the fix, not the finding
+        if os.environ.get("ADVISOR_DEBUG"):
+            raise
+        return None
 
 
 def _dispatch(ctx: FileContext, visitors: list[Rule]) -> None:
@@ -165,13 +257,40 @@ def _display(path: Path) -> str:
     return str(path)
 
 
-def scan_file(path: Path, codes: list[str], config: Config) -> tuple[list[Finding], FileError | None, int]:
-    """Scan one file; never raises for bad input. Returns findings, an error, and the line count."""
+def scan_file(
+    path: Path, codes: list[str], config: Config, cache: "ScanCache | None" = None
+) -> tuple[list[Finding], FileError | None, int]:
+    """Scan one file; never raises for bad input. Returns findings, an error, and the line count.
+
+    With a cache, an unchanged file (same bytes, rules, options and analyser) is not parsed again."""
+    display = _display(path)
+    key = None
+    try:
+        data = read_bytes(path)
+    except SourceError as exc:
+        return [], FileError(display, str(exc)), 0
+    if cache is not None:
+        from advisor.scan_cache import cache_key
+
+        key = cache_key(data, display, codes, config.options, config.ignored_for(display))
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+    outcome = _analyse_file(path, display, data, codes, config)
+    if cache is not None and key is not None and not _internal_error(outcome[1]):
+        cache.put(key, *outcome)
+    return outcome
+
+
+def _internal_error(error: FileError | None) -> bool:
+    return error is not None and error.message.startswith("internal error")
+
+
+def _analyse_file(path: Path, display: str, data: bytes, codes: list[str], config: Config) -> tuple[list[Finding], FileError | None, int]:
     known = rules_by_code()
     rules = [known[c] for c in codes]
-    display = _display(path)
     try:
-        unit = load_unit(path, display)
+        unit = load_unit(path, display, data)
         return analyse_unit(unit, rules, config), None, unit.text.count("\n") + 1
     except SourceError as exc:
         return [], FileError(display, str(exc)), 0
@@ -181,16 +300,16 @@ def scan_file(path: Path, codes: list[str], config: Config) -> tuple[list[Findin
         return [], FileError(display, f"internal error while analysing ({type(exc).__name__}: {exc}) — please report it; run with --debug for the traceback"), 0
 
 
-def _scan_star(args: tuple[Path, list[str], Config]) -> tuple[list[Finding], FileError | None, int]:
+def _scan_star(args: tuple[Path, list[str], Config, "ScanCache | None"]) -> tuple[list[Finding], FileError | None, int]:
     return scan_file(*args)
 
 
-def scan(files: list[Path], config: Config, jobs: int | None = None) -> ScanResult:
+def scan(files: list[Path], config: Config, jobs: int | None = None, cache: "ScanCache | None" = None) -> ScanResult:
     """Scan files (in a process pool when there are many) and return sorted results."""
     codes = [r.code for r in select_rules(config.select, config.ignore)]
     result = ScanResult()
     jobs = jobs or os.cpu_count() or 1
-    work = [(f, codes, config) for f in files]
+    work = [(f, codes, config, cache) for f in files]
     if jobs > 1 and len(files) >= PARALLEL_THRESHOLD:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             outcomes = list(pool.map(_scan_star, work, chunksize=max(1, len(work) // (jobs * 4))))

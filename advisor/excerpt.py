@@ -47,18 +47,20 @@ def excerpt(
     return Excerpt(locate(first)[1], tuple(lines[first - 1 : last]))
 
 
-def fix_diff(text: str, fix: Fix, path: str) -> str:
-    """The unified diff of applying `fix` to `text`; edits are applied from the end so offsets hold."""
+def fix_diff(text: str, fix: Fix, name: str) -> str:
+    """The unified diff of applying `fix` to `text` (a file, or one notebook cell's source)."""
+    from advisor.fixes import apply_edits
+
+    if any(e.end > len(text) for e in fix.edits):
+        return ""  # the text changed since the scan: the edits no longer fit
+    fixed, _ = apply_edits(text, [fix])
+    return unified_diff(text, fixed, name)
+
+
+def unified_diff(old: str, new: str, name: str) -> str:
+    """`a/name` → `b/name`, every line newline-terminated so diffs of several files concatenate."""
     import difflib  # only files with a fix pay for it
 
-    fixed = text
-    for edit in sorted(fix.edits, key=lambda e: e.start, reverse=True):
-        fixed = fixed[: edit.start] + edit.replacement + fixed[edit.end :]
-    return "".join(
-        difflib.unified_diff(
-            text.splitlines(keepends=True),
-            fixed.splitlines(keepends=True),
-            fromfile=f"a/{path}",
-            tofile=f"b/{path}",
-        )
-    )
+    sep = "" if name.startswith("/") else "/"
+    lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), f"a{sep}{name}", f"b{sep}{name}")
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)

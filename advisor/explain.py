@@ -25,10 +25,19 @@ def docs_markdown(rule: type[Rule]) -> str:
     lines += _section("Why is this bad?", docs.why)
     lines += _section("Example", f"```python\n{textwrap.dedent(docs.example).strip()}\n```")
     lines += _section("Use instead", f"```python\n{textwrap.dedent(docs.use_instead).strip()}\n```")
-    lines += ["## Fix", rule.suggestion, ""]
+    lines += ["## Fix", rule.suggestion, "", fix_availability(rule), ""]
     if docs.references:
         lines += ["## References", *(f"- {ref}" for ref in docs.references), ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def fix_availability(rule: type[Rule]) -> str:
+    """Which flag applies the rule's autofix, and what it does."""
+    if rule.fix_safe is None:
+        return "Autofix: none; change the code by hand."
+    if rule.fix_safe:
+        return f"Autofix (safe, `advisor scan --fix`): {rule.fix_title}."
+    return f"Autofix (unsafe, `advisor scan --unsafe-fixes`; review it with `--diff` first): {rule.fix_title}."
 
 
 def measured_gain_text(rule: type[Rule]) -> str:

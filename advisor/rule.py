@@ -15,7 +15,8 @@ from typing import Any, ClassVar
 import libcst as cst
 
 from advisor.context import FileContext
-from advisor.types import Confidence, Fix, Severity
+from advisor.fixes import FixPlan, Op
+from advisor.types import Confidence, Severity
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Report:
     message: str
     confidence: Confidence
     suggestion: str
-    fix: Fix | None
+    fix: FixPlan | None
 
 
 class Rule:
@@ -60,6 +61,10 @@ class Rule:
     pair: ClassVar[str | None] = None
     # Why no pair can exist, shown by `--verify` and `explain` when `pair` is None.
     no_pair_reason: ClassVar[str] = "no before/after pair exists for this rule"
+    # The autofix this rule offers: None for none, True when it keeps behaviour identical (`--fix`),
+    # False when it changes results or types (`--unsafe-fixes`). A single finding may be downgraded to unsafe.
+    fix_safe: ClassVar[bool | None] = None
+    fix_title: ClassVar[str] = ""
     # Rule options settable under [tool.advisor.options.ADVnnn], with their defaults.
     options: ClassVar[dict[str, Any]] = {}
 
@@ -80,6 +85,12 @@ class Rule:
         """Cheap text test run before parsing: False means this rule cannot match this file."""
         return not cls.triggers or any(t in text for t in cls.triggers)
 
+    def plan(self, *ops: Op, safe: bool | None = None, description: str | None = None) -> FixPlan | None:
+        """This rule's fix made of `ops`; never safer than the rule declares. None if the rule has no fix."""
+        if self.fix_safe is None or not ops:
+            return None
+        return FixPlan(description or self.fix_title, bool(self.fix_safe) and safe is not False, tuple(ops))
+
     def finish(self) -> None:
         """Called once after every visit; for rules that decide on whole-file facts."""
 
@@ -90,7 +101,7 @@ class Rule:
         *,
         confidence: Confidence = Confidence.HIGH,
         suggestion: str | None = None,
-        fix: Fix | None = None,
+        fix: FixPlan | None = None,
     ) -> None:
         self.reports.append(
             Report(

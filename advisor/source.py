@@ -36,6 +36,11 @@ def read_bytes(path: Path) -> bytes:
 
 def decode(data: bytes) -> str:
     """Bytes to text: NUL bytes and undecodable bytes are errors, never silently replaced."""
+    return decode_with_encoding(data)[0]
+
+
+def decode_with_encoding(data: bytes) -> tuple[str, str]:
+    """Text and the codec that reproduces the bytes (`utf-8-sig` when there is a BOM), for writing back."""
     nul = data.find(b"\x00")
     if nul != -1:
         raise SourceError(f"contains a NUL byte at offset {nul} — is it a binary file? exclude it or fix the file")
@@ -46,7 +51,7 @@ def decode(data: bytes) -> str:
             raise SourceError(f"bad encoding declaration ({exc}) — fix the `# -*- coding: … -*-` line") from None
         encoding = "utf-8"  # no cookie: the bytes themselves are not UTF-8, reported below
     try:
-        return data.decode(encoding)
+        return data.decode(encoding), encoding
     except UnicodeDecodeError as exc:
         bad = data[exc.start : exc.start + 1].hex()
         raise SourceError(

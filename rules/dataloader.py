@@ -10,6 +10,7 @@ from __future__ import annotations
 import libcst as cst
 
 from advisor.context import FileContext, dotted_name, has_star_args, int_value, names_in, positional, target_names, walk
+from advisor.fixes import FixPlan, Replace, guarded, with_keyword
 from advisor.rule import Rule, RuleDocs
 from advisor.rules._training import (
     LoaderUse,
@@ -303,6 +304,10 @@ class DataLoaderBatchSize(_LoaderRule):
             )
 
 
+# Library datasets that open and decode a file for every item.
+FILE_DATASETS = frozenset({"torchvision.datasets.ImageFolder", "torchvision.datasets.DatasetFolder", "torchvision.datasets.folder.ImageFolder"})
+WRAPPING_DATASETS = frozenset({"torch.utils.data.Subset", "torch.utils.data.dataset.Subset"})
+RANDOM_SPLIT = frozenset({"torch.utils.data.random_split", "torch.utils.data.dataset.random_split"})
 # Per-item work in __getitem__ that worker processes would take off the training loop.
 WORK_MODULES = frozenset(
     "PIL cv2 numpy imageio skimage scipy librosa torchaudio torchvision albumentations soundfile pandas "
@@ -327,9 +332,10 @@ class DataLoaderNoWorkers(_LoaderRule):
     pair = "adv203"
     docs = RuleDocs(
         what="Finds a training `DataLoader` with no `num_workers` (default 0) or `num_workers=0` whose "
-        "dataset is a class defined in the same file whose `__getitem__` does CPU work per item: image "
-        "decoding (PIL, OpenCV), file reads, NumPy operations, `self.transform(...)`. A `TensorDataset` or "
-        "a `__getitem__` that only indexes tensors does no per-item work and is not reported.",
+        "dataset does CPU work per item: a class defined in the same file whose `__getitem__` decodes images "
+        "(PIL, OpenCV), reads files, runs NumPy operations or `self.transform(...)`, or a torchvision "
+        "`ImageFolder` (also through `Subset` or `random_split`). A `TensorDataset`, an in-memory library "
+        "dataset or a `__getitem__` that only indexes tensors does no per-item work and is not reported.",
         why="Single-process loading runs `__getitem__` and `collate_fn` in the training loop's own process, "
         "one item after another: the GPU (or the CPU's training threads) idles while images are decoded. "
         "Worker processes overlap loading with training.",
@@ -384,29 +390,48 @@ class DataLoaderNoWorkers(_LoaderRule):
         )
 
     def _dataset_work(self, expr: cst.BaseExpression) -> tuple[str, str, Confidence] | None:
-        cls = self._dataset_class(expr, set())
-        if cls is None:
+        source = self._dataset_source(expr, frozenset())
+        if isinstance(source, str):
+            short = source.rsplit(".", 1)[-1]
+            return short, "opens and decodes an image file per item", Confidence.HIGH
+        if source is None:
             return None
-        getitem = self._method(cls, "__getitem__", set())
+        getitem = self._method(source, "__getitem__", set())
         if getitem is None:
             return None
-        return self._work_in(cls.name.value, cls, getitem)
+        return self._work_in(source.name.value, source, getitem)
 
-    def _dataset_class(self, expr: cst.BaseExpression, seen: set[str]) -> cst.ClassDef | None:
-        """The class defined here that builds this dataset: `Cls(...)`, a name bound only to that, or the
-        dataset inside a `Subset(...)`."""
+    def _dataset_source(self, expr: cst.BaseExpression, seen: frozenset[str]) -> cst.ClassDef | str | None:
+        """What builds this dataset: a class defined here (`Cls(...)`, a name bound only to that, the
+        dataset inside `Subset(...)` or `random_split(...)`), or a library dataset that reads files."""
         if isinstance(expr, cst.Call):
             if isinstance(expr.func, cst.Name) and expr.func.value in self.ctx.classes:
                 return self.ctx.classes[expr.func.value]
-            if self.ctx.call_qualname(expr) in ("torch.utils.data.Subset", "torch.utils.data.dataset.Subset") and expr.args:
-                return self._dataset_class(expr.args[0].value, seen)
+            q = self.ctx.call_qualname(expr)
+            if q in FILE_DATASETS:
+                return q
+            if q in WRAPPING_DATASETS and expr.args:
+                return self._dataset_source(expr.args[0].value, seen)
             return None
         name = dotted_name(expr)
         if name is None or name in seen:
             return None
         values = self.ctx.bindings.get(name, [])
-        classes = {self._dataset_class(v, seen | {name}) for v in values}
-        return classes.pop() if len(classes) == 1 else None
+        if values and all(isinstance(v, cst.Name) and v.value == "__unknown__" for v in values):
+            values = self._split_sources(name)  # train_set, val_set = random_split(full, [...])
+        sources = {self._dataset_source(v, seen | {name}) for v in values}
+        return sources.pop() if len(sources) == 1 else None
+
+    def _split_sources(self, name: str) -> list[cst.BaseExpression]:
+        """The dataset that `random_split(...)` split into a tuple of names including `name`."""
+        found: list[cst.BaseExpression] = []
+        for assign in self.ctx.nodes_by_type.get("Assign", ()):
+            value = assign.value
+            if not isinstance(value, cst.Call) or self.ctx.call_qualname(value) not in RANDOM_SPLIT or not value.args:
+                continue
+            if any(name in target_names(t.target) for t in assign.targets):
+                found.append(value.args[0].value)
+        return found
 
     def _method(self, cls: cst.ClassDef, name: str, seen: set[str]) -> cst.FunctionDef | None:
         """`name` defined on `cls` or inherited from a base class defined in this file."""
@@ -465,6 +490,8 @@ class DataLoaderNoPinMemory(_LoaderRule):
     )
     suggestion = "add `pin_memory=True` to the DataLoader and move batches with `.to(device, non_blocking=True)`"
     pair = "adv204"
+    fix_safe = True  # the batches hold the same values; only the memory they sit in changes
+    fix_title = "add `pin_memory=True` to the DataLoader"
     docs = RuleDocs(
         what="Finds a `DataLoader` whose batches feed a training loop that moves them to the device "
         "(`x.to(device)`, `x.cuda()`) in a file that shows CUDA (`.cuda()`, `\"cuda\"`, "
@@ -519,14 +546,25 @@ class DataLoaderNoPinMemory(_LoaderRule):
         moving = [u for u in uses if moves_batches(self.ctx, u)]
         if not moving:
             return
+        fix = self._pin(call, arg)
         if any(self._non_blocking(u) for u in moving):
             self.report(
                 call,
                 "Pass `pin_memory=True` to this DataLoader: `non_blocking=True` copies from unpinned memory are still synchronous",
                 confidence=Confidence.HIGH,
+                fix=fix,
             )
         else:
-            self.report(call, confidence=Confidence.HIGH)
+            self.report(call, confidence=Confidence.HIGH, fix=fix)
+
+    @guarded
+    def _pin(self, call: cst.Call, arg: cst.Arg | None) -> FixPlan | None:
+        """`pin_memory=False` → `True`, or the keyword added; never beside `**kwargs`, which may hold it."""
+        if arg is not None:
+            return self.plan(Replace(arg.value, "True"))
+        if has_star_args(call):
+            return None
+        return self.plan(Replace(call, with_keyword(call, "pin_memory", cst.Name("True"))))
 
     def _non_blocking(self, use: LoaderUse) -> bool:
         for node in walk(use.loop.body):

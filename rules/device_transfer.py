@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import STEP_TRIGGERS, dotted_name, has_star_args, keyword, move_target, positional
+from advisor.context import STEP_TRIGGERS, FileContext, dotted_name, has_star_args, keyword, move_target, positional
+from advisor.fixes import DeleteLine, FixPlan, InsertBefore, Replace, fresh_name, guarded, with_keyword
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 
@@ -15,6 +16,10 @@ SHAPE_FACTORIES = frozenset(
 )
 # Factories that copy Python/NumPy data: `device=` saves the intermediate host tensor, not the copy.
 DATA_FACTORIES = frozenset({"torch.tensor", "torch.as_tensor"})
+# Drawing random numbers on the device uses the device's generator: same distribution, other values.
+RANDOM_FACTORIES = frozenset({"torch.rand", "torch.randn", "torch.randint", "torch.randperm"})
+# Calls that move or convert a module or tensor; another one on the same object keeps a hoist from being safe.
+MOVES = frozenset({"to", "cuda", "cpu", "half", "float", "double", "bfloat16", "type", "xpu", "mps", "to_empty", "apply", "_apply"})
 
 
 def _source(node: cst.CSTNode) -> str:
@@ -42,6 +47,8 @@ class LoopInvariantTransfer(Rule):
     suggestion = "move it once before the loop and keep the device copy (`w = w.to(device)` above the loop)"
     triggers = STEP_TRIGGERS
     pair = "adv101"
+    fix_safe = True
+    fix_title = "hoist the move above the training loop"
     docs = RuleDocs(
         what="Finds `.to(device)` / `.cuda()` inside a training step loop applied to something the loop "
         "never changes: the model, a constant tensor, a tensor built before the loop. Moving each batch "
@@ -103,6 +110,7 @@ class LoopInvariantTransfer(Rule):
                 f"Move `{call}` above the training loop: a module stays on the device once moved",
                 confidence=Confidence.HIGH if kind == "device" else Confidence.MEDIUM,
                 suggestion=f"call `{call}` once before the loop; inside the loop it re-walks every parameter each step",
+                fix=self._hoist_module_move(node, loop, dotted),
             )
             return
         if _is_discarded(self.ctx, node):
@@ -113,7 +121,38 @@ class LoopInvariantTransfer(Rule):
             f"Hoist `{call}` above the training loop: `{dotted}` does not change, but is copied to the device every step",
             confidence=Confidence.HIGH if confident else Confidence.MEDIUM,
             suggestion=f"move it once before the loop (`{dotted}_dev = {call}`) and use the device copy inside",
+            fix=self._hoist_tensor_move(node, loop, dotted, confident),
         )
+
+    @guarded
+    def _hoist_module_move(self, node: cst.Call, loop: cst.For | cst.While, dotted: str) -> FixPlan | None:
+        """`model.to(device)` alone on a line of the loop body: move that line above the loop.
+
+        `Module.to` works in place and is idempotent, so once before the loop leaves the same module on the
+        same device at every step; safe unless something else in the loop moves or converts it again.
+        """
+        expr = self.ctx.parent(node)
+        line = self.ctx.parent(expr) if isinstance(expr, cst.Expr) else None
+        if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1 or self.ctx.parent(line) is not loop.body:
+            return None
+        others = [c for c in _moves_in(self.ctx, loop, dotted) if c is not node]
+        return self.plan(InsertBefore(loop, _source(node)), DeleteLine(line), safe=not others)
+
+    @guarded
+    def _hoist_tensor_move(self, node: cst.Call, loop: cst.For | cst.While, dotted: str, bound: bool) -> FixPlan | None:
+        """`w.to(device)` inside an expression: compute `w_dev = w.to(device)` once above the loop and use it.
+
+        Safe only for a plain local name bound before the loop that the loop touches through this very
+        move and nothing else (no in-place update could make the hoisted copy stale); otherwise unsafe.
+        """
+        if not isinstance(node.func.value, cst.Name):  # type: ignore[union-attr]
+            return None
+        call = _source(node)
+        same = [c for c in _moves_in(self.ctx, loop, dotted) if _source(c) == call]
+        uses = sum(1 for n in self.ctx.nodes_by_type.get("Name", ()) if n.value == dotted and _inside(self.ctx, n, loop.body))
+        new = _fresh_name(self.ctx, f"{dotted}_dev")
+        ops = [InsertBefore(loop, f"{new} = {call}"), *(Replace(c, new) for c in same)]
+        return self.plan(*ops, safe=bound and uses == len(same), description=f"compute `{new} = {call}` once above the training loop")
 
     def _bound_before(self, dotted: str, loop: cst.CSTNode) -> bool:
         """The receiver is bound in this file (a local or attribute we can see), not a mystery global."""
@@ -132,6 +171,8 @@ class HostTensorThenMove(Rule):
     suggestion = "pass `device=` to the factory, e.g. `torch.zeros(n, device=device)`"
     triggers = (".to(", ".cuda(")
     pair = "adv102"
+    fix_safe = True
+    fix_title = "create the tensor with `device=`"
     docs = RuleDocs(
         what="Finds `torch.zeros(...).to(device)`, `torch.randn(...).cuda()`, `torch.tensor(x).to(device)` "
         "and similar factory calls immediately moved to a device, inside a loop or a module's `forward` "
@@ -185,6 +226,7 @@ class HostTensorThenMove(Rule):
             f"Create this tensor on the device: `torch.{short}(..., device={device})` instead of `.{node.func.attr.value}()` afterwards",
             confidence=confidence,
             suggestion=f"pass `device={device}` to `torch.{short}` and drop the `.{node.func.attr.value}(...)`",
+            fix=self._with_device(node, factory, q),
         )
 
     def _factory_bound_to(self, name: cst.Name, move: cst.Call) -> cst.Call | None:
@@ -206,6 +248,27 @@ class HostTensorThenMove(Rule):
                 return None
             factory = candidate
         return factory
+
+    @guarded
+    def _with_device(self, node: cst.Call, factory: cst.Call, qualname: str) -> FixPlan | None:
+        """`torch.zeros(n).to(d)` → `torch.zeros(n, device=d)`: the same values, dtype and layout.
+
+        Unsafe for random factories (the device's generator draws other numbers) and with
+        `requires_grad=True` (the result becomes a leaf tensor, so gradients reach it differently).
+        """
+        move = node.func.attr.value  # type: ignore[union-attr]
+        if move == "cuda":
+            if node.args:
+                return None
+            device: cst.BaseExpression = cst.SimpleString('"cuda"')
+        else:
+            extra = [a for a in node.args if a.keyword is not None and a.keyword.value != "device"]
+            if extra or len(node.args) != 1:
+                return None  # non_blocking=, copy=, memory_format=: keep the explicit move
+            device = node.args[0].value
+        grad = keyword(factory, "requires_grad")
+        safe = qualname not in RANDOM_FACTORIES and (grad is None or (isinstance(grad.value, cst.Name) and grad.value.value == "False"))
+        return self.plan(Replace(node, with_keyword(factory, "device", device)), safe=safe)
 
     def _repeats(self, node: cst.CSTNode) -> Confidence | None:
         """HIGH inside a training step loop or a module's forward, MEDIUM in another loop, None once-only."""
@@ -244,6 +307,24 @@ def _names(node: cst.CSTNode) -> list[str]:
                 continue
         stack.extend(n.children)
     return out
+
+
+def _inside(ctx: FileContext, node: cst.CSTNode, container: cst.CSTNode) -> bool:
+    return any(a is container for a in ctx.ancestors(node))
+
+
+def _moves_in(ctx: FileContext, loop: cst.For | cst.While, dotted: str) -> list[cst.Call]:
+    """Calls in the loop body that move or convert `dotted` (`dotted.to(...)`, `.cuda()`, `.half()`...)."""
+    return [
+        c
+        for attr in MOVES
+        for c in ctx.calls_by_attr.get(attr, ())
+        if dotted_name(c.func.value) == dotted and _inside(ctx, c, loop.body)  # type: ignore[union-attr]
+    ]
+
+
+def _fresh_name(ctx: FileContext, base: str) -> str:
+    return fresh_name({n.value for n in ctx.nodes_by_type.get("Name", ())}, base)
 
 
 def _is_discarded(ctx, node: cst.Call) -> bool:  # type: ignore[no-untyped-def]

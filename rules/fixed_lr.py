@@ -7,6 +7,7 @@ import re
 import libcst as cst
 
 from advisor.context import FileContext, dotted_name, int_value, positional, walk
+from advisor.fixes import AddImport, FixPlan, InsertAfter, fresh_name, guarded
 from advisor.rule import Rule, RuleDocs
 from advisor.rules._training import literal
 from advisor.types import Confidence, Severity
@@ -14,8 +15,11 @@ from advisor.types import Confidence, Severity
 # Helpers that change the rate by another name: adjust_learning_rate(opt, epoch), set_lr(...), warmup_lr...
 LR_HELPER = re.compile(r"sched|adjust_?(lr|learning_rate)|(set|update|decay|warmup|cosine|poly)_?(lr|learning_rate)|lr_?(decay|warmup|update|policy|lambda)", re.I)
 NOT_OPTIMIZERS = frozenset({"Optimizer", "LBFGS"})  # the base class; LBFGS runs its own line search
+PARAMETER_METHODS = frozenset({"parameters", "named_parameters"})
 MIN_EPOCHS = 5  # fewer literal epochs is a demo or a short fine-tune: a schedule changes little
-MIN_STEPS = 10  # a single loop of fewer literal steps is a smoke test, not a training run
+MIN_STEPS = 100  # a single loop of fewer literal steps is a smoke test or a toy, not a training run
+# Reinforcement learning trains on a moving data distribution; a fixed rate is the usual recipe there.
+RL_LIBRARIES = frozenset({"gym", "gymnasium", "dm_control", "stable_baselines3", "pettingzoo", "minigrid", "procgen"})
 
 
 class FixedLearningRate(Rule):
@@ -38,8 +42,12 @@ class FixedLearningRate(Rule):
     severity = Severity.INFO
     triggers = ("optim.", "torch.optim")  # `optim.SGD`, `torch.optim.SGD`, `import torch.optim as O`
     pair = "adv301"
+    # Unsafe: a schedule changes what the model learns; the skeleton is a starting point to review.
+    fix_safe = False
+    fix_title = "add a cosine learning-rate schedule stepped once per epoch (a skeleton to tune)"
     docs = RuleDocs(
-        what="Finds a `torch.optim` optimizer whose `.step()` runs in a loop that is itself repeated "
+        what="Finds a `torch.optim` optimizer over a model's `.parameters()` whose `.step()` runs in a loop "
+        "that is itself repeated "
         "(an epoch loop around the batch loop, a helper called once per epoch, or one long step loop) in a "
         "file with no `torch.optim.lr_scheduler`, no assignment to a param group's `\"lr\"`, no helper "
         "named like `adjust_learning_rate`, and no training framework (Lightning, Hugging Face Trainer, "
@@ -80,9 +88,9 @@ class FixedLearningRate(Rule):
     )
 
     def finish(self) -> None:
-        if self.ctx.uses_framework() or _schedule_in_file(self.ctx):
+        if self.ctx.uses_framework() or _schedule_in_file(self.ctx) or _reinforcement_learning(self.ctx):
             return
-        optimizers = [c for c in self.ctx.nodes_by_type.get("Call", ()) if _is_optimizer(self.ctx, c)]
+        optimizers = [c for c in self.ctx.nodes_by_type.get("Call", ()) if _is_optimizer(self.ctx, c) and self._trains_weights(c)]
         for call in optimizers:
             if self.ctx.in_test_function(call):
                 continue
@@ -96,7 +104,70 @@ class FixedLearningRate(Rule):
                 "Add a learning-rate schedule to this optimizer (StepLR, ReduceLROnPlateau, OneCycleLR or "
                 f"cosine annealing): {span} one fixed rate; the gain depends on the task",
                 confidence=Confidence.HIGH if count else Confidence.MEDIUM,
+                fix=self._skeleton(call),
             )
+
+    @guarded
+    def _skeleton(self, optimizer: cst.Call) -> FixPlan | None:
+        """`scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=<epochs>)` below the line
+        that creates the optimizer, and `scheduler.step()` after the step loop inside the epoch loop.
+        Offered only for that plain shape: `opt = torch.optim.X(...)` on its own line, and a
+        `for ... in range(n)` epoch loop whose body holds the loop that calls `opt.step()`."""
+        stmt = self.ctx.parent(self.ctx.parent(optimizer))  # Call → Assign → SimpleStatementLine
+        names = _bound_names(self.ctx, optimizer)
+        if len(names) != 1 or not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+            return None
+        (opt,) = names
+        steps = [c for c in self.ctx.calls_by_attr.get("step", ()) if dotted_name(c.func.value) == opt]  # type: ignore[union-attr]
+        loops = {id(lp): lp for lp in (self.ctx.innermost_loop(c) for c in steps) if lp is not None}
+        if len(loops) != 1:
+            return None
+        (step_loop,) = loops.values()
+        epochs = self.ctx.innermost_loop(step_loop)
+        if (
+            not isinstance(epochs, cst.For)
+            or not _is_range(epochs.iter)
+            or self.ctx.parent(step_loop) is not epochs.body
+            or self.ctx.enclosing_function(epochs) is not self.ctx.enclosing_function(stmt)
+        ):
+            return None
+        bounds = positional(epochs.iter)  # type: ignore[arg-type]
+        if len(bounds) != 1:
+            return None
+        t_max = cst.Module([]).code_for_node(bounds[0].value)
+        torch = next((k for k, v in self.ctx.imports.items() if v == "torch"), None)
+        ops: list = []
+        if torch is None:
+            if any(n.value == "torch" for n in self.ctx.nodes_by_type.get("Name", ())):
+                return None
+            torch = "torch"
+            ops.append(AddImport(stmt, "import torch"))
+        sched = fresh_name({n.value for n in self.ctx.nodes_by_type.get("Name", ())}, "scheduler")
+        ops += [
+            InsertAfter(stmt, f"{sched} = {torch}.optim.lr_scheduler.CosineAnnealingLR({opt}, T_max={t_max})"),
+            InsertAfter(step_loop, f"{sched}.step()"),
+        ]
+        return self.plan(*ops)
+
+    def _trains_weights(self, optimizer: cst.Call) -> bool:
+        """The optimizer updates a module's parameters (`model.parameters()`, param groups built from
+        them), not an input tensor (`SGD([image])` in feature visualisation, adversarial examples), where a
+        schedule is beside the point. Parameters we cannot trace stay silent."""
+        arg = optimizer.args[0] if optimizer.args and optimizer.args[0].keyword is None else None
+        for a in optimizer.args:
+            if a.keyword is not None and a.keyword.value == "params":
+                arg = a
+        return arg is not None and self._holds_parameters(arg.value, frozenset())
+
+    def _holds_parameters(self, expr: cst.BaseExpression, seen: frozenset[str]) -> bool:
+        for node in walk(expr):
+            if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in PARAMETER_METHODS:
+                return True
+            name = dotted_name(node) if isinstance(node, (cst.Name, cst.Attribute)) else None
+            if name is not None and name not in seen and name in self.ctx.bindings:
+                if any(self._holds_parameters(v, seen | {name}) for v in self.ctx.bindings[name]):
+                    return True
+        return False
 
     def _repeated_training(self, optimizer: cst.Call, only: bool) -> tuple[int, str] | None:
         """How long the optimizer is stepped for: (count, "epochs" | "steps"), count 0 when it is not
@@ -173,6 +244,10 @@ def _callee(call: cst.Call) -> str | None:
     if isinstance(call.func, cst.Attribute):
         return call.func.attr.value
     return None
+
+
+def _reinforcement_learning(ctx: FileContext) -> bool:
+    return any(v.split(".")[0] in RL_LIBRARIES for v in ctx.imports.values())
 
 
 def _is_optimizer(ctx: FileContext, call: cst.Call) -> bool:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 import libcst as cst
 
 from advisor.context import dotted_name, int_value, positional
+from advisor.fixes import AddImport, DeleteLine, FixPlan, Replace, ReplaceStatement, guarded, node_code
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 
@@ -74,6 +76,9 @@ class PythonMatmul(Rule):
     )
     suggestion = "use `np.asarray(A) @ np.asarray(B)` (or `torch.matmul`) and keep the data as arrays"
     pair = "adv401"
+    # Unsafe: the result becomes an ndarray instead of nested lists, and BLAS sums in another order.
+    fix_safe = False
+    fix_title = "replace the comprehension or loop nest with `numpy.matmul` (returns an ndarray, not lists)"
 
     @classmethod
     def may_match(cls, text: str) -> bool:
@@ -117,7 +122,8 @@ class PythonMatmul(Rule):
         binders = self._binders(node)
         p, k, q = pkq
         if all(name in binders for name in pkq) and isinstance(binders[k], cst.For):
-            self._report(self._outermost(binders, pkq))
+            outer = self._outermost(binders, pkq)
+            self._report(outer, fix=lambda: self._loop_fix(node, outer, product, pkq))
 
     def visit_Call(self, node: cst.Call) -> None:
         if not (isinstance(node.func, cst.Name) and node.func.value == "sum" and node.args):
@@ -132,7 +138,8 @@ class PythonMatmul(Rule):
         if pkq is not None:
             p, k, q = pkq
             if isinstance(gen.for_in.target, cst.Name) and gen.for_in.target.value == k and p in binders and q in binders:
-                self._report(self._outermost(binders, (p, q)) or node)
+                outer = self._outermost(binders, (p, q)) or node
+                self._report(outer, fix=lambda: self._index_fix(outer, node, gen.elt, (p, q)))
             return
         # sum(x * y for x, y in zip(row, col)) with row, col drawn from two enclosing iterations
         row_col = self._zip_dot(gen)
@@ -145,7 +152,8 @@ class PythonMatmul(Rule):
         if self._binding_iter(binders[row], row) is self._binding_iter(binders[col], col):
             return
         transpose = self._iterates_transpose(binders, (row, col))
-        self._report(self._outermost(binders, (row, col)), confidence=Confidence.HIGH if transpose else Confidence.MEDIUM)
+        outer = self._outermost(binders, (row, col))
+        self._report(outer, confidence=Confidence.HIGH if transpose else Confidence.MEDIUM, fix=lambda: self._zip_fix(outer, node))
 
     def _check_dot_helper(self, node: cst.Call) -> None:
         """`[[dot(r, c) for c in cols(B)] for r in A]` where `dot` is a helper in this file whose whole body
@@ -185,6 +193,121 @@ class PythonMatmul(Rule):
             return False
         pair = self._zip_dot(gen) or _indexed_dot(gen)
         return pair is not None and set(pair) == set(params)
+
+    # --- the fix: only the two comprehension shapes whose operands are certain ------------------------
+    @guarded
+    def _zip_fix(self, outer: cst.CSTNode, summed: cst.Call) -> FixPlan | None:
+        """`[[sum(x*y for x, y in zip(row, col)) for col in zip(*B)] for row in A]` → `np.matmul(A, B)`;
+        columns given as rows of `Bt` (`for col in Bt`) → `np.matmul(A, np.transpose(Bt))`."""
+        nest = _row_col_nest(outer, summed)
+        if nest is None:
+            return None
+        (row, rows), (col, cols) = nest
+        zipped = summed.args[0].value.for_in.iter  # type: ignore[attr-defined]
+        if {a.value.value for a in zipped.args} != {row, col}:
+            return None
+        if _is_star_zip(cols):
+            right = node_code(cols.args[0].value)  # type: ignore[attr-defined]
+            return self._matmul(outer, node_code(rows), right, transpose=False)
+        return self._matmul(outer, node_code(rows), node_code(cols), transpose=True)
+
+    @guarded
+    def _index_fix(self, outer: cst.CSTNode, summed: cst.Call, product: cst.BaseExpression, pq: tuple[str, str]) -> FixPlan | None:
+        """`[[sum(A[i][k] * B[k][j] for k in range(n)) for j in range(m)] for i in range(p)]` →
+        `np.matmul(A, B)`, when every range starts at 0 (the loops then cover whole rows and columns)."""
+        nest = _row_col_nest(outer, summed)
+        if nest is None or not isinstance(product, cst.BinaryOperation):
+            return None
+        (i, rows), (j, cols) = nest
+        inner_iter = summed.args[0].value.for_in.iter  # type: ignore[attr-defined]
+        if (i, j) != pq or not all(_range_from_zero(it) for it in (rows, cols, inner_iter)):
+            return None
+        left, right = _subscript_indices(product.left), _subscript_indices(product.right)
+        if left is None or right is None:
+            return None
+        (a, (a_row, _)), (b, _) = (left, right) if left[1][0] == i else (right, left)
+        if a_row != i:
+            return None
+        return self._matmul(outer, a, b, transpose=False, description=self.fix_title + "; assumes the ranges span whole rows and columns")
+
+    @guarded
+    def _loop_fix(self, node: cst.CSTNode, outer: cst.CSTNode, product: cst.BaseExpression, pkq: tuple[str, str, str]) -> FixPlan | None:
+        """The plain triple loop right after the zero matrix it fills:
+
+            c = [[0.0] * p for _ in range(n)]        # or np.zeros((n, p))
+            for i in range(n):
+                for j in range(p):
+                    for k in range(m):
+                        c[i][j] += a[i][k] * b[k][j]
+
+        becomes `c = np.matmul(a, b)` (both statements). Any other shape (a running sum, a loop with more
+        in its body, a range with a start, an initialisation elsewhere) gets no fix."""
+        if not isinstance(node, cst.AugAssign) or not isinstance(outer, cst.For):
+            return None
+        target = _subscript_indices(node.target)
+        p, k, q = pkq
+        if target is None or target[1] != (p, q):
+            return None
+        loops, current = [], outer
+        while isinstance(current, cst.For):
+            body = current.body
+            if current.orelse is not None or not isinstance(body, cst.IndentedBlock) or len(body.body) != 1:
+                return None
+            if not isinstance(current.target, cst.Name) or not _range_from_zero(current.iter):
+                return None
+            loops.append(current.target.value)
+            current = body.body[0]
+        if sorted(loops) != sorted(pkq) or not isinstance(current, cst.SimpleStatementLine) or current.body != (node,):
+            return None
+        left, right = _subscript_indices(product.left), _subscript_indices(product.right)  # type: ignore[attr-defined]
+        if left is None or right is None:
+            return None
+        (a, a_idx), (b, b_idx) = (left, right) if left[1] == (p, k) else (right, left)
+        if a_idx != (p, k) or b_idx != (k, q):
+            return None
+        init = self._zero_init_before(outer, target[0])
+        if init is None:
+            return None
+        return self._matmul(outer, a, b, transpose=False, statement=init,
+                            description=f"replace the loop nest with `{target[0]} = numpy.matmul({a}, {b})` (an ndarray; assumes the ranges span whole rows and columns)")
+
+    def _zero_init_before(self, loop: cst.For, name: str) -> cst.SimpleStatementLine | None:
+        """The statement just above `loop` when it is `name = <zero matrix>` alone on its line."""
+        block = self.ctx.parent(loop)
+        body = getattr(block, "body", None)
+        if not isinstance(body, (list, tuple)):
+            return None
+        index = next((i for i, stmt in enumerate(body) if stmt is loop), 0)
+        if index == 0:
+            return None
+        stmt = body[index - 1]
+        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1 or not isinstance(stmt.body[0], cst.Assign):
+            return None
+        assign = stmt.body[0]
+        if len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name) or assign.targets[0].target.value != name:
+            return None
+        return stmt if _is_zero_matrix(self.ctx.call_qualname(assign.value), assign.value) else None
+
+    def _matmul(
+        self, outer: cst.CSTNode, left: str, right: str, *, transpose: bool, description: str | None = None,
+        statement: cst.SimpleStatementLine | None = None,
+    ) -> FixPlan | None:
+        """`numpy.matmul(left, right)` in place of `outer` (an expression), or — with `statement`, the
+        initialisation of the result — `name = numpy.matmul(...)` in place of the loop nest `outer`."""
+        local = next((name for name, full in self.ctx.imports.items() if full == "numpy"), None)
+        ops: list = []
+        if local is None:
+            taken = {n.value for n in self.ctx.nodes_by_type.get("Name", ())} | set(self.ctx.imports)
+            local = next((n for n in ("np", "numpy") if n not in taken), None)
+            if local is None:
+                return None
+            ops.append(AddImport(outer, "import numpy as np" if local == "np" else "import numpy"))
+        right = f"{local}.transpose({right})" if transpose else right
+        call = f"{local}.matmul({left}, {right})"
+        if statement is not None:
+            result = statement.body[0].targets[0].target.value  # type: ignore[attr-defined]
+            return self.plan(DeleteLine(statement), ReplaceStatement(outer, f"{result} = {call}"), *ops, description=description)
+        return self.plan(Replace(outer, call), *ops, description=description)
 
     @staticmethod
     def _zip_dot(gen: cst.GeneratorExp | cst.ListComp) -> tuple[str, str] | None:
@@ -234,9 +357,10 @@ class PythonMatmul(Rule):
         return None
 
     # --- tiny fixed matrices -------------------------------------------------------------------
-    def _report(self, node: cst.CSTNode, confidence: Confidence = Confidence.HIGH) -> None:
+    def _report(self, node: cst.CSTNode, confidence: Confidence = Confidence.HIGH, fix: Callable[[], FixPlan | None] | None = None) -> None:
+        """Report unless only tiny literal matrices reach this code; the fix is built only for a report."""
         if not self._only_tiny_matrices(node):
-            self.report(node, confidence=confidence)
+            self.report(node, confidence=confidence, fix=fix() if fix is not None else None)
 
     def _only_tiny_matrices(self, node: cst.CSTNode) -> bool:
         """Every caller in this file passes small literal matrices (2x2 recurrences, rotations): a BLAS
@@ -347,3 +471,50 @@ def _plain_names(target: cst.BaseExpression) -> list[str]:
     if isinstance(target, (cst.Tuple, cst.List)):
         return [n for el in target.elements for n in _plain_names(el.value)]
     return []
+
+
+def _row_col_nest(outer: cst.CSTNode, summed: cst.Call) -> tuple[tuple[str, cst.BaseExpression], tuple[str, cst.BaseExpression]] | None:
+    """For `[[summed for col in cols] for row in rows]` (one plain `for` each, no `if`) return
+    ((row, rows), (col, cols)); None for any other shape."""
+    if not isinstance(outer, cst.ListComp) or not isinstance(outer.elt, cst.ListComp):
+        return None
+    inner = outer.elt
+    if inner.elt is not summed:
+        return None
+    names = []
+    for comp in (outer.for_in, inner.for_in):
+        if comp.inner_for_in is not None or comp.ifs or comp.asynchronous or not isinstance(comp.target, cst.Name):
+            return None
+        names.append((comp.target.value, comp.iter))
+    return names[0], names[1]
+
+
+def _is_star_zip(node: cst.BaseExpression) -> bool:
+    return (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Name)
+        and node.func.value == "zip"
+        and len(node.args) == 1
+        and node.args[0].star == "*"
+    )
+
+
+def _range_from_zero(node: cst.BaseExpression) -> bool:
+    """`range(n)`: one argument, so the loop starts at 0 with step 1."""
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "range" and len(node.args) == 1 and node.args[0].star == ""
+
+
+def _is_zero(node: cst.BaseExpression) -> bool:
+    return (isinstance(node, cst.Integer) and node.value == "0") or (isinstance(node, cst.Float) and float(node.value) == 0.0)
+
+
+def _is_zero_matrix(qualname: str | None, value: cst.BaseExpression) -> bool:
+    """`[[0.0] * p for _ in range(n)]`, `[[0 for _ in range(p)] for _ in range(n)]` or `numpy.zeros(...)`."""
+    if qualname == "numpy.zeros":
+        return True
+    if not isinstance(value, cst.ListComp):
+        return False
+    row = value.elt
+    if isinstance(row, cst.BinaryOperation) and isinstance(row.operator, cst.Multiply) and isinstance(row.left, cst.List):
+        return len(row.left.elements) == 1 and _is_zero(row.left.elements[0].value)
+    return isinstance(row, cst.ListComp) and _is_zero(row.elt)

@@ -17,7 +17,8 @@ def run_cli(tmp_path: Path):
     def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         # the tree under test, not whatever `advisor` happens to be installed
         pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))
-        full_env = {**os.environ, "PYTHONPATH": pythonpath, **(env or {})}
+        # caches go to the test's own folder, so no test sees another's (or the user's) results
+        full_env = {**os.environ, "PYTHONPATH": pythonpath, "ADVISOR_CACHE_DIR": str(tmp_path.with_name(tmp_path.name + "-advisor-cache")), **(env or {})}
         return subprocess.run(
             [sys.executable, "-m", "advisor", *args],
             cwd=cwd or tmp_path,

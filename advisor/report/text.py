@@ -81,9 +81,12 @@ def render_statistics(result: ScanResult) -> list[str]:
 def summary(result: ScanResult) -> str:
     n = len(result.findings)
     fixable = sum(1 for f in result.findings if f.fix is not None and f.fix.safe)
+    unsafe = sum(1 for f in result.findings if f.fix is not None and not f.fix.safe)
     parts = [f"Found {n} finding{'s' if n != 1 else ''} in {result.files_scanned} file{'s' if result.files_scanned != 1 else ''}"]
     if fixable:
         parts.append(f"{fixable} fixable with --fix")
+    if unsafe:
+        parts.append(f"{unsafe} more with --unsafe-fixes")
     if result.errors:
         parts.append(f"{len(result.errors)} file{'s' if len(result.errors) != 1 else ''} could not be analysed")
     return "; ".join(parts) + "."
