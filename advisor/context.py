@@ -8,7 +8,7 @@ file (that is about ten times slower than parsing). Loop facts ("is this a train
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import libcst as cst
 
@@ -169,6 +169,8 @@ class FileContext:
     _module_classes: set[str] | None = None
     _kinds: dict[str, str | None] = field(default_factory=dict)
     _owners: set[str] | None = None
+    # Facts a rule family derives once and shares between its rules (keyed by the family's own name).
+    shared: dict[str, Any] = field(default_factory=dict)
 
     # ----------------------------------------------------------------- names and imports
     def qualname(self, node: cst.BaseExpression) -> str | None:

@@ -386,9 +386,18 @@ def steps_optimizer(ctx: FileContext, loop: cst.For | cst.While) -> bool:
     return False
 
 
+def all_loader_uses(ctx: FileContext) -> list[tuple[cst.Call, list[LoaderUse]]]:
+    """Every DataLoader call of the file with its uses; computed once and shared by the loader rules."""
+    cached = ctx.shared.get("dataloader_uses")
+    if cached is None:
+        cached = [(call, loader_uses(ctx, call)) for call in dataloader_calls(ctx)]
+        ctx.shared["dataloader_uses"] = cached
+    return cached  # type: ignore[no-any-return]
+
+
 def loader_loops(ctx: FileContext) -> set[int]:
     """ids of every loop we can show draws batches from some DataLoader in this file."""
-    return {id(u.loop) for call in dataloader_calls(ctx) for u in loader_uses(ctx, call)}
+    return {id(u.loop) for _, uses in all_loader_uses(ctx) for u in uses}
 
 
 def _body_nodes(loop: cst.For | cst.While) -> list[cst.CSTNode]:

@@ -14,11 +14,10 @@ from advisor.fixes import FixPlan, Replace, guarded, with_keyword
 from advisor.rule import Rule, RuleDocs
 from advisor.rules._training import (
     LoaderUse,
+    all_loader_uses,
     arg_value,
-    dataloader_calls,
     literal,
     loader_loops,
-    loader_uses,
     moves_batches,
     step_every_iteration,
     steps_optimizer,
@@ -227,10 +226,10 @@ class _LoaderRule(Rule):
     triggers = TRIGGERS
 
     def finish(self) -> None:
-        for call in dataloader_calls(self.ctx):
+        for call, all_uses in all_loader_uses(self.ctx):
             if has_star_args(call):
                 continue  # arguments we cannot see may set exactly what we would ask for
-            uses = [u for u in loader_uses(self.ctx, call) if u.training]
+            uses = [u for u in all_uses if u.training]
             if uses:
                 self.check(call, uses)
 
