@@ -118,6 +118,13 @@ def scan(
     files, errors = discover(
         list(paths), config.exclude + exclude, respect_gitignore=config.respect_gitignore and not no_gitignore, force_exclude=force_exclude
     )
+    if not files and not errors and not force_exclude and any(Path(p).is_dir() for p in paths):
+        # Say why a scan of a folder saw nothing: a clean result over zero files would mislead.
+        click.echo(
+            f"advisor: warning: no Python files or notebooks to scan under {', '.join(paths)} after excludes and "
+            ".gitignore — pass --no-gitignore or check [tool.advisor] exclude",
+            err=True,
+        )
     if show_diff:
         sys.exit(_diff_only(files, errors, config, unsafe_fixes, output))
     fix_errors = _apply_fixes(files, config, unsafe_fixes, quiet) if apply_fixes or unsafe_fixes else []

@@ -178,6 +178,8 @@ class FixedLearningRate(Rule):
             if not self._steps(step, names, only) or self.ctx.in_test_function(step):
                 continue
             for loop in self._step_loops(step):
+                if any(a is loop for a in self.ctx.ancestors(optimizer)):
+                    continue  # a fresh optimizer every iteration: nothing runs at one rate over time
                 counts.extend(c for c in self._repetitions(loop) if c is not None)
         return max(counts) if counts else None
 
@@ -223,11 +225,16 @@ class FixedLearningRate(Rule):
 
 
 def _environment_loop(loop: cst.For | cst.While) -> bool:
-    """A loop over episodes (`for episode in ...`) or one that steps an environment (`env.step(action)`)."""
+    """A loop over episodes (`for episode in ...`), one that steps an environment (`env.step(action)`),
+    or one that drives episode helpers (`agent.run_episode()`, `finish_episode()`)."""
     if isinstance(loop, cst.For) and any("episode" in n.lower() for n in _target_names(loop.target)):
         return True
     for node in walk(loop.body):
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "step":
+        if not isinstance(node, cst.Call):
+            continue
+        if "episode" in (_callee(node) or "").lower():
+            return True
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "step":
             receiver = (dotted_name(node.func.value) or "").rsplit(".", 1)[-1].lower()
             if "env" in receiver:
                 return True

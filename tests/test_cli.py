@@ -121,6 +121,17 @@ def test_default_excludes_and_gitignore(project, run_cli):
     assert explicit.returncode == 1
 
 
+def test_a_folder_with_nothing_left_to_scan_says_why(project, run_cli):
+    import subprocess
+
+    (project / ".gitignore").write_text("src/\n")
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    proc = run_cli("scan", "src", cwd=project)
+    assert proc.returncode == 0 and "no Python files or notebooks to scan under src" in proc.stderr
+    assert "--no-gitignore" in proc.stderr
+    assert run_cli("scan", "src", "--no-gitignore", cwd=project).returncode == 1
+
+
 def test_rules_and_explain(run_cli):
     listing = run_cli("rules")
     assert listing.returncode == 0
