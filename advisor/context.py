@@ -60,6 +60,16 @@ def call_attr(node: cst.CSTNode) -> str | None:
     return None
 
 
+def callee_name(node: cst.CSTNode) -> str | None:
+    """For `f(...)` return "f", for `x.y.f(...)` return "f", else None (not a call, or a computed callee)."""
+    if isinstance(node, cst.Call):
+        if isinstance(node.func, cst.Name):
+            return node.func.value
+        if isinstance(node.func, cst.Attribute):
+            return node.func.attr.value
+    return None
+
+
 def keyword(call: cst.Call, name: str) -> cst.Arg | None:
     for arg in call.args:
         if arg.keyword is not None and arg.keyword.value == name:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from advisor.context import FileContext, dotted_name, move_target, positional, target_names, walk
+from advisor.context import FileContext, callee_name, dotted_name, move_target, positional, target_names, walk
 
 DATALOADERS = frozenset({"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"})
 # Calls that hand a loader's batches through unchanged (their first positional argument is iterated).
@@ -94,7 +94,7 @@ def _iterated_directly(ctx: FileContext, call: cst.Call) -> cst.For | None:
             return parent
         if isinstance(parent, cst.Arg):
             wrapper = ctx.parent(parent)
-            if isinstance(wrapper, cst.Call) and _callee_name(wrapper) in WRAPPERS:
+            if isinstance(wrapper, cst.Call) and callee_name(wrapper) in WRAPPERS:
                 node = wrapper
                 continue
         return None
@@ -193,7 +193,7 @@ def _returned_refs(ctx: FileContext, func: cst.FunctionDef, index: int | None) -
     name = func.name.value
     for assign in ctx.nodes_by_type.get("Assign", ()):
         value = assign.value
-        if not isinstance(value, cst.Call) or _callee_name(value) != name:
+        if not isinstance(value, cst.Call) or callee_name(value) != name:
             continue
         scope = ctx.enclosing_function(assign)
         for t in assign.targets:
@@ -206,14 +206,6 @@ def _returned_refs(ctx: FileContext, func: cst.FunctionDef, index: int | None) -
             if dotted is not None:
                 out.append(Ref(dotted, None, None if "." in dotted else scope))
     return out
-
-
-def _callee_name(call: cst.Call) -> str | None:
-    if isinstance(call.func, cst.Name):
-        return call.func.value
-    if isinstance(call.func, cst.Attribute):
-        return call.func.attr.value
-    return None
 
 
 # ---------------------------------------------------------------------------------------------- uses
@@ -256,7 +248,7 @@ def _draws_from(ctx: FileContext, expr: cst.BaseExpression, refs: list[Ref], whe
     """`expr` iterates the loader: the loader itself, or a wrapper call around it."""
     if any(_matches(ctx, expr, r, where) for r in refs):
         return True
-    if isinstance(expr, cst.Call) and _callee_name(expr) in WRAPPERS:
+    if isinstance(expr, cst.Call) and callee_name(expr) in WRAPPERS:
         return any(_draws_from(ctx, a.value, refs, where) for a in positional(expr))
     return False
 
@@ -280,7 +272,7 @@ def _wrapped_refs(ctx: FileContext, refs: list[Ref]) -> list[Ref]:
     out: list[Ref] = []
     for assign in ctx.nodes_by_type.get("Assign", ()):
         value = assign.value
-        if isinstance(value, cst.Call) and _callee_name(value) in WRAPPERS and _callee_name(value) != "iter":
+        if isinstance(value, cst.Call) and callee_name(value) in WRAPPERS and callee_name(value) != "iter":
             if _draws_from(ctx, value, refs, assign):
                 out.extend(_assigned_refs(ctx, value, ctx.enclosing_function(assign)))
     return out
@@ -291,12 +283,12 @@ def _next_uses(ctx: FileContext, refs: list[Ref], origin: str) -> list[LoaderUse
     iterators: list[Ref] = []
     for assign in ctx.nodes_by_type.get("Assign", ()):
         value = assign.value
-        if isinstance(value, cst.Call) and _callee_name(value) == "iter" and value.args:
+        if isinstance(value, cst.Call) and callee_name(value) == "iter" and value.args:
             if _draws_from(ctx, value.args[0].value, refs, assign):
                 iterators.extend(_assigned_refs(ctx, value, ctx.enclosing_function(assign)))
     out: list[LoaderUse] = []
     for call in ctx.nodes_by_type.get("Call", ()) if iterators else ():
-        if _callee_name(call) != "next" or not call.args or not isinstance(call.func, cst.Name):
+        if callee_name(call) != "next" or not call.args or not isinstance(call.func, cst.Name):
             continue
         if not any(_matches(ctx, call.args[0].value, r, call) for r in iterators):
             continue
@@ -316,7 +308,7 @@ def _uses_through_calls(ctx: FileContext, refs: list[Ref], origin: str, depth: i
     """The loader passed to a function defined in this file: follow it to that function's parameter."""
     out: list[LoaderUse] = []
     for call in ctx.nodes_by_type.get("Call", ()):
-        name = _callee_name(call)
+        name = callee_name(call)
         defs = ctx.functions.get(name or "")
         if not defs:
             continue
@@ -363,7 +355,7 @@ def step_every_iteration(ctx: FileContext, loop: cst.For | cst.While) -> str | N
     funcs = ctx.function_facts()
     found: str | None = None
     for node in ctx.calls_in_body(loop):
-        callee = _callee_name(node)
+        callee = callee_name(node)
         helper = funcs.get(callee or "") if callee in ctx.functions else None
         if ctx.is_training_call(node) or (helper is not None and helper.steps):
             if not ctx.is_conditional_within(node, loop):
@@ -379,7 +371,7 @@ def steps_optimizer(ctx: FileContext, loop: cst.For | cst.While) -> bool:
     for node in ctx.calls_in_body(loop):
         if isinstance(node.func, cst.Attribute) and node.func.attr.value == "step" and ctx.is_training_call(node):
             return True
-        callee = _callee_name(node)
+        callee = callee_name(node)
         helper = funcs.get(callee or "") if callee in ctx.functions else None
         if helper is not None and helper.steps:
             return True

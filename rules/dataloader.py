@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import FileContext, dotted_name, has_star_args, int_value, names_in, positional, target_names, walk
+from advisor.context import FileContext, callee_name, dotted_name, has_star_args, int_value, names_in, positional, target_names, walk
 from advisor.fixes import FixPlan, Replace, guarded, with_keyword
 from advisor.rule import Rule, RuleDocs
 from advisor.rules._training import (
@@ -110,7 +110,7 @@ class PerSampleTraining(Rule):
         if any(_batch_named(t) for t in targets):
             return None
         iterable = _unwrap(loop.iter, "enumerate")
-        sources = positional(iterable) if _callee(iterable) == "zip" else []
+        sources = positional(iterable) if callee_name(iterable) == "zip" else []
         collections = [a.value for a in sources] if sources else [iterable]
         if any(_batch_named(dotted_name(c) or "") for c in collections):
             return None
@@ -122,7 +122,7 @@ class PerSampleTraining(Rule):
             return index
         if self._adds_batch_dim(loop, targets):
             return "each item gets a batch dimension of 1 and its own optimizer step; batch with `DataLoader(..., batch_size=64)`"
-        if _callee(iterable) != "range" and self._tensor_per_item(loop, targets):
+        if callee_name(iterable) != "range" and self._tensor_per_item(loop, targets):
             return "each item becomes its own small tensor and optimizer step; batch the items with `DataLoader(..., batch_size=64)`"
         return None
 
@@ -166,7 +166,7 @@ class PerSampleTraining(Rule):
             return None
         var = loop.target.value
         q = self.ctx.call_qualname(iterable) if isinstance(iterable, cst.Call) else None
-        is_range = _callee(iterable) == "range" and isinstance(iterable, cst.Call) and len(iterable.args) == 1
+        is_range = callee_name(iterable) == "range" and isinstance(iterable, cst.Call) and len(iterable.args) == 1
         if not is_range and q not in INDEX_ORDERS:
             return None
         for node in walk(loop.body):
@@ -199,18 +199,9 @@ class PerSampleTraining(Rule):
         return False
 
 
-def _callee(expr: cst.BaseExpression) -> str | None:
-    if isinstance(expr, cst.Call):
-        if isinstance(expr.func, cst.Name):
-            return expr.func.value
-        if isinstance(expr.func, cst.Attribute):
-            return expr.func.attr.value
-    return None
-
-
 def _unwrap(expr: cst.BaseExpression, *wrappers: str) -> cst.BaseExpression:
     """`enumerate(zip(X, y))` → `zip(X, y)`."""
-    while isinstance(expr, cst.Call) and _callee(expr) in wrappers and positional(expr):
+    while isinstance(expr, cst.Call) and callee_name(expr) in wrappers and positional(expr):
         expr = positional(expr)[0].value
     return expr
 

@@ -6,7 +6,7 @@ import re
 
 import libcst as cst
 
-from advisor.context import FileContext, dotted_name, int_value, positional, walk
+from advisor.context import FileContext, callee_name, dotted_name, int_value, positional, walk
 from advisor.fixes import AddImport, FixPlan, InsertAfter, fresh_name, guarded
 from advisor.rule import Rule, RuleDocs
 from advisor.rules._training import literal
@@ -192,7 +192,7 @@ class FixedLearningRate(Rule):
         func = self.ctx.enclosing_function(step)
         if func is None:
             return []
-        loops = [self.ctx.innermost_loop(c) for c in self.ctx.nodes_by_type.get("Call", ()) if _callee(c) == func.name.value]
+        loops = [self.ctx.innermost_loop(c) for c in self.ctx.nodes_by_type.get("Call", ()) if callee_name(c) == func.name.value]
         return [lp for lp in loops if lp is not None and not self.ctx.in_test_function(lp)]
 
     def _steps(self, step: cst.Call, names: set[str], only: bool) -> bool:
@@ -215,7 +215,7 @@ class FixedLearningRate(Rule):
         func = self.ctx.enclosing_function(loop)
         if func is not None:
             for call in self.ctx.nodes_by_type.get("Call", ()):
-                if _callee(call) == func.name.value:
+                if callee_name(call) == func.name.value:
                     caller_loop = self.ctx.innermost_loop(call)
                     if caller_loop is not None and not self.ctx.in_test_function(caller_loop):
                         out.append(_count(self.ctx, caller_loop, MIN_EPOCHS, "epochs"))
@@ -232,7 +232,7 @@ def _environment_loop(loop: cst.For | cst.While) -> bool:
     for node in walk(loop.body):
         if not isinstance(node, cst.Call):
             continue
-        if "episode" in (_callee(node) or "").lower():
+        if "episode" in (callee_name(node) or "").lower():
             return True
         if isinstance(node.func, cst.Attribute) and node.func.attr.value == "step":
             receiver = (dotted_name(node.func.value) or "").rsplit(".", 1)[-1].lower()
@@ -243,14 +243,6 @@ def _environment_loop(loop: cst.For | cst.While) -> bool:
 
 def _target_names(target: cst.BaseExpression) -> list[str]:
     return [n.value for n in walk(target) if isinstance(n, cst.Name)]
-
-
-def _callee(call: cst.Call) -> str | None:
-    if isinstance(call.func, cst.Name):
-        return call.func.value
-    if isinstance(call.func, cst.Attribute):
-        return call.func.attr.value
-    return None
 
 
 def _reinforcement_learning(ctx: FileContext) -> bool:
