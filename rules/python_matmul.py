@@ -18,6 +18,8 @@ TINY = 4
 # A product written as one of these methods is called through its class's instances, not by name.
 OPERATOR_METHODS = frozenset({"__mul__", "__rmul__", "__imul__", "__matmul__", "__rmatmul__", "__imatmul__"})
 # A product of two subscripts (`a[i][k] * b[k][j]`, `A[i, k]*B[k, j]`) or a zip of rows and columns.
+# Suggestion for the layouts where one operand is read transposed (`X[i][k] * X[j][k]` is `X @ X.T`).
+TRANSPOSED = "one operand is read transposed: use `np.asarray(A) @ np.asarray(B).T` (or `A.T @ B`, as the indices say)"
 _SHAPE = re.compile(r"\]\s*\*\s*[\w.]+\s*\[|\bzip\(")
 
 
@@ -49,6 +51,22 @@ def matmul_product(expr: cst.BaseExpression) -> tuple[str, str, str] | None:
         if k1 == k2 and p != k1 and q != k1:
             return p, k1, q
     return None
+
+
+def transposed_product(expr: cst.BaseExpression) -> tuple[str, str, str] | None:
+    """`A[p][k] * B[q][k]` or `A[k][p] * B[k][q]` (A @ B.T, A.T @ B): both operands share exactly one
+    index k and keep one other each, p != q. Squared norms (`X[i][k] * X[i][k]`) share both and are not."""
+    if not isinstance(expr, cst.BinaryOperation) or not isinstance(expr.operator, cst.Multiply):
+        return None
+    left, right = _subscript_indices(expr.left), _subscript_indices(expr.right)
+    if left is None or right is None:
+        return None
+    (a, b), (c, d) = left[1], right[1]
+    if len({a, b}) != 2 or len({c, d}) != 2 or len({a, b} & {c, d}) != 1:
+        return None
+    k = ({a, b} & {c, d}).pop()
+    p, q = (b if a == k else a), (d if c == k else c)
+    return (p, k, q) if (a == c or b == d) else None
 
 
 def _accumulated_product(node: cst.CSTNode) -> cst.BaseExpression | None:
@@ -117,13 +135,15 @@ class PythonMatmul(Rule):
         if product is None:
             return
         pkq = matmul_product(product)
+        transposed = pkq is None
+        pkq = pkq or transposed_product(product)
         if pkq is None:
             return
         binders = self._binders(node)
         p, k, q = pkq
         if all(name in binders for name in pkq) and isinstance(binders[k], cst.For):
             outer = self._outermost(binders, pkq)
-            self._report(outer, fix=lambda: self._loop_fix(node, outer, product, pkq))
+            self._report(outer, fix=None if transposed else lambda: self._loop_fix(node, outer, product, pkq), suggestion=TRANSPOSED if transposed else None)
 
     def visit_Call(self, node: cst.Call) -> None:
         if not (isinstance(node.func, cst.Name) and node.func.value == "sum" and node.args):
@@ -135,11 +155,13 @@ class PythonMatmul(Rule):
         binders = self._binders(node)
         # sum(A[i][k] * B[k][j] for k in ...)
         pkq = matmul_product(gen.elt)
+        transposed = pkq is None
+        pkq = pkq or transposed_product(gen.elt)
         if pkq is not None:
             p, k, q = pkq
             if isinstance(gen.for_in.target, cst.Name) and gen.for_in.target.value == k and p in binders and q in binders:
                 outer = self._outermost(binders, (p, q)) or node
-                self._report(outer, fix=lambda: self._index_fix(outer, node, gen.elt, (p, q)))
+                self._report(outer, fix=None if transposed else lambda: self._index_fix(outer, node, gen.elt, (p, q)), suggestion=TRANSPOSED if transposed else None)
             return
         # sum(x * y for x, y in zip(row, col)) with row, col drawn from two enclosing iterations
         row_col = self._zip_dot(gen)
@@ -357,10 +379,16 @@ class PythonMatmul(Rule):
         return None
 
     # --- tiny fixed matrices -------------------------------------------------------------------
-    def _report(self, node: cst.CSTNode, confidence: Confidence = Confidence.HIGH, fix: Callable[[], FixPlan | None] | None = None) -> None:
+    def _report(
+        self,
+        node: cst.CSTNode,
+        confidence: Confidence = Confidence.HIGH,
+        fix: Callable[[], FixPlan | None] | None = None,
+        suggestion: str | None = None,
+    ) -> None:
         """Report unless only tiny literal matrices reach this code; the fix is built only for a report."""
         if not self._only_tiny_matrices(node):
-            self.report(node, confidence=confidence, fix=fix() if fix is not None else None)
+            self.report(node, confidence=confidence, fix=fix() if fix is not None else None, suggestion=suggestion)
 
     def _only_tiny_matrices(self, node: cst.CSTNode) -> bool:
         """Every caller in this file passes small literal matrices (2x2 recurrences, rotations): a BLAS
