@@ -160,6 +160,17 @@ def test_scan_verify_attaches_the_user_function_result(run_cli, tmp_path):
     assert v["equivalent"] is True
 
 
+def test_a_transposed_product_is_not_compared_with_a_plain_matmul(run_cli, tmp_path):
+    src = tmp_path / "gram.py"
+    src.write_text("def gram(A, B):\n    n = 20\n    return [[sum(A[i][k] * B[j][k] for k in range(n)) for j in range(n)] for i in range(n)]\n")
+    proc = run_cli("scan", str(src), "--verify", "--format", "json", "--select", "ADV401", env={"ADVISOR_CACHE_DIR": str(tmp_path / "c")})
+    assert proc.returncode == 1, proc.stderr
+    (finding,) = json.loads(proc.stdout)["findings"]
+    own = [v for v in finding["verifications"] if "your function" in (v["detail"] or "")]
+    assert own and own[0]["status"] == "skipped" and "transposed" in own[0]["detail"]
+    assert all(v["status"] != "not-equivalent" for v in finding["verifications"])
+
+
 def test_verify_without_torch_says_how_to_install(tmp_path):
     import subprocess
 

@@ -123,8 +123,17 @@ def _user_function_result(finding: Finding, text: str, options: RunOptions, spec
 
     if finding.cell is not None or not text:
         return None
+    from advisor.rules.python_matmul import TRANSPOSED
+
     sizes = sizes_for(finding, text, spec.default_sizes)
-    extraction = extract_function(text, finding.span.line)
+    # The child compares the function with `A @ B`; a product read transposed computes another matrix.
+    extraction = extract_function(text, finding.span.line) if finding.suggestion != TRANSPOSED else None
+    if extraction is None:
+        return Verification(
+            code=finding.code, device="cpu", status="skipped", equivalent=None, sizes=sizes.values, sizes_source=sizes.source,
+            detail="your function was not run: it reads one operand transposed, and it is compared only with `A @ B`",
+            extra={"user_function": None},
+        )
     if extraction.function is None:
         return Verification(
             code=finding.code, device="cpu", status="skipped", equivalent=None, sizes=sizes.values, sizes_source=sizes.source,
