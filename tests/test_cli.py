@@ -7,22 +7,8 @@ from pathlib import Path
 
 import pytest
 
-SLOW_SYNC = """\
-import torch
+from report_samples import SYNC as SLOW_SYNC
 
-device = torch.device("cuda")
-
-
-def train(model, loader, optimizer, criterion):
-    total = 0.0
-    for x, y in loader:
-        loss = criterion(model(x.to(device)), y.to(device))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        total += loss.item()
-    return total
-"""
 MATMUL = "def mm(A, B):\n    return [[sum(a * b for a, b in zip(r, c)) for c in zip(*B)] for r in A]\n"
 CLEAN = "import torch\n\nx = torch.zeros(3)\n"
 
