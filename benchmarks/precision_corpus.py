@@ -1,6 +1,7 @@
 """Rebuild the precision corpus from local clones: one file per row of precision_corpus.tsv.
 
 Run: python benchmarks/precision_corpus.py CLONES OUT [--manifest benchmarks/precision_corpus.tsv]
+(the second, held-out sample: --manifest benchmarks/precision_heldout.tsv)
 
 CLONES holds one git clone (work tree or bare) per project, named `owner+name` or `name`. Each file is
 read at the commit the manifest records (`git show COMMIT:PATH`), so the corpus is byte-identical to the

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
+from advisor.context import dotted_name
 from advisor.rule import Rule, RuleDocs
 
 DATA_PARALLEL = frozenset(
@@ -15,6 +18,16 @@ DATA_PARALLEL = frozenset(
         "torch.nn.parallel.data_parallel.data_parallel",
     }
 )
+
+DDP = frozenset(
+    {
+        "torch.nn.parallel.DistributedDataParallel",
+        "torch.nn.parallel.distributed.DistributedDataParallel",
+        "torch.nn.DistributedDataParallel",
+    }
+)
+# A project's own wrapper around DDP (often imported from a helper module): `smart_DDP`, `wrap_ddp`.
+DDP_WRAPPER = re.compile(r"((^|_)ddp(_|$)|DistributedDataParallel)", re.I)
 
 
 class DataParallelInsteadOfDDP(Rule):
@@ -35,7 +48,8 @@ class DataParallelInsteadOfDDP(Rule):
     pair = None
     no_pair_reason = "needs two or more GPUs to measure: on one device DataParallel and DDP do the same work"
     docs = RuleDocs(
-        what="Finds models wrapped in `torch.nn.DataParallel` (or the functional `data_parallel`).",
+        what="Finds models wrapped in `torch.nn.DataParallel` (or the functional `data_parallel`), unless the "
+        "same file also wraps in DDP (then DataParallel is the single-process fallback).",
         why="PyTorch's own documentation recommends DistributedDataParallel over DataParallel even on one "
         "machine: DataParallel is single-process and multi-threaded, replicates the module on every forward "
         "pass, gathers outputs on one device (unbalancing memory) and is limited by the GIL.",
@@ -63,5 +77,16 @@ class DataParallelInsteadOfDDP(Rule):
     )
 
     def visit_Call(self, node: cst.Call) -> None:
-        if self.ctx.call_qualname(node) in DATA_PARALLEL:
+        if self.ctx.call_qualname(node) in DATA_PARALLEL and not self._file_wraps_in_ddp():
             self.report(node)
+
+    def _file_wraps_in_ddp(self) -> bool:
+        """DataParallel next to a DDP wrap in the same file is the single-process fallback of a script
+        that already offers DDP (`if distributed: DDP(...) else: DataParallel(...)`): the advice is taken."""
+        for call in self.ctx.nodes_by_type.get("Call", ()):
+            if self.ctx.call_qualname(call) in DDP:
+                return True
+            name = dotted_name(call.func)  # type: ignore[attr-defined]
+            if name is not None and DDP_WRAPPER.search(name.rsplit(".", 1)[-1]):
+                return True
+        return False

@@ -14,6 +14,9 @@ NO_GRAD = frozenset(
     {"torch.no_grad", "torch.inference_mode", "torch.set_grad_enabled", "torch.autograd.no_grad", "torch.enable_grad"}
 )
 GRAD_NEEDED = frozenset({"torch.autograd.grad", "torch.autograd.backward", "torch.func.grad", "torch.func.vjp"})
+# A project's own wrapper around no_grad / inference_mode (often imported from a helper module):
+# the name says what it does, and `enable_grad` never matches.
+GRAD_OFF_WRAPPER = re.compile(r"(^|_)(no_grad|inference_mode)(_|$)", re.I)
 EVAL_NAME = re.compile(r"(^|_)(eval|evaluate|evaluation|valid|validate|validation|test|predict|inference|infer)(_|$)", re.I)
 
 
@@ -165,7 +168,12 @@ class EvalWithoutNoGrad(Rule):
     def _disables_grad(self, expr: cst.BaseExpression) -> bool:
         target = expr.func if isinstance(expr, cst.Call) else expr
         q = self.ctx.qualname(target)
-        return q in NO_GRAD and q != "torch.enable_grad"
+        if q in NO_GRAD:
+            return q != "torch.enable_grad"
+        name = dotted_name(target)
+        if name is None or (q or "").startswith("torch."):
+            return False
+        return GRAD_OFF_WRAPPER.search(name.rsplit(".", 1)[-1]) is not None
 
     def _callers(self, name: str) -> list[cst.Call]:
         return [
