@@ -72,13 +72,10 @@ def _ratio(x: float | None) -> str:
 
 def instructions_text(v: Verification) -> str:
     """The callgrind counts as a clause for the text line, or why there are none; empty when not asked."""
-    ins = v.instructions
-    if ins is None:
-        return ""
-    if ins.get("before") is None or ins.get("after") is None:
-        return f"; instructions: {ins.get('detail', '')}"
-    counted = ", ".join(f"{k}={val}" for k, val in ins.get("sizes", {}).items())
-    return f"; instructions per call ({ins.get('tool', 'callgrind')}, {counted}): before {ins['before']:,}, after {ins['after']:,} ({_ratio(ins.get('ratio'))})"
+    from advisor.report.text import describe_instructions
+
+    counted = describe_instructions(v)
+    return f"; {counted}" if counted else ""
 
 
 def text_line(v: Verification) -> str:
