@@ -162,3 +162,13 @@ def test_every_reporter_shows_the_recorded_counts(fmt):
     shown = "123456789" if fmt in ("json", "sarif") else "123,456,789"
     assert shown in out
     assert ("4321" if fmt in ("json", "sarif") else "4,321") in out
+
+
+def test_a_pair_that_declares_not_counted_says_why_without_valgrind(tmp_path, monkeypatch):
+    pair = tmp_path / "workers.py"
+    pair.write_text((PAIRS / "tiny.py").read_text() + '\nNOT_COUNTED = "its gain is parallel workers"\n')
+    monkeypatch.setattr(instructions, "count_instructions", lambda *a, **k: pytest.fail("must not count"))
+    v = verify_pair(load_spec(pair, code="TWORKERS"), "cpu", options=COUNT)
+    assert v.instructions is not None and v.instructions["detail"] == "not counted: its gain is parallel workers"
+    adv203 = pair_for("ADV203")
+    assert adv203 is not None and "worker" in adv203.not_counted

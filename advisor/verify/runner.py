@@ -161,7 +161,14 @@ def verify_pair(
         "threads": options.threads,
     }
     result = to_verification(spec.code, device, merged, sizes_source, spec.metric, run_child(request, options.timeout_s))
-    result = with_instructions(result, request, count_sizes, options)
+    if spec.not_counted and options.count_instructions:
+        from dataclasses import replace
+
+        from advisor.verify.instructions import not_counted
+
+        result = replace(result, instructions=not_counted(f"not counted: {spec.not_counted}"))
+    else:
+        result = with_instructions(result, request, count_sizes, options)
     cache.store(spec.code, key, result)
     return result
 
