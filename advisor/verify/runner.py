@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -112,8 +112,6 @@ def to_verification(code: str, device: str, sizes: dict[str, Any], source: str, 
 
 def with_instructions(v: Verification, request: dict[str, Any], count_sizes: dict[str, Any], options: RunOptions) -> Verification:
     """Add callgrind counts to a timed CPU result whose two sides were found equivalent."""
-    from dataclasses import replace
-
     from advisor.verify import instructions
 
     if not options.count_instructions:
@@ -162,8 +160,6 @@ def verify_pair(
     }
     result = to_verification(spec.code, device, merged, sizes_source, spec.metric, run_child(request, options.timeout_s))
     if spec.not_counted and options.count_instructions:
-        from dataclasses import replace
-
         from advisor.verify.instructions import not_counted
 
         result = replace(result, instructions=not_counted(f"not counted: {spec.not_counted}"))
