@@ -69,6 +69,7 @@ def main() -> None:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "all"]), default="auto", show_default=True, help="Where --verify measures.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True, help="Seconds each --verify pair may run.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write caches: re-analyse unchanged files and re-measure --verify pairs.")
+@click.option("--count-instructions", is_flag=True, help="With --verify: also count one call of each side of CPU pairs under valgrind's callgrind (repeatable in CI).")
 @click.option("--fix", "apply_fixes", is_flag=True, help="Apply safe fixes in place, then report what is left.")
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply fixes that may change results or types (implies --fix).")
 @click.option("--diff", "show_diff", is_flag=True, help="Print the fixes as a unified diff and write nothing; exit 1 if there is one.")
@@ -91,6 +92,7 @@ def scan(
     device: str,
     timeout: float,
     no_cache: bool,
+    count_instructions: bool,
     apply_fixes: bool,
     unsafe_fixes: bool,
     show_diff: bool,
@@ -138,7 +140,7 @@ def scan(
     if verify:
         from advisor.verify.command import attach_verifications, run_options
 
-        result = attach_verifications(result, device, run_options(timeout, no_cache))
+        result = attach_verifications(result, device, run_options(timeout, no_cache, count_instructions))
     if fmt in WITH_ENVIRONMENT:
         from advisor.report.environment import collect
 
@@ -233,8 +235,9 @@ def explain(code: str) -> None:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "all"]), default="auto", show_default=True, help="auto: the CPU, plus CUDA when present.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True, help="Seconds each pair may run before it is stopped.")
 @click.option("--no-cache", is_flag=True, help="Re-measure instead of reusing cached results.")
-def verify(codes: tuple[str, ...], fmt: str, device: str, timeout: float, no_cache: bool) -> None:
+@click.option("--count-instructions", is_flag=True, help="Also count one call of each side of CPU pairs under valgrind's callgrind (repeatable in CI).")
+def verify(codes: tuple[str, ...], fmt: str, device: str, timeout: float, no_cache: bool, count_instructions: bool) -> None:
     """Measure the before/after pairs of CODES (default: all) on this machine."""
     from advisor.verify.command import run_options, run_verify
 
-    sys.exit(run_verify([c.strip().upper() for v in codes for c in v.split(",") if c.strip()], device, run_options(timeout, no_cache), fmt))
+    sys.exit(run_verify([c.strip().upper() for v in codes for c in v.split(",") if c.strip()], device, run_options(timeout, no_cache, count_instructions), fmt))

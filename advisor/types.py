@@ -118,6 +118,9 @@ class Verification:
     device_name: str = ""
     metric: str = "time"  # "time", or "loss" for pairs that measure quality (ADV301)
     extra: dict[str, Any] = field(default_factory=dict)
+    # `--count-instructions`: {"tool", "before", "after", "ratio", "sizes", "detail"}; counts are None
+    # and `detail` says why when nothing was counted. None when counting was not asked for.
+    instructions: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

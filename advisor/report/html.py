@@ -15,7 +15,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from advisor import __version__
-from advisor.report.text import describe_verification, format_ratio, format_seconds, location
+from advisor.report.text import describe_instructions, describe_verification, format_ratio, format_seconds, location
 from advisor.types import Finding, ScanResult, Severity, Verification
 
 CHART_WIDTH = 220  # px of the longest bar
@@ -128,6 +128,9 @@ def verification_view(v: Verification) -> VerificationView:
             view.chart_title = "mean held-out loss (lower is better)"
     if v.detail and v.status not in ("measured",):
         facts.append(("detail", v.detail))
+    counted = describe_instructions(v)
+    if counted:
+        facts.append(("instructions", counted))
     return view
 
 

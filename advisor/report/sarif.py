@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from advisor import __version__
-from advisor.report.text import describe_verification
+from advisor.report.text import verification_lines
 from advisor.rule import Rule, rules_by_code
 from advisor.types import Finding, ScanResult, Severity
 
@@ -92,7 +92,7 @@ def _fingerprint(f: Finding) -> str:
 
 def _message(f: Finding) -> str:
     lines = [f.message + ".", f"Fix: {f.suggestion}."]
-    lines += [describe_verification(v) for v in f.verifications]
+    lines += [line for v in f.verifications for line in verification_lines(v)]
     if f.cell is not None:
         lines.insert(0, f"Notebook cell {f.cell + 1}:")
     return "\n".join(lines)
@@ -110,6 +110,9 @@ def _result(f: Finding, rule_index: dict[str, int]) -> dict[str, Any]:
             properties["speedup"] = best.speedup
             properties["speedupInterval"] = [best.speedup_low, best.speedup_high]
             properties["speedupDevice"] = best.device
+        counted = [v.instructions for v in f.verifications if v.instructions and v.instructions.get("before") is not None]
+        if counted:
+            properties["instructions"] = counted[0]
     result: dict[str, Any] = {
         "ruleId": f.code,
         "ruleIndex": rule_index[f.code],

@@ -32,6 +32,27 @@ def describe_verification(v: Verification) -> str:
     return f"verification {v.status} on {where}: {v.detail}"
 
 
+def describe_instructions(v: Verification) -> str | None:
+    """The callgrind counts (`--count-instructions`) as one line, or why there are none; None when not asked."""
+    ins = v.instructions
+    if ins is None:
+        return None
+    if ins.get("before") is None or ins.get("after") is None:
+        return f"instructions on {v.device}: {ins.get('detail') or 'not counted'}"
+    sizes = ", ".join(f"{k}={val}" for k, val in (ins.get("sizes") or {}).items()) or "no sizes"
+    ratio = ins.get("ratio")
+    return (
+        f"instructions per call ({ins.get('tool', 'callgrind')}, {sizes}): "
+        f"before {ins['before']:,}, after {ins['after']:,} (before/after {format_ratio(ratio)})"
+    )
+
+
+def verification_lines(v: Verification) -> list[str]:
+    """What each reporter shows of one result: the headline, then the instruction counts if any."""
+    extra = describe_instructions(v)
+    return [describe_verification(v)] + ([extra] if extra else [])
+
+
 def sizes_origin(v: Verification) -> str:
     return "sizes from your code" if v.sizes_source == "user code" else "default sizes"
 
@@ -61,7 +82,7 @@ def render(result: ScanResult, *, statistics: bool = False, quiet: bool = False,
         if not quiet:
             lines.append(f"  fix: {f.suggestion}")
             for v in f.verifications:
-                lines.append(f"  {describe_verification(v)}")
+                lines.extend(f"  {line}" for line in verification_lines(v))
     if statistics:
         lines.extend(render_statistics(result))
     if not quiet:

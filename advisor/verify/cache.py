@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from advisor.types import Verification
 from advisor.verify.environment import environment
 
 # The verifier files whose change must invalidate cached figures.
-_METHOD_FILES = ("child.py", "measure.py", "stats.py", "compare.py", "quality.py", "user_code.py")
+_METHOD_FILES = ("child.py", "callgrind.py", "instructions.py", "measure.py", "stats.py", "compare.py", "quality.py", "user_code.py")
 
 
 def cache_dir() -> Path:
@@ -39,7 +39,7 @@ def method_hash() -> str:
     return h.hexdigest()
 
 
-def cache_key(code: str, source_hash: str, sizes: dict[str, Any], device: str) -> str:
+def cache_key(code: str, source_hash: str, sizes: dict[str, Any], device: str, count_instructions: bool = False) -> str:
     env = environment()
     hardware = env.cpu if device == "cpu" else ",".join(env.gpus)
     parts = {
@@ -51,6 +51,7 @@ def cache_key(code: str, source_hash: str, sizes: dict[str, Any], device: str) -
         "torch": env.torch,
         "numpy": env.numpy,
         "hardware": hardware,
+        "count_instructions": count_instructions,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -74,7 +75,7 @@ def load(code: str, key: str) -> Verification | None:
         result = from_dict(data["result"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return Verification(**{**asdict(result), "before": result.before, "after": result.after, "extra": {**result.extra, "cached": True}})
+    return replace(result, extra={**result.extra, "cached": True})
 
 
 def store(code: str, key: str, result: Verification) -> None:

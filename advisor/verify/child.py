@@ -79,11 +79,23 @@ def measure_time(before: Callable[[Any], Any], after: Callable[[Any], Any], chec
     return result
 
 
+def _count(before: Callable[[Any], Any], after: Callable[[Any], Any], inputs: Any, req: dict[str, Any]) -> dict[str, Any]:
+    """`--count-instructions`: the same single-threaded set-up the timing uses, then callgrind."""
+    import torch
+
+    from advisor.verify.callgrind import count
+
+    torch.set_num_threads(int(req.get("threads", 1)))
+    return count(before, after, inputs)
+
+
 def run_pair(req: dict[str, Any]) -> dict[str, Any]:
     from advisor.verify.compare import compare
 
     module = load_pair(req["pair_path"])
     inputs = module.setup(req["sizes"], req["device"])
+    if req.get("mode") == "count":
+        return _count(module.before, module.after, inputs, req)
     if req.get("metric") == "loss":
         from advisor.verify.quality import measure_loss
 
@@ -104,6 +116,8 @@ def run_user_function(req: dict[str, Any]) -> dict[str, Any]:
     from advisor.verify.user_code import build_user_pair
 
     before, after, inputs = build_user_pair(req["user_function"], req["sizes"])
+    if req.get("mode") == "count":
+        return _count(before, after, inputs, req)
     return measure_time(before, after, before, after, compare, inputs, req)
 
 

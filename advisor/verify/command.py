@@ -22,8 +22,8 @@ EXIT_OK, EXIT_PROBLEM, EXIT_ERROR = 0, 1, 2
 T = TypeVar("T")
 
 
-def run_options(timeout_s: float, no_cache: bool) -> RunOptions:
-    return RunOptions(timeout_s=timeout_s, use_cache=not no_cache)
+def run_options(timeout_s: float, no_cache: bool, count_instructions: bool = False) -> RunOptions:
+    return RunOptions(timeout_s=timeout_s, use_cache=not no_cache, count_instructions=count_instructions)
 
 
 def require_frameworks() -> None:
@@ -70,8 +70,20 @@ def _ratio(x: float | None) -> str:
     return "?" if x is None else f"{x:g}x"
 
 
+def instructions_text(v: Verification) -> str:
+    """The callgrind counts as a clause for the text line, or why there are none; empty when not asked."""
+    from advisor.report.text import describe_instructions
+
+    counted = describe_instructions(v)
+    return f"; {counted}" if counted else ""
+
+
 def text_line(v: Verification) -> str:
     """One readable line per pair and device; a figure only where one was measured and significant."""
+    return _text_line(v) + instructions_text(v)
+
+
+def _text_line(v: Verification) -> str:
     where = f"{v.code} {v.device}" + (f" ({v.device_name})" if v.device_name else "")
     sizes = f"{_sizes_text(v)} ({v.sizes_source})"
     if v.status == "measured" and v.metric == "time" and v.before and v.after:

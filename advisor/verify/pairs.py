@@ -1,7 +1,7 @@
 """The before/after pairs: where they live and what they declare, read without importing them.
 
 A pair module (fixtures/pairs/advNNN.py) imports torch/numpy, so the parent process only parses it:
-its literal `DEFAULT_SIZES`, `TOLERANCE`, `DEVICES` and `METRIC` are read with `ast.literal_eval`, and the
+its literal `DEFAULT_SIZES`, `TOLERANCE`, `DEVICES`, `METRIC`, `COUNT_SIZES` and `NOT_COUNTED` are read with `ast.literal_eval`, and the
 module itself is imported only inside the child process that measures it.
 """
 
@@ -32,6 +32,10 @@ class PairSpec:
     source_hash: str = ""
     doc: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # Sizes for `--count-instructions` (callgrind runs ~50x slower), over the defaults; optional.
+    count_sizes: dict[str, Any] = field(default_factory=dict)
+    # Why this pair's instructions are not counted (its gain is not fewer instructions); optional.
+    not_counted: str = ""
 
     @property
     def name(self) -> str:
@@ -94,6 +98,8 @@ def load_spec(path: Path, code: str | None = None) -> PairSpec:
         metric=str(lits.get("METRIC", "time")),
         source_hash=_source_hash(path, text),
         doc=ast.get_docstring(tree) or "",
+        count_sizes=dict(lits.get("COUNT_SIZES", {})),
+        not_counted=str(lits.get("NOT_COUNTED", "")),
     )
 
 

@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ class RunOptions:
     # Intra-op threads in the child. One, like torch.utils.benchmark's own default: figures then hold per
     # core and do not swing with whatever else shares the machine (BLAS threads spin-wait under load).
     threads: int = 1
+    # Also count one call of each side under callgrind (CPU, timed pairs only).
+    count_instructions: bool = False
 
 
 def _skipped(code: str, device: str, sizes: dict[str, Any], source: str, detail: str, metric: str = "time") -> Verification:
@@ -48,10 +50,12 @@ def _child_env(threads: int) -> dict[str, str]:
     return {**os.environ, **pools, "PYTHONPATH": pythonpath}
 
 
-def run_child(request: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-    """The child's JSON answer, or a "failed" answer saying how it died. Never raises for child trouble."""
+def run_child(request: dict[str, Any], timeout_s: float, prefix: list[str] | None = None) -> dict[str, Any]:
+    """The child's JSON answer, or a "failed" answer saying how it died. Never raises for child trouble.
+
+    `prefix` runs the child under another program (valgrind for instruction counts)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "advisor.verify.child"],
+        [*(prefix or []), sys.executable, "-m", "advisor.verify.child"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -106,6 +110,21 @@ def to_verification(code: str, device: str, sizes: dict[str, Any], source: str, 
     )
 
 
+def with_instructions(v: Verification, request: dict[str, Any], count_sizes: dict[str, Any], options: RunOptions) -> Verification:
+    """Add callgrind counts to a timed CPU result whose two sides were found equivalent."""
+    from advisor.verify import instructions
+
+    if not options.count_instructions:
+        return v
+    if v.device != "cpu":
+        return replace(v, instructions=instructions.not_counted(instructions.CPU_ONLY))
+    if v.metric != "time":
+        return replace(v, instructions=instructions.not_counted(instructions.TIMED_ONLY))
+    if v.equivalent is not True:
+        return replace(v, instructions=instructions.not_counted("not counted: the two sides were not run to equivalence"))
+    return replace(v, instructions=instructions.count_instructions(request, count_sizes, options.timeout_s))
+
+
 def verify_pair(
     spec: PairSpec,
     device: str,
@@ -117,12 +136,13 @@ def verify_pair(
     """Measure one pair on one device (or say why not), using and filling the cache."""
     merged = {**spec.default_sizes, **(sizes or {})}
     if device == "cuda" and not environment().has_cuda:
-        return _skipped(spec.code, device, merged, sizes_source, "needs a CUDA device to measure — none found here", spec.metric)
+        return with_instructions(_skipped(spec.code, device, merged, sizes_source, "needs a CUDA device to measure — none found here", spec.metric), {}, {}, options)
     if device not in spec.devices:
         if spec.devices == ("cuda",):
             return _skipped(spec.code, device, merged, sizes_source, "needs a CUDA device to measure — host↔device costs do not exist on the CPU", spec.metric)
         return _skipped(spec.code, device, merged, sizes_source, f"this pair is measured on {' and '.join(spec.devices)} only", spec.metric)
-    key = cache.cache_key(spec.code, spec.source_hash, merged, device)
+    count_sizes = {**merged, **spec.count_sizes} if sizes_source == "defaults" else merged
+    key = cache.cache_key(spec.code, spec.source_hash, merged, device, options.count_instructions)
     if options.use_cache:
         hit = cache.load(spec.code, key)
         if hit is not None:
@@ -139,6 +159,12 @@ def verify_pair(
         "threads": options.threads,
     }
     result = to_verification(spec.code, device, merged, sizes_source, spec.metric, run_child(request, options.timeout_s))
+    if spec.not_counted and options.count_instructions:
+        from advisor.verify.instructions import not_counted
+
+        result = replace(result, instructions=not_counted(f"not counted: {spec.not_counted}"))
+    else:
+        result = with_instructions(result, request, count_sizes, options)
     cache.store(spec.code, key, result)
     return result
 
@@ -155,7 +181,7 @@ def verify_user_function(
     import hashlib
 
     device = "cpu"
-    key = cache.cache_key(code, hashlib.sha256(json.dumps(function, sort_keys=True).encode()).hexdigest(), sizes, device)
+    key = cache.cache_key(code, hashlib.sha256(json.dumps(function, sort_keys=True).encode()).hexdigest(), sizes, device, options.count_instructions)
     if options.use_cache:
         hit = cache.load(code, key)
         if hit is not None:
@@ -174,5 +200,6 @@ def verify_user_function(
     answer = run_child(request, options.timeout_s)
     answer.setdefault("extra", {})["user_function"] = function["name"]
     result = to_verification(code, device, sizes, sizes_source, "time", answer)
+    result = with_instructions(result, request, sizes, options)
     cache.store(code, key, result)
     return result
