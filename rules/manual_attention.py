@@ -11,6 +11,7 @@ from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 
 SOFTMAXES = frozenset({"torch.softmax", "torch.nn.functional.softmax", "torch.special.softmax"})
+SOFTMAX_MODULES = frozenset({"torch.nn.Softmax", "torch.nn.modules.activation.Softmax"})
 MATMULS = frozenset({"torch.matmul", "torch.bmm"})
 DROPOUTS = frozenset({"torch.nn.functional.dropout", "torch.dropout"})
 TRANSPOSES = frozenset({"transpose", "permute", "t", "swapaxes"})
@@ -37,7 +38,7 @@ class ManualAttention(Rule):
         "memory-efficient kernels that never store the L×L matrix."
     )
     suggestion = "call `F.scaled_dot_product_attention(q, k, v, attn_mask=..., dropout_p=..., is_causal=...)` (PyTorch 2.0+)"
-    triggers = ("softmax",)
+    triggers = ("softmax", "Softmax")
     pair = "adv405"
     docs = RuleDocs(
         what="Finds `P @ v` (or `torch.matmul(P, v)`, `torch.bmm`) where `P` is a softmax, possibly through "
@@ -122,9 +123,17 @@ class ManualAttention(Rule):
             if q in SOFTMAXES:
                 return args[0].value if args else None
             return expr.func.value  # type: ignore[attr-defined]
+        if self._softmax_module(expr):  # `self.attend = nn.Softmax(dim=-1)` ... `self.attend(dots)`
+            return args[0].value if len(args) == 1 else None
         if q in DROPOUTS or self._dropout_module(expr):
             return self._probabilities(args[0].value, at, func, chain, depth + 1) if args else None
         return None
+
+    def _softmax_module(self, call: cst.Call) -> bool:
+        """`self.attend(x)` where `self.attend` is bound once, to `nn.Softmax(...)`."""
+        name = dotted_name(call.func)
+        values = self.ctx.bindings.get(name, []) if name is not None and name.startswith("self.") else []
+        return len(values) == 1 and isinstance(values[0], cst.Call) and self.ctx.call_qualname(values[0]) in SOFTMAX_MODULES
 
     def _dropout_module(self, call: cst.Call) -> bool:
         """`self.attn_drop(p)`, `self.dropout(p)`: a module attribute named for dropout, one argument."""

@@ -15,6 +15,10 @@ PRECISION_WORDS = re.compile(
     re.IGNORECASE,
 )
 
+# Reinforcement-learning environments: their networks are small and the environment, not the GPU's
+# arithmetic, bounds the step, so mixed precision is not worth suggesting there.
+RL_LIBRARIES = frozenset({"gym", "gymnasium", "envpool", "procgen", "pettingzoo", "dm_control", "isaacgym", "stable_baselines3"})
+
 
 class NoMixedPrecision(Rule):
     code = "ADV303"
@@ -34,7 +38,9 @@ class NoMixedPrecision(Rule):
         what="Reports once per file the first `.backward()` of a loop that trains, in a file that runs on "
         "CUDA (`.cuda()`, a `\"cuda\"` device), when nothing in the file mentions reduced or mixed precision "
         "(`autocast`, `GradScaler`, `amp`, `.half()`, `float16`, `bfloat16`, `fp16`, `precision`, `tf32`, "
-        "apex) and no training framework (Lightning, Accelerate, Transformers, ...) owns the loop. It is "
+        "apex) and no training framework (Lightning, Accelerate, Transformers, ...) owns the loop. "
+        "Reinforcement-learning scripts (importing gym, gymnasium, envpool, ...) are left alone: their small "
+        "networks wait on the environment, not on the GPU. It is "
         "advice (info, low confidence): small models, or GPUs without tensor cores, may gain nothing.",
         why="Automatic mixed precision is the PyTorch Performance Tuning Guide's largest single speed-up for "
         "compute-bound training on recent NVIDIA GPUs: tensor cores multiply bfloat16/float16 matrices at "
@@ -72,6 +78,8 @@ class NoMixedPrecision(Rule):
 
     def finish(self) -> None:
         if self.ctx.uses_framework() or PRECISION_WORDS.search(self.ctx.text) or not shows_cuda(self.ctx):
+            return
+        if any(v.split(".")[0] in RL_LIBRARIES for v in self.ctx.imports.values()):
             return
         for call in self.ctx.calls_by_attr.get("backward", ()):
             if self.ctx.training_step_loop(call) is not None:
