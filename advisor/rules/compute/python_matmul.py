@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Callable
+from typing import Any, Callable
 
 import libcst as cst
 
@@ -11,6 +11,7 @@ from advisor.context import dotted_name, int_value, positional
 from advisor.fixes import AddImport, DeleteLine, FixPlan, Replace, ReplaceStatement, guarded, node_code
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
+from advisor.verify.sizes import Literals, matrices, nearest
 
 COMPREHENSIONS = (cst.ListComp, cst.GeneratorExp, cst.SetComp, cst.DictComp)
 # Matrices this small (rows and columns) are cheaper in Python than through a BLAS call.
@@ -93,10 +94,19 @@ class PythonMatmul(Rule):
         "blocking); a BLAS matmul does the same work hundreds to thousands of times faster."
     )
     suggestion = "use `np.asarray(A) @ np.asarray(B)` (or `torch.matmul`) and keep the data as arrays"
-    pair = "adv401"
     # Unsafe: the result becomes an ndarray instead of nested lists, and BLAS sums in another order.
     fix_safe = False
     fix_title = "replace the comprehension or loop nest with `numpy.matmul` (returns an ndarray, not lists)"
+
+    # The pair is cubic in n: beyond 300 one verification takes minutes.
+    size_caps = {"n": 300}
+    verifies_user_function = True
+    @classmethod
+    def pair_sizes(cls, lits: Literals, line: int, end_line: int) -> dict[str, Any]:
+        """n: a literal `range(n)` driving the flagged loops, else the nearest square literal matrix."""
+        n = nearest(lits.ranges, line, (line, end_line))
+        square = nearest([(ln, s[0]) for ln, s in matrices(lits) if s[0] == s[1]], line)
+        return {"n": n or square} if n or square else {}
 
     @classmethod
     def may_match(cls, text: str) -> bool:
@@ -386,9 +396,11 @@ class PythonMatmul(Rule):
         fix: Callable[[], FixPlan | None] | None = None,
         suggestion: str | None = None,
     ) -> None:
-        """Report unless only tiny literal matrices reach this code; the fix is built only for a report."""
+        """Report unless only tiny literal matrices reach this code; the fix is built only for a report.
+        A product read transposed is tagged so that the verifier does not compare it with `A @ B`."""
         if not self._only_tiny_matrices(node):
-            self.report(node, confidence=confidence, fix=fix() if fix is not None else None, suggestion=suggestion)
+            tags = ("transposed",) if suggestion == TRANSPOSED else ()
+            self.report(node, confidence=confidence, fix=fix() if fix is not None else None, suggestion=suggestion, tags=tags)
 
     def _only_tiny_matrices(self, node: cst.CSTNode) -> bool:
         """Every caller in this file passes small literal matrices (2x2 recurrences, rotations): a BLAS

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import libcst as cst
 
 from advisor.context import STEP_TRIGGERS, FileContext, call_attr, dotted_name, keyword, move_target, positional, walk
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
+from advisor.verify.sizes import Literals, matrices, nearest
 
 SYNC_METHODS = ("item", "cpu", "numpy", "tolist")
 # Calls whose result already lives on the host: syncing methods on them cost nothing more.
@@ -29,7 +32,6 @@ class HostSyncEveryStep(Rule):
     )
     suggestion = "accumulate on the device (`running += loss.detach()`) and call `.item()` once per epoch or under `if step % N == 0`"
     triggers = STEP_TRIGGERS
-    pair = "adv103"
     # Code that shows no device is assumed to run on the CPU, where a sync costs nothing; a project whose
     # device comes from elsewhere (a launcher, a config file) can opt in to reporting it anyway.
     options = {"assume-accelerator": False}
@@ -71,6 +73,12 @@ class HostSyncEveryStep(Rule):
             "PyTorch docs: torch.cuda.set_sync_debug_mode",
         ),
     )
+
+    @classmethod
+    def pair_sizes(cls, lits: Literals, line: int, end_line: int) -> dict[str, Any]:
+        """The nearest literal matrix shape is one batch: (batch, features)."""
+        shape = nearest(matrices(lits), line)
+        return dict(zip(("batch", "features"), shape)) if shape else {}
 
     def __init__(self, ctx: FileContext, options=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(ctx, options)

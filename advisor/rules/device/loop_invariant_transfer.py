@@ -1,30 +1,19 @@
-"""ADV101 and ADV102: host→device copies repeated every training step that could happen once, or not at all."""
+"""ADV101: a model or constant tensor copied to the device every training step, where once would do."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import libcst as cst
 
-from advisor.context import STEP_TRIGGERS, FileContext, dotted_name, has_star_args, keyword, move_target, positional
-from advisor.fixes import DeleteLine, FixPlan, InsertBefore, Replace, fresh_name, guarded, with_keyword
+from advisor.context import STEP_TRIGGERS, FileContext, dotted_name, move_target
+from advisor.fixes import DeleteLine, FixPlan, InsertBefore, Replace, fresh_name, guarded, node_code
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
+from advisor.verify.sizes import Literals, matrices, nearest
 
-# Factories that build a tensor from a shape: with `device=` they allocate straight on the device.
-SHAPE_FACTORIES = frozenset(
-    "torch.zeros torch.ones torch.full torch.empty torch.rand torch.randn torch.randint torch.randperm "
-    "torch.arange torch.linspace torch.logspace torch.eye torch.tril_indices torch.triu_indices".split()
-)
-# Factories that copy Python/NumPy data: `device=` saves the intermediate host tensor, not the copy.
-DATA_FACTORIES = frozenset({"torch.tensor", "torch.as_tensor"})
-# Drawing random numbers on the device uses the device's generator: same distribution, other values.
-RANDOM_FACTORIES = frozenset({"torch.rand", "torch.randn", "torch.randint", "torch.randperm"})
 # Calls that move or convert a module or tensor; another one on the same object keeps a hoist from being safe.
 MOVES = frozenset({"to", "cuda", "cpu", "half", "float", "double", "bfloat16", "type", "xpu", "mps", "to_empty", "apply", "_apply"})
-
-
-def _source(node: cst.CSTNode) -> str:
-    return cst.Module([]).code_for_node(node)
-
 
 def _is_invariant(dotted: str, assigned: set[str]) -> bool:
     """`self.model` is invariant in a loop unless `self`, `self.model` or a longer target is rebound."""
@@ -33,7 +22,6 @@ def _is_invariant(dotted: str, assigned: set[str]) -> bool:
     if prefixes & assigned:
         return False
     return not any(a.startswith(dotted + ".") for a in assigned)
-
 
 class LoopInvariantTransfer(Rule):
     code = "ADV101"
@@ -46,7 +34,6 @@ class LoopInvariantTransfer(Rule):
     )
     suggestion = "move it once before the loop and keep the device copy (`w = w.to(device)` above the loop)"
     triggers = STEP_TRIGGERS
-    pair = "adv101"
     fix_safe = True
     fix_title = "hoist the move above the training loop"
     docs = RuleDocs(
@@ -85,6 +72,12 @@ class LoopInvariantTransfer(Rule):
         ),
     )
 
+    @classmethod
+    def pair_sizes(cls, lits: Literals, line: int, end_line: int) -> dict[str, Any]:
+        """The nearest literal matrix shape is one batch: (batch, features)."""
+        shape = nearest(matrices(lits), line)
+        return dict(zip(("batch", "features"), shape)) if shape else {}
+
     def visit_Call(self, node: cst.Call) -> None:
         if not isinstance(node.func, cst.Attribute) or node.func.attr.value not in ("to", "cuda"):
             return
@@ -103,7 +96,7 @@ class LoopInvariantTransfer(Rule):
                 if not _is_invariant(name, self.ctx.loop_facts(loop).assigned):
                     return
         what = self.ctx.kind_of(receiver)
-        call = _source(node)
+        call = node_code(node)
         if what == "model":
             self.report(
                 node,
@@ -136,7 +129,7 @@ class LoopInvariantTransfer(Rule):
         if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1 or self.ctx.parent(line) is not loop.body:
             return None
         others = [c for c in _moves_in(self.ctx, loop, dotted) if c is not node]
-        return self.plan(InsertBefore(loop, _source(node)), DeleteLine(line), safe=not others)
+        return self.plan(InsertBefore(loop, node_code(node)), DeleteLine(line), safe=not others)
 
     @guarded
     def _hoist_tensor_move(self, node: cst.Call, loop: cst.For | cst.While, dotted: str, bound: bool) -> FixPlan | None:
@@ -147,8 +140,8 @@ class LoopInvariantTransfer(Rule):
         """
         if not isinstance(node.func.value, cst.Name):  # type: ignore[union-attr]
             return None
-        call = _source(node)
-        same = [c for c in _moves_in(self.ctx, loop, dotted) if _source(c) == call]
+        call = node_code(node)
+        same = [c for c in _moves_in(self.ctx, loop, dotted) if node_code(c) == call]
         uses = sum(1 for n in self.ctx.nodes_by_type.get("Name", ()) if n.value == dotted and _inside(self.ctx, n, loop.body))
         new = _fresh_name(self.ctx, f"{dotted}_dev")
         ops = [InsertBefore(loop, f"{new} = {call}"), *(Replace(c, new) for c in same)]
@@ -157,143 +150,6 @@ class LoopInvariantTransfer(Rule):
     def _bound_before(self, dotted: str, loop: cst.CSTNode) -> bool:
         """The receiver is bound in this file (a local or attribute we can see), not a mystery global."""
         return dotted.split(".")[0] in self.ctx.bindings or dotted in self.ctx.bindings or _is_parameter(self.ctx, dotted, loop)
-
-
-class HostTensorThenMove(Rule):
-    code = "ADV102"
-    name = "host-tensor-then-move"
-    summary = "A tensor created on the host each step and then moved to the device"
-    message = "Create the tensor on the device with `device=` instead of building it on the host and moving it"
-    why = (
-        "The tensor is allocated and filled in host memory, then copied to the device: two allocations and "
-        "a host-to-device transfer per call, where `device=` allocates it directly on the device."
-    )
-    suggestion = "pass `device=` to the factory, e.g. `torch.zeros(n, device=device)`"
-    triggers = (".to(", ".cuda(")
-    pair = "adv102"
-    fix_safe = True
-    fix_title = "create the tensor with `device=`"
-    docs = RuleDocs(
-        what="Finds `torch.zeros(...).to(device)`, `torch.randn(...).cuda()`, `torch.tensor(x).to(device)` "
-        "and similar factory calls immediately moved to a device, inside a loop or a module's `forward` "
-        "(which runs every step).",
-        why="A factory without `device=` builds the tensor in host memory; `.to(device)` then allocates "
-        "again on the device and copies. For shape factories (zeros, ones, randn, arange…) `device=` "
-        "removes the copy entirely.",
-        example="""
-            import torch
-
-            class Model(torch.nn.Module):
-                def forward(self, x):
-                    h = torch.zeros(x.shape[0], 128).to(x.device)
-                    return x + h.sum()
-        """,
-        use_instead="""
-            import torch
-
-            class Model(torch.nn.Module):
-                def forward(self, x):
-                    h = torch.zeros(x.shape[0], 128, device=x.device)
-                    return x + h.sum()
-        """,
-        references=("PyTorch Performance Tuning Guide: create tensors directly on the target device",),
-    )
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if not isinstance(node.func, cst.Attribute) or node.func.attr.value not in ("to", "cuda"):
-            return
-        factory = _unwrap_variable(self.ctx, node.func.value)
-        if isinstance(factory, cst.Name):
-            factory = self._factory_bound_to(factory, node)  # `h = torch.zeros(n)` ... `h = h.cuda()`
-            if factory is None:
-                return
-        q = self.ctx.call_qualname(factory)
-        if q not in SHAPE_FACTORIES and q not in DATA_FACTORIES:
-            return
-        assert isinstance(factory, cst.Call)
-        if keyword(factory, "device") is not None or has_star_args(factory):
-            return
-        if move_target(self.ctx, node) != "device" or len(positional(node)) > 1 or keyword(node, "dtype"):
-            return  # `.to(device, dtype)` or non-device targets: leave them alone
-        repeated = self._repeats(node)
-        if repeated is None:
-            return
-        confidence = repeated if q in SHAPE_FACTORIES else Confidence.MEDIUM
-        short = q.rsplit(".", 1)[-1]
-        device = '"cuda"' if node.func.attr.value == "cuda" else _source((keyword(node, "device") or positional(node)[0]).value)
-        self.report(
-            node,
-            f"Create this tensor on the device: `torch.{short}(..., device={device})` instead of `.{node.func.attr.value}()` afterwards",
-            confidence=confidence,
-            suggestion=f"pass `device={device}` to `torch.{short}` and drop the `.{node.func.attr.value}(...)`",
-            fix=self._with_device(node, factory, q),
-        )
-
-    def _factory_bound_to(self, name: cst.Name, move: cst.Call) -> cst.Call | None:
-        """The factory call `name` holds when it is moved: inside the loop around the move, every binding of
-        the name is that one factory or the move of the name itself. Anything else (a batch, a carried
-        state, a binding outside the loop) leaves the origin unknown."""
-        loop = self.ctx.innermost_loop(move)
-        if loop is None:
-            return None
-        factory: cst.Call | None = None
-        for value in self.ctx.bindings.get(name.value, ()):
-            if not any(a is loop for a in self.ctx.ancestors(value)):
-                return None
-            if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in ("to", "cuda"):
-                if isinstance(value.func.value, cst.Name) and value.func.value.value == name.value:
-                    continue
-            candidate = _unwrap_variable(self.ctx, value)
-            if factory is not None or not isinstance(candidate, cst.Call):
-                return None
-            factory = candidate
-        return factory
-
-    @guarded
-    def _with_device(self, node: cst.Call, factory: cst.Call, qualname: str) -> FixPlan | None:
-        """`torch.zeros(n).to(d)` → `torch.zeros(n, device=d)`: the same values, dtype and layout.
-
-        Unsafe for random factories (the device's generator draws other numbers) and with
-        `requires_grad=True` (the result becomes a leaf tensor, so gradients reach it differently).
-        """
-        move = node.func.attr.value  # type: ignore[union-attr]
-        if move == "cuda":
-            if node.args:
-                return None
-            device: cst.BaseExpression = cst.SimpleString('"cuda"')
-        else:
-            extra = [a for a in node.args if a.keyword is not None and a.keyword.value != "device"]
-            if extra or len(node.args) != 1:
-                return None  # non_blocking=, copy=, memory_format=: keep the explicit move
-            device = node.args[0].value
-        grad = keyword(factory, "requires_grad")
-        safe = qualname not in RANDOM_FACTORIES and (grad is None or (isinstance(grad.value, cst.Name) and grad.value.value == "False"))
-        return self.plan(Replace(node, with_keyword(factory, "device", device)), safe=safe)
-
-    def _repeats(self, node: cst.CSTNode) -> Confidence | None:
-        """HIGH inside a training step loop or a module's forward, MEDIUM in another loop, None once-only."""
-        if self.ctx.in_test_function(node):
-            return None
-        loop = self.ctx.innermost_loop(node)
-        if loop is not None:
-            if self.ctx.loop_facts(loop).is_step_loop and not self.ctx.is_conditional_within(node, loop):
-                return Confidence.HIGH
-            return Confidence.MEDIUM
-        func = self.ctx.enclosing_function(node)
-        cls = self.ctx.enclosing_class(node)
-        if func is not None and func.name.value == "forward" and cls is not None and cls.name.value in self.ctx.module_classes():
-            return Confidence.HIGH
-        return None
-
-
-def _unwrap_variable(ctx, node: cst.BaseExpression) -> cst.BaseExpression:  # type: ignore[no-untyped-def]
-    """`Variable(torch.ones(n))` is `torch.ones(n)` for placement: the legacy wrapper copies nothing."""
-    if isinstance(node, cst.Call) and ctx.qualname(node.func) == "torch.autograd.Variable":
-        args = positional(node)
-        if len(args) == 1 and len(node.args) == 1:
-            return args[0].value
-    return node
-
 
 def _names(node: cst.CSTNode) -> list[str]:
     out: list[str] = []
@@ -308,10 +164,8 @@ def _names(node: cst.CSTNode) -> list[str]:
         stack.extend(n.children)
     return out
 
-
 def _inside(ctx: FileContext, node: cst.CSTNode, container: cst.CSTNode) -> bool:
     return any(a is container for a in ctx.ancestors(node))
-
 
 def _moves_in(ctx: FileContext, loop: cst.For | cst.While, dotted: str) -> list[cst.Call]:
     """Calls in the loop body that move or convert `dotted` (`dotted.to(...)`, `.cuda()`, `.half()`...)."""
@@ -322,15 +176,12 @@ def _moves_in(ctx: FileContext, loop: cst.For | cst.While, dotted: str) -> list[
         if dotted_name(c.func.value) == dotted and _inside(ctx, c, loop.body)  # type: ignore[union-attr]
     ]
 
-
 def _fresh_name(ctx: FileContext, base: str) -> str:
     return fresh_name({n.value for n in ctx.nodes_by_type.get("Name", ())}, base)
-
 
 def _is_discarded(ctx, node: cst.Call) -> bool:  # type: ignore[no-untyped-def]
     parent = ctx.parent(node)
     return isinstance(parent, cst.Expr)
-
 
 def _is_parameter(ctx, dotted: str, loop: cst.CSTNode) -> bool:  # type: ignore[no-untyped-def]
     func = ctx.enclosing_function(loop)

@@ -45,7 +45,6 @@ class DataParallelInsteadOfDDP(Rule):
         "`DistributedDataParallel(model, device_ids=[local_rank])` and give the DataLoader a `DistributedSampler`"
     )
     triggers = ("DataParallel", "data_parallel")
-    pair = None
     no_pair_reason = "needs two or more GPUs to measure: on one device DataParallel and DDP do the same work"
     docs = RuleDocs(
         what="Finds models wrapped in `torch.nn.DataParallel` (or the functional `data_parallel`), unless the "

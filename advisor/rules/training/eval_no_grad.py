@@ -32,7 +32,6 @@ class EvalWithoutNoGrad(Rule):
     )
     suggestion = "put the loop under `with torch.inference_mode():` (or decorate the function with `@torch.no_grad()`)"
     triggers = (".eval(",)
-    pair = "adv302"
     docs = RuleDocs(
         what="Finds loops that put a model in `eval()` mode (or live in a function named like evaluate / "
         "validate / test / predict) and call it on data, with no `torch.no_grad()`, `torch.inference_mode()` "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import libcst as cst
 
@@ -11,6 +12,7 @@ from advisor.fixes import AddImport, FixPlan, InsertAfter, fresh_name, guarded
 from advisor.rule import Rule, RuleDocs
 from advisor.rules._training import literal
 from advisor.types import Confidence, Severity
+from advisor.verify.sizes import Literals, nearest
 
 # Helpers that change the rate by another name: adjust_learning_rate(opt, epoch), set_lr(...), warmup_lr...
 LR_HELPER = re.compile(r"sched|adjust_?(lr|learning_rate)|(set|update|decay|warmup|cosine|poly)_?(lr|learning_rate)|lr_?(decay|warmup|update|policy|lambda)", re.I)
@@ -41,7 +43,6 @@ class FixedLearningRate(Rule):
     )
     severity = Severity.INFO
     triggers = ("optim.", "torch.optim")  # `optim.SGD`, `torch.optim.SGD`, `import torch.optim as O`
-    pair = "adv301"
     # Unsafe: a schedule changes what the model learns; the skeleton is a starting point to review.
     fix_safe = False
     fix_title = "add a cosine learning-rate schedule stepped once per epoch (a skeleton to tune)"
@@ -86,6 +87,12 @@ class FixedLearningRate(Rule):
             "PyTorch docs: torch.optim.lr_scheduler (StepLR, ReduceLROnPlateau, OneCycleLR, CosineAnnealingLR)",
         ),
     )
+
+    @classmethod
+    def pair_sizes(cls, lits: Literals, line: int, end_line: int) -> dict[str, Any]:
+        """The nearest literal `for epoch in range(N)`."""
+        epochs = nearest(lits.epoch_ranges, line)
+        return {"epochs": epochs} if epochs else {}
 
     def finish(self) -> None:
         if self.ctx.uses_framework() or _schedule_in_file(self.ctx) or _reinforcement_learning(self.ctx):
