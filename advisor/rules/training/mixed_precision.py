@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import libcst as cst
+
 from advisor.rule import Rule, RuleDocs
 from advisor.rules.data.pin_memory import shows_cuda
 from advisor.types import Confidence, Severity
@@ -18,6 +20,14 @@ PRECISION_WORDS = re.compile(
 # Reinforcement-learning environments: their networks are small and the environment, not the GPU's
 # arithmetic, bounds the step, so mixed precision is not worth suggesting there.
 RL_LIBRARIES = frozenset({"gym", "gymnasium", "envpool", "procgen", "pettingzoo", "dm_control", "isaacgym", "stable_baselines3"})
+
+
+HEAVY_LAYERS = frozenset(
+    {"Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "MultiheadAttention",
+     "Transformer", "TransformerEncoderLayer", "TransformerDecoderLayer", "scaled_dot_product_attention"}
+)
+MODEL_LIBRARIES = ("torchvision.models.", "timm.", "transformers.")
+WIDE = 512
 
 
 class NoMixedPrecision(Rule):
@@ -38,6 +48,9 @@ class NoMixedPrecision(Rule):
         "CUDA (`.cuda()`, a `\"cuda\"` device), when nothing in the file mentions reduced or mixed precision "
         "(`autocast`, `GradScaler`, `amp`, `.half()`, `float16`, `bfloat16`, `fp16`, `precision`, `tf32`, "
         "apex) and no training framework (Lightning, Accelerate, Transformers, ...) owns the loop. "
+        "The file must also build a model large enough for tensor cores to matter (convolutions, attention or "
+        "transformer layers, a torchvision or timm model, or a linear/LSTM/embedding layer of width 512 or "
+        "more): a logistic regression or a small MLP is launch-bound and would not get faster. "
         "Reinforcement-learning scripts (importing gym, gymnasium, envpool, ...) are left alone: their small "
         "networks wait on the environment, not on the GPU. It is "
         "advice (info, low confidence): small models, or GPUs without tensor cores, may gain nothing.",
@@ -47,8 +60,9 @@ class NoMixedPrecision(Rule):
         "GradScaler keeps small gradients from underflowing; bfloat16 has float32's range and needs none.",
         example="""
             import torch
+            import torchvision
 
-            model = Net().cuda()
+            model = torchvision.models.resnet50().cuda()
             for x, y in loader:
                 x, y = x.cuda(), y.cuda()
                 loss = criterion(model(x), y)
@@ -58,8 +72,9 @@ class NoMixedPrecision(Rule):
         """,
         use_instead="""
             import torch
+            import torchvision
 
-            model = Net().cuda()
+            model = torchvision.models.resnet50().cuda()
             for x, y in loader:
                 x, y = x.cuda(), y.cuda()
                 with torch.autocast("cuda", dtype=torch.bfloat16):
@@ -75,10 +90,27 @@ class NoMixedPrecision(Rule):
         ),
     )
 
+    def _heavy_model(self) -> bool:
+        """The file builds a model big enough for tensor cores to matter: convolutions, attention or
+        transformer layers, a torchvision/timm model, or a linear layer at least `WIDE` wide. A logistic
+        regression or a small MLP is launch-bound, and mixed precision would not change its speed."""
+        for call in self.ctx.nodes_by_type.get("Call", ()):
+            q = self.ctx.call_qualname(call)
+            if q is None:
+                continue
+            if q.startswith(MODEL_LIBRARIES) or q.rsplit(".", 1)[-1] in HEAVY_LAYERS and q.startswith("torch.nn"):
+                return True
+            if q in ("torch.nn.Linear", "torch.nn.LSTM", "torch.nn.GRU", "torch.nn.Embedding"):
+                if any(isinstance(a.value, cst.Integer) and int(a.value.value, 0) >= WIDE for a in call.args if a.keyword is None or a.keyword.value != "num_layers"):
+                    return True
+        return False
+
     def finish(self) -> None:
         if self.ctx.uses_framework() or PRECISION_WORDS.search(self.ctx.text) or not shows_cuda(self.ctx):
             return
         if any(v.split(".")[0] in RL_LIBRARIES for v in self.ctx.imports.values()):
+            return
+        if not self._heavy_model():
             return
         for call in self.ctx.calls_by_attr.get("backward", ()):
             if self.ctx.training_step_loop(call) is not None:
