@@ -83,9 +83,11 @@ class NoEarlyStopping(Rule):
         for call in self.ctx.calls_in_body(node):
             name = callee_name(call)
             if name is not None and VALIDATION.search(name) and not self.ctx.is_conditional_within(call, node):
+                # `model.eval()` switches the model to evaluation for an inline validation pass
+                what = "the model is evaluated" if name == "eval" and not call.args else f"`{name}(...)` runs"
                 self.report(
                     call,
-                    f"Stop early or keep the best checkpoint: `{name}(...)` runs every epoch of {epochs}, but its result never decides anything",
+                    f"Stop early or keep the best checkpoint: {what} every epoch of {epochs}, but the result never decides anything",
                     confidence=Confidence.LOW,
                 )
                 return

@@ -27,7 +27,7 @@ HEAVY_LAYERS = frozenset(
      "Transformer", "TransformerEncoderLayer", "TransformerDecoderLayer", "scaled_dot_product_attention"}
 )
 MODEL_LIBRARIES = ("torchvision.models.", "timm.", "transformers.")
-WIDE = 512
+WIDE = 1024
 
 
 class NoMixedPrecision(Rule):
@@ -49,7 +49,7 @@ class NoMixedPrecision(Rule):
         "(`autocast`, `GradScaler`, `amp`, `.half()`, `float16`, `bfloat16`, `fp16`, `precision`, `tf32`, "
         "apex) and no training framework (Lightning, Accelerate, Transformers, ...) owns the loop. "
         "The file must also build a model large enough for tensor cores to matter (convolutions, attention or "
-        "transformer layers, a torchvision or timm model, or a linear/LSTM/embedding layer of width 512 or "
+        "transformer layers, a torchvision or timm model, or a linear/LSTM/embedding layer of width 1024 or "
         "more): a logistic regression or a small MLP is launch-bound and would not get faster. "
         "Reinforcement-learning scripts (importing gym, gymnasium, envpool, ...) are left alone: their small "
         "networks wait on the environment, not on the GPU. It is "
