@@ -132,7 +132,7 @@ def scan(
         )
     if show_diff:
         sys.exit(_diff_only(files, errors, config, unsafe_fixes, output))
-    fix_errors = _apply_fixes(files, config, unsafe_fixes, quiet) if apply_fixes or unsafe_fixes else []
+    fix_errors = _apply_fixes(files, config, unsafe_fixes, quiet, paths) if apply_fixes or unsafe_fixes else []
     from advisor.scan_cache import ScanCache
 
     result = run_scan(files, config, jobs=jobs, cache=None if no_cache else ScanCache())
@@ -182,13 +182,15 @@ def report(results: str, fmt: str, output: str | None, source_root: str | None) 
         _write(render(fmt, result), output)
 
 
-def _apply_fixes(files: list[Path], config: Config, unsafe: bool, quiet: bool) -> list[Any]:
+def _apply_fixes(files: list[Path], config: Config, unsafe: bool, quiet: bool, paths: tuple[str, ...]) -> list[Any]:
     """Fix every file in place; say on stderr what changed. Returns the files that could not be fixed."""
     from advisor.fixer import fix_file
+    from advisor.safe_write import roots_for
 
+    roots = roots_for(list(paths))
     errors, fixed, changed = [], 0, 0
     for path in files:
-        outcome = fix_file(path, config, unsafe=unsafe)
+        outcome = fix_file(path, config, unsafe=unsafe, roots=roots)
         if outcome.error is not None:
             errors.append(outcome.error)
         if outcome.changed:
