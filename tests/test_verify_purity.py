@@ -70,13 +70,18 @@ def test_plain_matmul_functions_are_still_lifted(src):
     assert got.function is not None, got.refusal
 
 
-def test_scan_verify_without_the_flag_runs_no_user_code(run_cli, tmp_path):
-    marker = tmp_path / "MARK"
+def scan_payloads(run_cli, tmp_path: Path, flag: str):
+    """Scan the attack file with `flag`; every payload would leave a MARK-n file beside it if it ran."""
     src = tmp_path / "evil.py"
-    src.write_text(module_text(marker))
-    proc = run_cli("scan", str(src), "--verify", "--format", "json", "--select", "ADV401", "--timeout", "120")
+    src.write_text(module_text(tmp_path / "MARK"))
+    proc = run_cli("scan", str(src), flag, "--format", "json", "--select", "ADV401", "--timeout", "120")
     assert proc.returncode == 1, proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("MARK")) == []
+    return proc
+
+
+def test_scan_verify_without_the_flag_runs_no_user_code(run_cli, tmp_path):
+    proc = scan_payloads(run_cli, tmp_path, "--verify")
     findings = json.loads(proc.stdout)["findings"]
     assert len(findings) >= 8
     for f in findings:
@@ -87,13 +92,8 @@ def test_scan_verify_without_the_flag_runs_no_user_code(run_cli, tmp_path):
 
 
 def test_scan_verify_user_code_refuses_every_attack_and_runs_none(run_cli, tmp_path):
-    marker = tmp_path / "MARK"
-    src = tmp_path / "evil.py"
-    src.write_text(module_text(marker))
-    proc = run_cli("scan", str(src), "--verify-user-code", "--format", "json", "--select", "ADV401", "--timeout", "120")
-    assert proc.returncode == 1, proc.stderr
+    proc = scan_payloads(run_cli, tmp_path, "--verify-user-code")
     assert "--verify-user-code runs ADV401 functions lifted from the scanned files" in proc.stderr
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("MARK")) == []
     for f in json.loads(proc.stdout)["findings"]:
         own = [v for v in f["verifications"] if "user_function" in v["extra"]]
         assert own and own[0]["status"] == "skipped", f["verifications"]
