@@ -59,6 +59,7 @@ def test_every_attack_shape_is_refused_at_extraction(tmp_path):
     "src",
     [
         "def mm(A, B):\n    return [[sum(a * b for a, b in zip(r, c)) for c in zip(*B)] for r in A]\n",
+        "def mm(A, B): return [[sum(a * b for a, b in zip(r, c)) for c in zip(*B)] for r in A]\n",
         "def mm(A, B, n=3, eps=-1.5):\n    out = []\n    for i in range(len(A)):\n        row = []\n        for j in range(len(B[0])):\n"
         "            row.append(sum(A[i][k] * B[k][j] for k in range(len(B))))\n        out.append(row)\n    return out\n",
         "import numpy as np\ndef mm(a, b, n):\n    out = np.zeros((n, n), dtype=np.float64)\n    for i in range(n):\n        for j in range(n):\n"
@@ -66,7 +67,7 @@ def test_every_attack_shape_is_refused_at_extraction(tmp_path):
     ],
 )
 def test_plain_matmul_functions_are_still_lifted(src):
-    got = extract_function(src, src.count("\n") - 1)
+    got = extract_function(src, max(1, src.count("\n") - 1))
     assert got.function is not None, got.refusal
 
 

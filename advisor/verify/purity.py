@@ -20,7 +20,7 @@ FRAMEWORK_ATTRS = frozenset({"zeros", "ones", "empty", "zeros_like", "ones_like"
 VALUE_ATTRS = frozenset({"append", "extend", "shape", "tolist", "copy"})
 
 _STATEMENTS = (
-    cst.IndentedBlock, cst.SimpleStatementLine, cst.Expr, cst.Assign, cst.AssignTarget, cst.AugAssign, cst.Return,
+    cst.IndentedBlock, cst.SimpleStatementSuite, cst.SimpleStatementLine, cst.Expr, cst.Assign, cst.AssignTarget, cst.AugAssign, cst.Return,
     cst.For, cst.While, cst.If, cst.Else, cst.Pass, cst.Break, cst.Continue,
 )
 _EXPRESSIONS = (
