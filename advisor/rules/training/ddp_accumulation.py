@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import call_attr, dotted_name, walk
+from advisor.context import call_attr, walk
 from advisor.rule import Rule, RuleDocs
-from advisor.rules.distributed.data_parallel import DDP, DDP_WRAPPER
+from advisor.rules.distributed.data_parallel import wraps_in_ddp
 from advisor.types import Confidence
 
 
@@ -64,7 +64,7 @@ class DdpAccumulationWithoutNoSync(Rule):
     )
 
     def finish(self) -> None:
-        if "no_sync" in self.ctx.text or self.ctx.uses_framework() or not self._wraps_in_ddp():
+        if "no_sync" in self.ctx.text or self.ctx.uses_framework() or not wraps_in_ddp(self.ctx):
             return
         for call in self.ctx.calls_by_attr.get("backward", ()):
             loop = self.ctx.innermost_loop(call)
@@ -72,15 +72,6 @@ class DdpAccumulationWithoutNoSync(Rule):
                 continue
             if self._steps_only_sometimes(loop):
                 self.report(call, confidence=Confidence.MEDIUM)
-
-    def _wraps_in_ddp(self) -> bool:
-        for call in self.ctx.nodes_by_type.get("Call", ()):
-            if self.ctx.call_qualname(call) in DDP:
-                return True
-            name = dotted_name(call.func)  # type: ignore[attr-defined]
-            if name is not None and DDP_WRAPPER.search(name.rsplit(".", 1)[-1]):
-                return True
-        return False
 
     def _steps_only_sometimes(self, loop: cst.For | cst.While) -> bool:
         """The loop's optimizer steps all sit under an `if` whose test uses `%` (every N micro-batches)."""

@@ -19,20 +19,9 @@ DEVICES = ("cuda",)
 
 
 def setup(sizes: dict[str, Any], device: str) -> dict[str, Any]:
-    import torch
+    from advisor.rules._pair_helpers import deep_mlp_inputs
 
-    from advisor.rules._pair_helpers import make_data
-
-    features, hidden = int(sizes["features"]), int(sizes["hidden"])
-    X, y = make_data(int(sizes["batch"]), features, device)
-    torch.manual_seed(0)
-    layers: list[Any] = []
-    width = features
-    for _ in range(int(sizes["layers"])):
-        layers += [torch.nn.Linear(width, hidden), torch.nn.ReLU()]
-        width = hidden
-    model = torch.nn.Sequential(*layers, torch.nn.Linear(width, 1)).to(device)
-    return {"X": X, "y": y, "model": model, "steps": int(sizes["steps"]), "init": {k: v.clone() for k, v in model.state_dict().items()}}
+    return deep_mlp_inputs(sizes, device)
 
 
 def _train(inputs: dict[str, Any], empty_cache: bool) -> Any:

@@ -12,27 +12,16 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-DEFAULT_SIZES = {"steps": 10, "batch": 64, "features": 64, "hidden": 64, "layers": 8}
+DEFAULT_SIZES = {"steps": 4, "batch": 64, "features": 64, "hidden": 64, "layers": 8}
 TOLERANCE = {"rtol": 1e-6, "atol": 1e-7}
 DEVICES = ("cpu", "cuda")
 COUNT_SIZES = {"steps": 2, "batch": 16, "features": 32, "hidden": 32, "layers": 4}
 
 
 def setup(sizes: dict[str, Any], device: str) -> dict[str, Any]:
-    import torch
+    from advisor.rules._pair_helpers import deep_mlp_inputs
 
-    from advisor.rules._pair_helpers import make_data
-
-    features, hidden = int(sizes["features"]), int(sizes["hidden"])
-    X, y = make_data(int(sizes["batch"]), features, device)
-    torch.manual_seed(0)
-    layers: list[Any] = []
-    width = features
-    for _ in range(int(sizes["layers"])):
-        layers += [torch.nn.Linear(width, hidden), torch.nn.ReLU()]
-        width = hidden
-    model = torch.nn.Sequential(*layers, torch.nn.Linear(width, 1)).to(device)
-    return {"X": X, "y": y, "model": model, "steps": int(sizes["steps"]), "init": {k: v.clone() for k, v in model.state_dict().items()}}
+    return deep_mlp_inputs(sizes, device)
 
 
 def _train(inputs: dict[str, Any], anomaly: bool) -> Any:
