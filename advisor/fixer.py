@@ -49,7 +49,7 @@ def _check_python(text: str, where: str) -> None:
 
 
 def _fix_python(path: Path, display: str, rules: list[type[Rule]], config: Config, unsafe: bool) -> tuple[bytes, bytes, list[Finding]]:
-    data = read_bytes(path)
+    data = read_bytes(path, config.max_file_size)
     text, encoding = decode_with_encoding(data)
     original = text
     fixed: list[Finding] = []
@@ -71,7 +71,7 @@ def _fix_python(path: Path, display: str, rules: list[type[Rule]], config: Confi
 def _fix_notebook(path: Path, display: str, rules: list[type[Rule]], config: Config, unsafe: bool) -> tuple[bytes, bytes, list[Finding]]:
     from advisor.notebook import notebook_unit, replace_cell_sources
 
-    data = read_bytes(path)
+    data = read_bytes(path, config.max_file_size)
     current = data
     fixed: list[Finding] = []
     for _ in range(MAX_ROUNDS):
