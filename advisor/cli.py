@@ -89,7 +89,7 @@ def main() -> None:
 @click.option("--statistics", is_flag=True, help="Show how many findings each rule produced.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Parallel worker processes [default: CPU count].")
 @click.option("--exclude", multiple=True, help="Glob of files or folders to skip (repeatable), on top of the defaults.")
-@click.option("--max-file-size", callback=_size, metavar="SIZE", help="Skip files bigger than this (e.g. 2MB) with a per-file error [default: 2MB, or max-file-size in [tool.advisor]].")
+@click.option("--max-file-size", callback=_size, metavar="SIZE", help="Skip files bigger than this (e.g. 2MB) with a per-file error [default: 1MB, or max-file-size in [tool.advisor]].")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Read [tool.advisor] from this pyproject.toml.")
 @click.option("--no-gitignore", is_flag=True, help="Scan files that .gitignore excludes.")
 @click.option("--force-exclude", is_flag=True, help="Apply --exclude and the configured excludes to files named explicitly too (for pre-commit).")

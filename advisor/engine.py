@@ -36,10 +36,10 @@ PARALLEL_THRESHOLD = 16
 # `a + b + ...` is 350 levels): such a file is analysed again in a thread with a bigger stack and limit.
 DEEP_RECURSION_LIMIT = 60_000
 DEEP_STACK_BYTES = 1024 * 1024 * 1024  # address space only; pages are used as the recursion goes
-# Lines that only parse as Python 2: the print statement, `except X, e:`, `exec "..."`, backquotes, `<>`.
+# A syntax error on a line that only parses as Python 2: the print statement, `except X, e:`,
+# `exec "..."`, backquotes, `<>`.
 PYTHON2 = re.compile(
-    r"^[ \t]*(print[ \t]+(?![ \t]*[(=.,)\[]|[ \t]*$)|exec[ \t]+[\"']|except[ \t]+[\w.]+[ \t]*,[ \t]*\w+[ \t]*:)|`\w[^`\n]*`|\w[ \t]*<>[ \t]*\w",
-    re.MULTILINE,
+    r"^[ \t]*(print[ \t]+(?![ \t]*[(=.,)\[]|[ \t]*$)|exec[ \t]+[\"']|except[ \t]+[\w.]+[ \t]*,[ \t]*\w+[ \t]*:)|`\w[^`\n]*`|\w[ \t]*<>[ \t]*\w"
 )
 
 
@@ -156,7 +156,7 @@ def _check_syntax(text: str) -> None:
         compile(text, "<advisor>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
     except SyntaxError as exc:
         advice = "fix the syntax; advisor analyses only code that parses"
-        if PYTHON2.search(text):
+        if PYTHON2.search(exc.text or ""):
             advice = "this looks like Python 2 code; advisor analyses Python 3 only: port it or exclude it"
         raise SourceError(f"syntax error at line {exc.lineno}, column {exc.offset or 1}: {exc.msg} — {advice}") from None
     except (RecursionError, MemoryError, ValueError):
@@ -364,7 +364,11 @@ def _lost(args: tuple[Path, list[str], Config, "ScanCache | None"], why: str) ->
 
 
 def scan(files: list[Path], config: Config, jobs: int | None = None, cache: "ScanCache | None" = None) -> ScanResult:
-    """Scan files (in a process pool when there are many) and return sorted results."""
+    """Scan files (in a process pool when there are many) and return sorted results.
+
+    Memory follows file size (libcst's tree is ~550 bytes per source byte), so in a pool the big files
+    (over a quarter of max-file-size) run one at a time after the others: peak memory stays that of
+    one big file, not one per worker."""
     from advisor.pool import map_surviving, worker_count
 
     codes = [r.code for r in select_rules(config.select, config.ignore)]
@@ -372,7 +376,9 @@ def scan(files: list[Path], config: Config, jobs: int | None = None, cache: "Sca
     workers = worker_count(jobs, len(files))
     work = [(f, codes, config, cache) for f in files]
     if workers > 1 and len(files) >= PARALLEL_THRESHOLD:
-        outcomes = map_surviving(_scan_star, work, workers, _lost)
+        big = [w for w in work if _size(w[0]) > config.max_file_size // 4]
+        small = [w for w in work if _size(w[0]) <= config.max_file_size // 4]
+        outcomes = map_surviving(_scan_star, small, workers, _lost) + (map_surviving(_scan_star, big, 1, _lost) if big else [])
     else:
         outcomes = [scan_file(*w) for w in work]
     for findings, error, lines in outcomes:
@@ -384,6 +390,13 @@ def scan(files: list[Path], config: Config, jobs: int | None = None, cache: "Sca
             result.lines_scanned += lines
     result.sort()
     return result
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def analyse_text(text: str, path: str = "<string>", codes: list[str] | None = None, config: Config | None = None) -> list[Finding]:

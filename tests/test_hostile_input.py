@@ -132,6 +132,15 @@ def test_a_file_name_that_is_not_utf8_is_shown_escaped_in_every_format(run_cli, 
             assert "bad" in text and "xff.py" in text
 
 
+@pytest.mark.parametrize("escape", ["\\udcff", "\\u0000"])
+def test_a_notebook_cell_with_a_lone_surrogate_or_nul_says_so(tree, escape):
+    cell = {"cell_type": "code", "source": "x = 'A'\n", "metadata": {}, "outputs": [], "execution_count": None}
+    raw = json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}).replace("'A'", f"'{escape}'")
+    (tree / "nb.ipynb").write_text(raw)
+    _, error, _ = engine.scan_file(tree / "nb.ipynb", ["ADV401"], Config())
+    assert error is not None and error.message.startswith("cell 1 has a character Python source cannot hold")
+
+
 # item 9
 @pytest.mark.parametrize("terms", [350, 1000])
 def test_long_operator_chains_cpython_compiles_are_analysed(terms):
@@ -175,8 +184,28 @@ def test_max_file_size_from_config_and_command_line(run_cli, tree):
     assert proc.returncode == 2 and "--max-file-size" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_the_default_bound_is_a_few_megabytes():
-    assert 1_000_000 <= Config().max_file_size <= 10_000_000
+def test_the_default_bound_is_about_a_megabyte():
+    assert 1_000_000 <= Config().max_file_size <= 4_000_000
+
+
+def test_in_a_pool_big_files_run_one_at_a_time_after_the_others(tree, monkeypatch):
+    import advisor.pool as pool
+
+    calls: list[tuple[list[str], int]] = []
+
+    def recording(fn, items, workers, lost):  # type: ignore[no-untyped-def]
+        calls.append(([w[0].name for w in items], workers))
+        return [fn(w) for w in items]
+
+    monkeypatch.setattr(pool, "map_surviving", recording)
+    monkeypatch.setattr(pool, "usable_cpus", lambda: 2)
+    files = [_big(tree, 3000)]
+    for i in range(20):
+        (tree / f"m{i:02d}.py").write_text(MATMUL)
+        files.append(tree / f"m{i:02d}.py")
+    result = engine.scan(files, Config(select=["ADV401"], max_file_size=8000), jobs=2)
+    assert calls == [([f.name for f in files[1:]], 2), (["big.py"], 1)]
+    assert len(result.findings) == 20 and result.errors == []
 
 
 # item 11
@@ -405,7 +434,7 @@ def test_a_python2_file_says_it_looks_like_python2(tree, source):
 
 
 def test_an_ordinary_syntax_error_is_not_called_python2(tree):
-    (tree / "bad.py").write_text("import torch\nx = (1,\nprint(x)\n")
+    (tree / "bad.py").write_text('import torch\n"""Uses `x` and a <> b."""\nx = (1,\nprint(x)\n')
     _, error, _ = engine.scan_file(tree / "bad.py", ["ADV102"], Config())
     assert error is not None and "Python 2" not in error.message
 
