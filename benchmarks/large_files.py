@@ -26,7 +26,7 @@ MB = 1024 * 1024
 
 def generate(path: Path, size: int) -> int:
     """A module of about `size` bytes (whole snippets, then short assignments); returns its line count."""
-    snippets = [p.read_text(encoding="utf-8") for p in sorted((REPO / "fixtures").glob("adv*/pos_*.py"))]
+    snippets = [p.read_text(encoding="utf-8") for p in sorted((REPO / "advisor" / "rules").glob("*/adv*/pos_*.py"))]
     parts, total, i = [], 0, 0
     while True:
         text = snippets[i % len(snippets)].replace("def ", f"def v{i}_").replace("class ", f"class V{i}") + "\n"

@@ -28,10 +28,10 @@ from advisor.report.load import result_from_dict  # noqa: E402
 from advisor.rule import rules_by_code  # noqa: E402
 from advisor.types import ScanResult  # noqa: E402
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+RULES = Path(__file__).resolve().parent.parent / "advisor" / "rules"
 EXAMPLES = int(os.environ.get("ADVISOR_FUZZ_EXAMPLES", "40"))
 # Snippets that make rules fire (and offer fixes), so generated code lands next to real findings.
-SNIPPETS = sorted(p.read_text(encoding="utf-8") for p in FIXTURES.glob("adv*/pos_*.py"))[:60]
+SNIPPETS = sorted(p.read_text(encoding="utf-8") for p in RULES.glob("*/adv*/pos_*.py"))[:60]
 CODES = list(rules_by_code())
 
 
