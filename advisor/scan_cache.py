@@ -53,25 +53,26 @@ def cache_key(data: bytes, display: str, codes: list[str], options: dict[str, An
 Entry = tuple[list[Finding], "FileError | None", int]
 
 # The JSON types of an entry's fields: one with another type (a truncated or tampered file) is a miss,
-# never a crash later in a reporter. A tuple lists the types allowed; None allows null.
+# never a crash later in a reporter. A tuple lists the types allowed; None allows null. A field added
+# to the model later and missing here is still checked by the round trip in `get`.
 _FIX = {"description": str, "safe": bool, "edits": [{"start": int, "end": int, "replacement": str}], "diff": str}
 _FINDING = {
     "code": str, "name": str, "path": str, "cell": (int, None), "line": int, "column": int, "end_line": int,
     "end_column": int, "message": str, "why": str, "suggestion": str, "severity": str, "confidence": str,
-    "fix": (_FIX, None), "verifications": [], "excerpt": ({"first_line": int, "lines": [str]}, None),
+    "fix": (_FIX, None), "verifications": [], "excerpt": ({"first_line": int, "lines": [str]}, None), "tags": [str],
 }
 _ENTRY = {"findings": [_FINDING], "error": ({"path": str, "message": str}, None), "lines": int}
 
 
 def _typed(value: Any, shape: Any) -> bool:
-    """Whether JSON `value` has `shape`: a type, a dict of field shapes (exactly those keys), a list of
+    """Whether JSON `value` has `shape`: a type, a dict of field shapes (at least those keys), a list of
     one item shape ([] for an empty list), or a tuple of alternatives."""
     if isinstance(shape, tuple):
         return any(_typed(value, s) for s in shape)
     if shape is None:
         return value is None
     if isinstance(shape, dict):
-        return isinstance(value, dict) and value.keys() == shape.keys() and all(_typed(value[k], s) for k, s in shape.items())
+        return isinstance(value, dict) and value.keys() >= shape.keys() and all(_typed(value[k], s) for k, s in shape.items())
     if isinstance(shape, list):
         return isinstance(value, list) and (all(_typed(v, shape[0]) for v in value) if shape else not value)
     return isinstance(value, shape) and (shape is bool or not isinstance(value, bool))

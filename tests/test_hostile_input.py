@@ -320,7 +320,7 @@ def _alive(pid: int) -> bool:
 @pytest.mark.parametrize(
     "field, value",
     [("line", "3"), ("line", True), ("path", 5), ("fix", "yes"), ("excerpt", {"first_line": 1, "lines": [1]}),
-     ("severity", "fatal"), ("verifications", [{"code": 1}]), ("cell", 1.5)],
+     ("severity", "fatal"), ("verifications", [{"code": 1}]), ("cell", 1.5), ("tags", "hot"), ("tags", [3])],
 )
 def test_a_cache_entry_with_wrong_field_types_is_a_miss(tree, field, value):
     cache = ScanCache(tree / "cache")
