@@ -14,8 +14,10 @@ from advisor import __version__
 from advisor.config import Config, ConfigError, find_pyproject, load_config
 from advisor.report import FORMATS, render
 from advisor.rule import is_known_code, rules_by_code
+from advisor.types import Severity
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+FAIL_ON = ("info", "warning")  # severities from least to most severe
 # Formats that record where the run happened (versions, CPU, GPU, date).
 WITH_ENVIRONMENT = ("json", "sarif", "html")
 
@@ -37,11 +39,11 @@ def _load_config(config_path: str | None, paths: tuple[str, ...]) -> Config:
     return load_config(find_pyproject(start))
 
 
-def _write(text: str, output: str | None) -> None:
+def _write(text: str, output: str | None, color: bool = False) -> None:
     if output:
         Path(output).write_text(text, encoding="utf-8")
     else:
-        click.echo(text, nl=False)
+        click.echo(text, nl=False, color=color or None)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -53,10 +55,19 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--select", multiple=True, help="Only these codes or prefixes (comma-separated), e.g. ADV1,ADV401.")
+@click.option("--extend-select", multiple=True, help="Add these codes or prefixes to the selection (comma-separated).")
 @click.option("--ignore", multiple=True, help="Skip these codes or prefixes (comma-separated).")
-@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text", show_default=True)
+@click.option(
+    "--format", "--output-format", "fmt", type=click.Choice(sorted(FORMATS)), default="text", show_default=True,
+    help="text: findings with fix hints and a summary; concise: one line per finding; json, sarif, github, html: reports.",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stdout.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are reported (errors still exit 2).")
+@click.option(
+    "--fail-on", type=click.Choice(FAIL_ON), default="info", show_default=True,
+    help="Lowest severity that makes the exit code 1: info (any finding) or warning (the pre-commit hook's default).",
+)
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True, help="Colour the text output (auto: on a terminal, unless NO_COLOR is set).")
 @click.option("--statistics", is_flag=True, help="Show how many findings each rule produced.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Parallel worker processes [default: CPU count].")
 @click.option("--exclude", multiple=True, help="Glob of files or folders to skip (repeatable), on top of the defaults.")
@@ -76,10 +87,13 @@ def main() -> None:
 def scan(
     paths: tuple[str, ...],
     select: tuple[str, ...],
+    extend_select: tuple[str, ...],
     ignore: tuple[str, ...],
     fmt: str,
     output: str | None,
     exit_zero: bool,
+    fail_on: str,
+    color: str,
     statistics: bool,
     jobs: int | None,
     exclude: tuple[str, ...],
@@ -113,6 +127,11 @@ def scan(
         config.select = _split_codes(select, "--select")
         # an explicit --select beats a configured ignore of the same rules
         config.ignore = [c for c in config.ignore if not any(s.startswith(c) or c.startswith(s) for s in config.select)]
+    if extend_select:
+        extra = _split_codes(extend_select, "--extend-select")
+        if config.select is not None:
+            config.select = config.select + extra
+        config.ignore = [c for c in config.ignore if not any(s.startswith(c) or c.startswith(s) for s in extra)]
     if ignore:
         config.ignore = config.ignore + _split_codes(ignore, "--ignore")
     if config.select and "ALL" in config.select:
@@ -145,16 +164,31 @@ def scan(
         from advisor.report.environment import collect
 
         result.environment = collect(result)
-    options: dict[str, Any] = {"statistics": statistics, "quiet": quiet}
-    _write(render(fmt, result, **options), output)
+    options: dict[str, Any] = {"statistics": statistics, "quiet": quiet, "color": fmt == "text" and _use_color(color, output)}
+    _write(render(fmt, result, **options), output, color=options["color"])
     if fmt in ("text", "concise"):
         for err in result.errors:
             click.echo(f"{err.path}: error: {err.message}", err=True)
     if result.errors:
         sys.exit(EXIT_ERROR)
-    if result.findings and not exit_zero:
+    if not exit_zero and any(fails(f.severity, fail_on) for f in result.findings):
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_CLEAN)
+
+
+main.add_command(scan, name="check")  # Ruff's habit: `advisor check src/`
+
+
+def fails(severity: Severity, fail_on: str) -> bool:
+    """A finding sets exit code 1 when its severity is at or above `--fail-on`."""
+    return FAIL_ON.index(severity.value) >= FAIL_ON.index(fail_on)
+
+
+def _use_color(choice: str, output: str | None) -> bool:
+    """ANSI colour for text written to a terminal; never into a file or a pipe unless asked."""
+    if choice != "auto":
+        return choice == "always"
+    return output is None and "NO_COLOR" not in os.environ and sys.stdout.isatty()
 
 
 @main.command("report")
@@ -219,10 +253,13 @@ def list_rules() -> None:
 @main.command()
 @click.argument("code")
 def explain(code: str) -> None:
-    """Explain a rule: what it does, why it is slow, an example and what to use instead."""
-    rule = rules_by_code().get(code.strip().upper())
+    """Explain a rule, by code or name (ADV301, fixed-learning-rate): what it does, why it is slow, an example
+    and what to use instead."""
+    wanted = code.strip()
+    rules = rules_by_code()
+    rule = rules.get(wanted.upper()) or next((r for r in rules.values() if r.name == wanted.lower()), None)
     if rule is None:
-        click.echo(f"advisor: error: unknown rule code {code} — run `advisor rules` for the list", err=True)
+        click.echo(f"advisor: error: unknown rule {code} — run `advisor rules` for the codes and names", err=True)
         sys.exit(EXIT_ERROR)
     from advisor.explain import explain_text
 

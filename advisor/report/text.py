@@ -75,16 +75,46 @@ def format_seconds(s: float) -> str:
     return f"{s:g} s"
 
 
-def render(result: ScanResult, *, statistics: bool = False, quiet: bool = False, **_: object) -> str:
+# ANSI styles, Ruff-like: the location bold, the code by severity, the fixable mark green, hints dim.
+STYLES = {"location": {"bold": True}, "warning": {"fg": "red", "bold": True}, "info": {"fg": "cyan", "bold": True},
+          "fixable": {"fg": "green", "bold": True}, "hint": {"dim": True}}
+
+
+def _style(text: str, kind: str, color: bool) -> str:
+    if not color:
+        return text
+    import click
+
+    return click.style(text, **STYLES[kind])  # type: ignore[arg-type]
+
+
+def fix_mark(f: Finding) -> str:
+    """`[*]` as Ruff prints it: `--fix` applies this finding's fix. Unsafe fixes are counted in the summary."""
+    return "[*] " if f.fix is not None and f.fix.safe else ""
+
+
+def headline(f: Finding, color: bool = False) -> str:
+    """`path:line:col: CODE [*] message (severity, confidence)`: what a reader needs to triage one finding."""
+    return (
+        f"{_style(location(f), 'location', color)}: {_style(f.code, f.severity.value, color)} "
+        f"{_style(fix_mark(f), 'fixable', color) if fix_mark(f) else ''}{f.message} "
+        f"({f.severity.value}, {f.confidence.value} confidence)"
+    )
+
+
+def render(result: ScanResult, *, statistics: bool = False, quiet: bool = False, color: bool = False, **_: object) -> str:
+    """Findings with their fix hints and measurements, then the summary. `quiet` drops the fix hints and the
+    summary only: a measurement is the point of `--verify`. `statistics` prints the counts table alone."""
+    if statistics:
+        rows = render_statistics(result)
+        return "\n".join(rows) + "\n" if rows else ""
     lines: list[str] = []
     for f in result.findings:
-        lines.append(f"{location(f)}: {f.code} {f.message}")
+        lines.append(headline(f, color))
         if not quiet:
-            lines.append(f"  fix: {f.suggestion}")
-            for v in f.verifications:
-                lines.extend(f"  {line}" for line in verification_lines(v))
-    if statistics:
-        lines.extend(render_statistics(result))
+            lines.append(_style(f"  fix: {f.suggestion}", "hint", color))
+        for v in f.verifications:
+            lines.extend(f"  {line}" for line in verification_lines(v))
     if not quiet:
         lines.append(summary(result))
     return "\n".join(lines) + "\n" if lines else ""
@@ -96,7 +126,11 @@ def render_concise(result: ScanResult, **_: object) -> str:
 
 def render_statistics(result: ScanResult) -> list[str]:
     counts = Counter((f.code, f.name) for f in result.findings)
-    return [f"{n:5d}  {code}  {name}" for (code, name), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    fixable = {f.code for f in result.findings if fix_mark(f)}
+    return [
+        f"{n:5d}  {code}  {'[*] ' if code in fixable else '    '}{name}"
+        for (code, name), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
 
 
 def summary(result: ScanResult) -> str:
