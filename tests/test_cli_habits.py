@@ -121,3 +121,49 @@ def test_loss_results_survive_quiet():
     result = sample_result()
     result.findings[0] = result.findings[0].with_verifications((MEASURED, LOSS))
     assert "held-out loss" in render(result, quiet=True)
+
+
+def test_verify_lines_say_whose_code_was_measured():
+    from advisor.report.text import describe_verification
+
+    loss = describe_verification(LOSS)
+    assert "our synthetic task (not your model)" in loss and "held-out loss after 30 epochs" in loss
+    mine = describe_verification(MEASURED)  # MEASURED timed the user's function `mm`
+    assert "your function `mm`, default sizes" in mine
+    from dataclasses import replace
+
+    pair = describe_verification(replace(MEASURED, extra={}))
+    assert pair.endswith("default sizes)") and "your function" not in pair
+
+
+def test_verify_off_a_terminal_prints_one_line_per_finished_pair(run_cli, tmp_path):
+    pytest.importorskip("torch")
+    proc = run_cli("verify", "--device", "cuda", "--format", "json", env={"ADVISOR_NO_CUDA": "1", "ADVISOR_CACHE_DIR": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(proc.stdout)["results"]
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("advisor: verifying ")]
+    assert len(lines) == len(results) > 1
+    assert lines[0].startswith(f"advisor: verifying 1/{len(results)}: {results[0]['code']} on cuda done in ")
+    assert lines[-1].startswith(f"advisor: verifying {len(results)}/{len(results)}: ")
+
+
+def test_explain_without_a_measurement_here_shows_the_recorded_figure_with_its_device(run_cli, tmp_path):
+    page = run_cli("explain", "ADV101", env={"ADVISOR_CACHE_DIR": str(tmp_path / "empty")}).stdout
+    gain = page.split("## Measured gain", 1)[1]
+    assert "run `advisor verify ADV101`." not in gain  # it could only answer "needs a CUDA device"
+    assert "needs a CUDA device" in gain
+    assert "Recorded on another machine (NVIDIA H100 80GB HBM3" in gain
+    assert "measured on cuda (NVIDIA H100 80GB HBM3):" in gain
+
+
+def test_recorded_figures_are_regenerated_from_the_saved_run():
+    import importlib.util
+
+    repo = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("record_figures", repo / "benchmarks" / "record_figures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    saved = json.loads((repo / "docs" / "demo-verified-h100.json").read_text(encoding="utf-8"))
+    shipped = json.loads((repo / "advisor" / "recorded.json").read_text(encoding="utf-8"))
+    assert {k: v for k, v in shipped.items() if k != "source"} == module.recorded(saved)
+    assert all(v["status"] in ("measured", "no-significant-gain") for vs in shipped["results"].values() for v in vs)

@@ -26,7 +26,8 @@ def describe_verification(v: Verification) -> str:
     if v.status == "not-equivalent":
         return f"on {where}: before and after gave different results — no gain claimed ({v.detail})"
     if v.metric == "loss" and v.detail:
-        return f"on {where}: {v.detail}"
+        # a quality pair trains our own small model: the figures say what a schedule did there, not for yours
+        return f"on {where}, our synthetic task (not your model): {v.detail}"
     if v.status == "skipped":
         return f"not measured: {v.detail}" if v.device == "-" else f"not measured on {where}: {v.detail}"
     return f"verification {v.status} on {where}: {v.detail}"
@@ -54,7 +55,10 @@ def verification_lines(v: Verification) -> list[str]:
 
 
 def sizes_origin(v: Verification) -> str:
-    return "sizes from your code" if v.sizes_source == "user code" else "default sizes"
+    """Whose code was timed, and at which sizes: the user's own function (ADV401) or our pair."""
+    sizes = "sizes from your code" if v.sizes_source == "user code" else "default sizes"
+    function = v.extra.get("user_function") if isinstance(v.extra, dict) else None
+    return f"your function `{function}`, {sizes}" if isinstance(function, str) and function else sizes
 
 
 def format_ratio(x: float | None) -> str:

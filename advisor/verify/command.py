@@ -51,7 +51,18 @@ def _progress(items: list[T], label: str) -> Iterable[T]:
         with click.progressbar(items, label=label, file=sys.stderr, item_show_func=lambda x: str(x[0]) if x else "") as bar:  # type: ignore[index]
             yield from bar
     else:
-        yield from items
+        yield from _progress_lines(items, label)
+
+
+def _progress_lines(items: list[T], label: str) -> Iterable[T]:
+    """Off a terminal (CI logs): one line on stderr per finished pair, so a long run is never silent."""
+    import time
+
+    for i, item in enumerate(items, start=1):
+        start = time.monotonic()
+        yield item
+        name = str(item[0]) if isinstance(item, tuple) and item else str(item)  # type: ignore[index]
+        click.echo(f"advisor: {label} {i}/{len(items)}: {name} done in {time.monotonic() - start:.1f} s", err=True)
 
 
 def _sizes_text(v: Verification) -> str:
@@ -93,7 +104,8 @@ def _text_line(v: Verification) -> str:
             f"after {_seconds(v.after.median_s)} (IQR {_seconds(v.after.iqr_s)}, {v.after.runs} runs); {sizes}"
         )
     label = {"measured": "", "no-significant-gain": "no significant gain: ", "not-equivalent": "NOT EQUIVALENT, no gain claimed: "}.get(v.status, f"{v.status}: ")
-    return f"{where}: {label}{v.detail}; {sizes}"
+    task = "our synthetic task: " if v.metric == "loss" and v.status in ("measured", "no-significant-gain") else ""
+    return f"{where}: {task}{label}{v.detail}; {sizes}"
 
 
 def results_json(results: list[Verification]) -> str:
@@ -108,7 +120,7 @@ def run_verify(codes: list[str], device: str, options: RunOptions, fmt: str) -> 
         return EXIT_ERROR
     require_frameworks()
     chosen = [pairs[c] for c in (codes or list(pairs))]
-    jobs = [(spec.code, spec, d) for spec in chosen for d in devices_for(spec, device)]
+    jobs = [(f"{spec.code} on {d}", spec, d) for spec in chosen for d in devices_for(spec, device)]
     results = [verify_pair(spec, d, options=options) for _, spec, d in _progress(jobs, "verifying")]
     if fmt == "json":
         click.echo(results_json(results), nl=False)
@@ -174,7 +186,7 @@ def attach_verifications(result: ScanResult, device: str, options: RunOptions) -
         spec = pairs[code]
         chosen = next((s for s in (sizes_for(f, texts[f.path], spec.default_sizes) for f in findings) if s.source == "user code"), None)
         for d in devices_for(spec, device):
-            jobs.append((code, lambda spec=spec, d=d, chosen=chosen: _shared(shared, spec, d, chosen, options)))
+            jobs.append((f"{code} on {d}", lambda spec=spec, d=d, chosen=chosen: _shared(shared, spec, d, chosen, options)))
     per_finding: dict[int, Verification] = {}
     for i, f in enumerate(result.findings):
         if f.code == "ADV401" and f.code in pairs:
