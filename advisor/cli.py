@@ -195,7 +195,8 @@ def _use_color(choice: str, output: str | None) -> bool:
 @click.argument("results", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="html", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stdout.")
-def report(results: str, fmt: str, output: str | None) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="Text: findings and their measurements only, no fix hints or summary.")
+def report(results: str, fmt: str, output: str | None, quiet: bool) -> None:
     """Render a saved `advisor scan --format json` run (e.g. a CI artifact) without scanning again."""
     from advisor.report.load import ReportInputError, load_result
 
@@ -204,7 +205,7 @@ def report(results: str, fmt: str, output: str | None) -> None:
     except ReportInputError as exc:
         click.echo(f"advisor: error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
-    _write(render(fmt, result), output)
+    _write(render(fmt, result, quiet=quiet), output)
 
 
 def _apply_fixes(files: list[Path], config: Config, unsafe: bool, quiet: bool) -> list[Any]:

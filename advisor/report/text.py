@@ -21,13 +21,13 @@ def describe_verification(v: Verification) -> str:
             f"(interval {format_ratio(v.speedup_low)}–{format_ratio(v.speedup_high)}, "
             f"{format_seconds(v.before.median_s)} → {format_seconds(v.after.median_s)}, {sizes_origin(v)})"
         )
+    if v.metric == "loss" and v.detail and v.status in ("measured", "no-significant-gain"):
+        # a quality pair trains our own small model: the figures say what a schedule did there, not for yours
+        return f"on {where}, our synthetic task (not your model): {v.detail}"
     if v.status == "no-significant-gain":
         return f"measured on {where}: no significant gain ({v.detail})" if v.detail else f"measured on {where}: no significant gain"
     if v.status == "not-equivalent":
         return f"on {where}: before and after gave different results — no gain claimed ({v.detail})"
-    if v.metric == "loss" and v.detail:
-        # a quality pair trains our own small model: the figures say what a schedule did there, not for yours
-        return f"on {where}, our synthetic task (not your model): {v.detail}"
     if v.status == "skipped":
         return f"not measured: {v.detail}" if v.device == "-" else f"not measured on {where}: {v.detail}"
     return f"verification {v.status} on {where}: {v.detail}"
