@@ -53,7 +53,7 @@ def recorded_cell(rule: type[Rule]) -> str:
     from advisor.recorded import recorded_results
     from advisor.report.text import format_ratio
 
-    if rule.pair is None:
+    if rule.pair_path() is None:
         return f"not measured: {rule.no_pair_reason}"
     parts = []
     for v in recorded_results(rule.code):

@@ -43,7 +43,7 @@ def fix_availability(rule: type[Rule]) -> str:
 def measured_gain_text(rule: type[Rule]) -> str:
     """Numbers measured on this machine and cached by `advisor verify`; where there are none, the figures
     recorded on another machine, labelled with it. Never suggests a verify that cannot measure here."""
-    if rule.pair is None:
+    if rule.pair_path() is None:
         return f"Not measured: {rule.no_pair_reason}."
     from advisor.report.text import describe_verification
 
