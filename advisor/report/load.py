@@ -14,7 +14,7 @@ from typing import Any
 from advisor.excerpt import excerpt, split_lines
 from advisor.report.json_report import SCHEMA_VERSION
 from advisor.source import SourceError, read_source
-from advisor.types import FileError, Finding, ScanResult
+from advisor.types import FileError, Finding, ProfileRun, ScanResult
 
 
 class ReportInputError(Exception):
@@ -45,7 +45,8 @@ def result_from_dict(data: Any, origin: str = "<json>") -> ScanResult:
     try:
         findings = [Finding.from_dict(f) for f in data["findings"]]
         errors = [FileError.from_dict(e) for e in data.get("errors", [])]
-    except (KeyError, TypeError, ValueError) as exc:
+        profile = ProfileRun.from_dict(data["profile"]) if data.get("profile") else None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ReportInputError(f"{origin}: a finding or error is malformed ({type(exc).__name__}: {exc}) — {HINT}") from None
     result = ScanResult(
         findings=[f if f.excerpt is not None else _with_excerpt_from_disk(f) for f in findings],
@@ -53,6 +54,7 @@ def result_from_dict(data: Any, origin: str = "<json>") -> ScanResult:
         files_scanned=int(data.get("files_scanned", 0)),
         lines_scanned=int(data.get("lines_scanned", 0)),
         environment={str(k): str(v) for k, v in (data.get("environment") or {}).items()},
+        profile=profile,
     )
     return result
 
