@@ -178,13 +178,21 @@ def _eval_grad(f: Finding, run: Run) -> RuntimeEvidence | None:
     return None
 
 
-def _needs_cuda(why: str) -> Callable[[Finding, Run], RuntimeEvidence | None]:
-    def check(f: Finding, run: Run) -> RuntimeEvidence | None:
-        if run.child.device == "cuda":
-            return _move(f, run)
-        return RuntimeEvidence("cannot-observe", why, run.child.device)
-
-    return check
+def _pinned(f: Finding, run: Run) -> RuntimeEvidence | None:
+    """ADV204: the host→device copies of the steps that fetched this loader's batches (CUDA only)."""
+    if run.child.device != "cuda":
+        return RuntimeEvidence("cannot-observe", "pinned memory only speeds up copies from the host to a GPU: needs a CUDA device to observe", run.child.device)
+    uses = _loader_uses(f, run)
+    if not uses:
+        return None
+    w, loader, _, _ = uses[0]
+    copies = [e for e in w.events if e.kind == "move" and e.direction == "h2d"]
+    if loader.pin_memory or not copies:
+        return RuntimeEvidence("not-observed", "no host→device copy of unpinned batches in the profiled steps", run.child.device)
+    count, seconds, size = sum(e.count for e in copies), sum(e.seconds for e in copies), sum(e.bytes for e in copies)
+    total = _step_total(w)
+    detail = f"{count / _steps(w):.3g} host→device copies per step from unpinned memory ({_bytes(size // max(1, count))} each, {format_seconds(seconds / _steps(w))} per step)"
+    return RuntimeEvidence("confirmed", detail, run.child.device, per_step=count / _steps(w), share=seconds / total if total > 0 else None)
 
 
 def _never(why: str) -> Callable[[Finding, Run], RuntimeEvidence | None]:
@@ -202,7 +210,7 @@ SIGNALS: dict[str, Callable[[Finding, Run], RuntimeEvidence | None]] = {
     "ADV201": _per_sample,
     "ADV202": _batch_one,
     "ADV203": _workers,
-    "ADV204": _needs_cuda("pinned memory only speeds up copies from the host to a GPU: needs a CUDA device to observe"),
+    "ADV204": _pinned,
     "ADV302": _eval_grad,
     "ADV301": _never("a learning-rate schedule changes convergence, not step time: `advisor verify ADV301` measures it"),
     "ADV401": _never("pure-Python arithmetic is invisible to torch.profiler: `advisor scan --verify` measures it"),
