@@ -154,3 +154,32 @@ def test_the_parent_side_of_profile_never_imports_torch():
     )
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert proc.stdout.strip() == "[]", proc.stderr
+
+
+def _has_cuda() -> bool:
+    from advisor.verify.environment import environment
+
+    return environment().has_cuda
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not _has_cuda(), reason="needs a CUDA device")
+def test_on_cuda_syncs_and_copies_carry_device_times(tmp_path):
+    out = tmp_path / "cuda.json"
+    proc = advisor("profile", str(SCRIPTS / "small_train.py"), *FAST, "--device", "cuda", "--format", "json", "-o", str(out), cwd=REPO)
+    assert proc.returncode == 1, proc.stderr
+    data = json.loads(out.read_text())
+    assert data["profile"]["device"] == "cuda"
+    found = by_code_line(data)
+    sync = found[("ADV103", 51)]["runtime"]
+    assert sync["status"] == "confirmed" and "costs nothing" not in sync["detail"] and sync["share"] is not None
+    assert "host to device" in found[("ADV101", 46)]["runtime"]["detail"]
+    assert found[("ADV204", 40)]["runtime"]["status"] == "confirmed"
+    assert any(k == "CUDA" for k, _ in data["profile"]["loops"][1]["facts"])
+
+
+def test_device_cuda_without_a_gpu_is_an_error(tmp_path):
+    if _has_cuda():
+        pytest.skip("this machine has a GPU")
+    proc = advisor("profile", str(SCRIPTS / "no_step.py"), "--device", "cuda", "--", "2", cwd=tmp_path)
+    assert proc.returncode == 2 and "sees no CUDA device" in proc.stderr
