@@ -287,6 +287,8 @@ class Finding:
     cell: int | None = None
     verifications: tuple[Verification, ...] = ()
     excerpt: Excerpt | None = None
+    # Facts a rule attaches for later stages, e.g. "transposed": the verifier must not run this code as `A @ B`.
+    tags: tuple[str, ...] = ()
     # What `advisor profile` saw of this finding in the user's own run; None outside a profile run.
     runtime: RuntimeEvidence | None = None
 
@@ -320,6 +322,7 @@ class Finding:
             "fix": self.fix.to_dict() if self.fix is not None else None,
             "verifications": [v.to_dict() for v in self.verifications],
             "excerpt": self.excerpt.to_dict() if self.excerpt is not None else None,
+            "tags": list(self.tags),
         }
         if self.runtime is not None:
             data["runtime"] = self.runtime.to_dict()
@@ -342,6 +345,7 @@ class Finding:
             cell=data.get("cell"),
             verifications=tuple(Verification.from_dict(v) for v in data.get("verifications", ())),
             excerpt=Excerpt.from_dict(data["excerpt"]) if data.get("excerpt") else None,
+            tags=tuple(str(t) for t in data.get("tags", ())),
             runtime=RuntimeEvidence.from_dict(data["runtime"]) if data.get("runtime") else None,
         )
 
