@@ -282,14 +282,14 @@ def profile(script: str, script_args: tuple[str, ...], steps: int, device: str, 
     from advisor.profile.runner import Request, ScriptFailed
 
     req = Request(Path(script), tuple(script_args), steps=steps, device=device, timeout_s=timeout, startup_s=seconds, window_s=min(5.0, seconds), linger_s=wait)
-    try:
-        with internal_errors_exit_2("profile"):
+    with internal_errors_exit_2("profile"):  # ProfileError is the user's problem, said in one line
+        try:
             result = run_profile(req)
-    except ProfileError as exc:
-        click.echo(f"advisor: error: {exc}", err=True)
-        if isinstance(exc, ScriptFailed) and exc.output:
-            click.echo(exc.output.rstrip("\n"), err=True)
-        sys.exit(EXIT_ERROR)
+        except ProfileError as exc:
+            click.echo(f"advisor: error: {exc}", err=True)
+            if isinstance(exc, ScriptFailed) and exc.output:
+                click.echo(exc.output.rstrip("\n"), err=True)
+            sys.exit(EXIT_ERROR)
     if device == "cuda" and result.profile is not None and result.profile.device != "cuda":
         click.echo("advisor: error: --device cuda: torch in the script's process sees no CUDA device — use --device cpu or auto", err=True)
         sys.exit(EXIT_ERROR)
