@@ -241,3 +241,16 @@ def verify(codes: tuple[str, ...], fmt: str, device: str, timeout: float, no_cac
     from advisor.verify.command import run_options, run_verify
 
     sys.exit(run_verify([c.strip().upper() for v in codes for c in v.split(",") if c.strip()], device, run_options(timeout, no_cache, count_instructions), fmt))
+
+
+@main.command()
+def server() -> None:
+    """Run the language server on stdin/stdout, for editors (needs advisor[lsp]; docs/editors.md)."""
+    try:
+        from advisor.server import start
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
+        click.echo("advisor: error: the language server needs pygls — pip install 'advisor[lsp]'", err=True)
+        sys.exit(EXIT_ERROR)
+    start()
