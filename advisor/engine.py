@@ -172,12 +172,12 @@ def analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | Non
     lines = split_lines(unit.text)
     anchors = Anchors(unit.text, positions, module, ctx.parent) if any(r.fix for _, r in reported) else None
     findings: list[Finding] = []
-    seen: set[tuple[str, int, int]] = set()
+    seen: set[tuple[str, int | None, int, int]] = set()
     for visitor, report in reported:
         found = _finding(unit, visitor, report, positions, silenced, ctx, lines, anchors)
         if found is None:
             continue
-        key = (found.code, found.span.line, found.span.column)
+        key = (found.code, found.cell, found.span.line, found.span.column)  # notebook lines restart per cell
         if key not in seen:
             seen.add(key)
             findings.append(found)

@@ -69,6 +69,12 @@ def test_notebook_cells_are_analysed_with_cell_indexes_and_cell_problems_located
     assert broken.problem is not None and broken.problem.cell == 1
 
 
+def test_the_same_finding_in_two_cells_at_the_same_cell_line_is_reported_in_both():
+    cells = [(True, "from torch import nn\n"), (True, "m = nn.DataParallel(m)\n"), (True, "m = nn.DataParallel(m)\n")]
+    found = analyse_cells(cells, None, Config()).findings
+    assert [(f.code, f.cell, f.line) for f in found] == [("ADV501", 1, 1), ("ADV501", 2, 1)]
+
+
 def test_offsets_map_to_lines_for_every_line_break_style():
     text = "a\r\nbc\rd\ne"
     assert [offset_to_position(text, i) for i in (0, 3, 4, 6, 8)] == [(0, 0), (1, 0), (1, 1), (2, 0), (3, 0)]
