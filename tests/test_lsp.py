@@ -68,7 +68,7 @@ def reported(diagnostics) -> set[tuple[str, int]]:
     return {(d.code, d.range.start.line) for d in diagnostics if d.source == "advisor" and d.code}
 
 
-async def diagnostics_for(client: LanguageClient, uri: str, timeout: float = 60.0):
+async def diagnostics_for(client: LanguageClient, uri: str, timeout: float = 120.0):
     """Wait until the server publishes diagnostics for `uri` (cleared before the triggering message)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -82,22 +82,22 @@ async def diagnostics_for(client: LanguageClient, uri: str, timeout: float = 60.
     return client.diagnostics[uri]
 
 
-async def open_file(client: LanguageClient, path: Path, text: str):
+async def open_file(client: LanguageClient, path: Path, text: str, timeout: float = 120.0):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     uri = path.as_uri()
     client.diagnostics.pop(uri, None)
     client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
-    return uri, await diagnostics_for(client, uri)
+    return uri, await diagnostics_for(client, uri, timeout)
 
 
-async def replace_text(client: LanguageClient, uri: str, text: str, version: int):
+async def replace_text(client: LanguageClient, uri: str, text: str, version: int, timeout: float = 120.0):
     client.diagnostics.pop(uri, None)
     client.text_document_did_change(types.DidChangeTextDocumentParams(
         text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
         content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
     ))
-    return await diagnostics_for(client, uri)
+    return await diagnostics_for(client, uri, timeout)
 
 
 def apply(text: str, edits) -> str:
@@ -242,9 +242,11 @@ async def test_notebook_cells_get_their_own_diagnostics_and_follow_cell_edits(cl
 async def test_five_thousand_line_file_gets_fresh_diagnostics_after_a_change(client: LanguageClient, workspace: Path):
     text = _benchmark().five_thousand_lines()
     assert len(text.splitlines()) >= 5000
-    uri, diagnostics = await open_file(client, workspace / "big.py", text)
+    # Generous waits: on a loaded 2-core machine one analysis of this file has taken over a minute;
+    # benchmarks/lsp_latency.py measures the time, this test the behaviour.
+    uri, diagnostics = await open_file(client, workspace / "big.py", text, timeout=600)
     before = reported(diagnostics)
     appended = text + "\n\nmodel = nn.DataParallel(model)\n"
-    after = await replace_text(client, uri, appended, 2)
+    after = await replace_text(client, uri, appended, 2, timeout=600)
     new_line = len(appended.splitlines()) - 1
     assert reported(after) == before | {("ADV501", new_line)}
