@@ -132,7 +132,10 @@ def scan(
     fix_errors = _apply_fixes(files, config, unsafe_fixes, quiet) if apply_fixes or unsafe_fixes else []
     from advisor.scan_cache import ScanCache
 
-    result = run_scan(files, config, jobs=jobs, cache=None if no_cache else ScanCache())
+    from advisor.progress import Progress
+
+    with Progress("scanning", len(files)) as progress:  # draws only on a terminal, and only if it takes a while
+        result = run_scan(files, config, jobs=jobs, cache=None if no_cache else ScanCache(), progress=progress.finish)
     result.errors.extend(errors)
     reported = {e.path for e in result.errors}  # a file the scan could not read either is reported once
     result.errors.extend(e for e in fix_errors if e.path not in reported)

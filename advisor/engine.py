@@ -11,7 +11,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -304,17 +304,28 @@ def _scan_star(args: tuple[Path, list[str], Config, "ScanCache | None"]) -> tupl
     return scan_file(*args)
 
 
-def scan(files: list[Path], config: Config, jobs: int | None = None, cache: "ScanCache | None" = None) -> ScanResult:
-    """Scan files (in a process pool when there are many) and return sorted results."""
+def scan(
+    files: list[Path], config: Config, jobs: int | None = None, cache: "ScanCache | None" = None,
+    progress: Callable[[str], None] | None = None,
+) -> ScanResult:
+    """Scan files (in a process pool when there are many) and return sorted results. `progress`, if
+    given, is called with each file's name as it is finished, in order."""
     codes = [r.code for r in select_rules(config.select, config.ignore)]
     result = ScanResult()
     jobs = jobs or os.cpu_count() or 1
     work = [(f, codes, config, cache) for f in files]
+    outcomes = []
     if jobs > 1 and len(files) >= PARALLEL_THRESHOLD:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            outcomes = list(pool.map(_scan_star, work, chunksize=max(1, len(work) // (jobs * 4))))
+            for path, outcome in zip(files, pool.map(_scan_star, work, chunksize=max(1, len(work) // (jobs * 4)))):
+                outcomes.append(outcome)
+                if progress is not None:
+                    progress(str(path))
     else:
-        outcomes = [scan_file(*w) for w in work]
+        for w in work:
+            outcomes.append(scan_file(*w))
+            if progress is not None:
+                progress(str(w[0]))
     for findings, error, lines in outcomes:
         result.findings.extend(findings)
         if error is not None:

@@ -47,11 +47,18 @@ def devices_for(spec: PairSpec, choice: str) -> list[str]:
 
 
 def _progress(items: list[T], label: str) -> Iterable[T]:
-    if sys.stderr.isatty():
-        with click.progressbar(items, label=label, file=sys.stderr, item_show_func=lambda x: str(x[0]) if x else "") as bar:  # type: ignore[index]
-            yield from bar
-    else:
-        yield from items
+    """On a terminal: the pair being measured, how many are done and an estimate of the rest (redrawn on
+    stderr). Off a terminal: one line per finished pair on stderr."""
+    from advisor.progress import track
+
+    return track(items, len(items), label, name=_job_name, finished_lines=True)
+
+
+def _job_name(item: object) -> str:
+    """A pair job as a person reads it: `ADV401 cpu` for (code, spec, device), else its label."""
+    if isinstance(item, tuple) and len(item) == 3 and isinstance(item[2], str):
+        return f"{item[0]} {item[2]}"
+    return str(item[0]) if isinstance(item, tuple) and item else str(item)
 
 
 def _sizes_text(v: Verification) -> str:
