@@ -81,45 +81,46 @@ class AdvisorServer(LanguageServer):
                 job = self._snapshot(uri)
                 if job is None:
                     return
-                target, work = job
-                target.analysis = await loop.run_in_executor(self.pool, work)
+                target, analyse = job
+                config = self._config(uri)
+                if config is None:
+                    target.analysis = Analysis(skipped="configuration error")
+                else:
+                    target.analysis = await loop.run_in_executor(self.pool, _safely, analyse, config)
+                    if target.analysis.skipped.startswith("internal error"):
+                        self.window_log_message(types.LogMessageParams(type=types.MessageType.Error, message=f"advisor: {target.analysis.skipped}"))
                 if uri not in self._dirty:  # a newer version would replace this result at once
                     self.targets[uri] = target
                     self.publish(target)
         finally:
             self._running.discard(uri)
 
-    def _snapshot(self, uri: str) -> tuple[Target, Callable[[], Analysis]] | None:
-        """The texts to analyse now, and the work to run on the worker thread."""
+    def _snapshot(self, uri: str) -> tuple[Target, Callable[[Any], Analysis]] | None:
+        """The texts to analyse now (taken on the event loop), and the analysis to run on the worker."""
+        path = uri_path(uri)
         notebook = self.workspace.get_notebook_document(notebook_uri=uri)
         if notebook is not None:
             cells = [(cell.kind == types.NotebookCellKind.Code, cell.document) for cell in notebook.cells]
             texts = tuple(self.workspace.get_text_document(doc).source for _, doc in cells)
-            target = Target(uri, tuple(doc for _, doc in cells), texts)
             pairs = [(code, text) for (code, _), text in zip(cells, texts)]
-            return target, lambda: self._guarded(uri, lambda config: analyse_cells(pairs, uri_path(uri), config))
+            return Target(uri, tuple(doc for _, doc in cells), texts), lambda config: analyse_cells(pairs, path, config)
         document = self.workspace.text_documents.get(unquote(uri)) or self.workspace.text_documents.get(uri)
         if document is None:
             return None
         text = document.source
-        return Target(uri, (), (text,)), lambda: self._guarded(uri, lambda config: analyse_python(text, uri_path(uri), config))
+        return Target(uri, (), (text,)), lambda config: analyse_python(text, path, config)
 
-    def _guarded(self, uri: str, analyse: Callable[[Any], Analysis]) -> Analysis:
-        """Run one analysis with the document's configuration; a broken config is shown once, not raised."""
+    def _config(self, uri: str) -> Any:
+        """The document's configuration; a broken one is shown once (not per keystroke) and gives None."""
         root = uri_path(self.workspace.root_uri) if self.workspace.root_uri else None
         try:
-            config = self.configs.config_for(uri_path(uri), root)
+            return self.configs.config_for(uri_path(uri), root)
         except ConfigError as exc:
             message = f"advisor: {exc}"
             if message not in self._config_errors:
                 self._config_errors.add(message)
                 self.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=message))
-            return Analysis(skipped=message)
-        try:
-            return analyse(config)
-        except Exception as exc:  # an internal error costs this document's diagnostics, never the server
-            self.window_log_message(types.LogMessageParams(type=types.MessageType.Error, message=f"advisor: internal error ({type(exc).__name__}: {exc})"))
-            return Analysis(skipped="internal error")
+            return None
 
     # ------------------------------------------------------------------ diagnostics
     def publish(self, target: Target) -> None:
@@ -200,6 +201,14 @@ class AdvisorServer(LanguageServer):
                 range=types.Range(self._client_position(lines, *a), self._client_position(lines, *b)), new_text=e.replacement,
             ))
         return out
+
+
+def _safely(analyse: Callable[[Any], Analysis], config: Any) -> Analysis:
+    """On the worker thread: an internal error costs this document's diagnostics, never the server."""
+    try:
+        return analyse(config)
+    except Exception as exc:
+        return Analysis(skipped=f"internal error ({type(exc).__name__}: {exc})")
 
 
 def code_actions(ls: AdvisorServer, params: types.CodeActionParams) -> list[types.CodeAction]:

@@ -250,3 +250,14 @@ async def test_five_thousand_line_file_gets_fresh_diagnostics_after_a_change(cli
     after = await replace_text(client, uri, appended, 2, timeout=600)
     new_line = len(appended.splitlines()) - 1
     assert reported(after) == before | {("ADV501", new_line)}
+
+
+async def test_a_broken_workspace_config_is_shown_once_and_its_documents_get_no_findings(client: LanguageClient, workspace: Path):
+    folder = workspace / "badconfig"
+    folder.mkdir()
+    (folder / "pyproject.toml").write_text("[tool.advisor]\nignore = [\"NOPE1\"]\n")
+    uri, diagnostics = await open_file(client, folder / "a.py", DEMO)
+    assert list(diagnostics) == []
+    await replace_text(client, uri, DEMO + "\n", 2)
+    shown = [m for m in client.messages if "NOPE1" in m.message]
+    assert len(shown) == 1 and shown[0].type == types.MessageType.Error and "unknown rule code" in shown[0].message
