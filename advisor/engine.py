@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from advisor.config import Config
 from advisor.context import FileContext, build_context
 from advisor.excerpt import excerpt, fix_diff, split_lines
 from advisor.fixes import Anchors, Unanchorable, plan_edits, to_fix
+from advisor.positions import LazyPositions
 from advisor.rule import Report, Rule, rules_by_code, select_rules
 from advisor.source import SourceError, read_bytes, decode
 from advisor.suppress import is_suppressed, suppressions
@@ -167,7 +167,7 @@ def analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | Non
     reported = [(v, r) for v in visitors for r in v.reports]
     if not reported:
         return []
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    positions = LazyPositions(module, unit.text, ctx.parent)  # only the statements holding findings
     silenced = suppressions(unit.text)
     lines = split_lines(unit.text)
     anchors = Anchors(unit.text, positions, module, ctx.parent) if any(r.fix for _, r in reported) else None
