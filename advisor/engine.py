@@ -384,8 +384,8 @@ def scan(
     if workers > 1 and len(files) >= PARALLEL_THRESHOLD:
         big = [w for w in work if _size(w[0]) > config.max_file_size // 4]
         small = [w for w in work if _size(w[0]) <= config.max_file_size // 4]
-        done = None if progress is None else (lambda w: progress(str(w[0])))
-        outcomes = map_surviving(_scan_star, small, workers, _lost, done) + (map_surviving(_scan_star, big, 1, _lost, done) if big else [])
+        report: dict[str, Any] = {} if progress is None else {"done": lambda w: progress(str(w[0]))}
+        outcomes = map_surviving(_scan_star, small, workers, _lost, **report) + (map_surviving(_scan_star, big, 1, _lost, **report) if big else [])
     else:
         for w in work:
             outcomes.append(scan_file(*w))
