@@ -106,7 +106,7 @@ def _round(
         futures = [pool.submit(_run_chunk, fn, chunk) for chunk in chunks]
         for future in as_completed(futures):
             try:
-                chunk_results = future.result()
+                chunk_results = dict(future.result())
                 results.update(chunk_results)
                 for i in chunk_results if done is not None else ():
                     done(items[i])
