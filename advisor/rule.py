@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import libcst as cst
 
+from advisor.callgraph import Repeat
 from advisor.context import FileContext
 from advisor.fixes import FixPlan, Op
 from advisor.types import Confidence, Severity
@@ -39,6 +40,9 @@ class Report:
     confidence: Confidence
     suggestion: str
     fix: FixPlan | None
+    # The loop that makes this code repeat when it sits in a function that loop calls: the finding then
+    # names it (`called every step from train.py:88`).
+    via: Repeat | None = None
 
 
 class Rule:
@@ -102,6 +106,7 @@ class Rule:
         confidence: Confidence = Confidence.HIGH,
         suggestion: str | None = None,
         fix: FixPlan | None = None,
+        via: Repeat | None = None,
     ) -> None:
         self.reports.append(
             Report(
@@ -110,6 +115,7 @@ class Rule:
                 confidence=confidence,
                 suggestion=suggestion or self.suggestion,
                 fix=fix,
+                via=via,
             )
         )
 
