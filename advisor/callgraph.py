@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from advisor.context import FileContext, dotted_name
+from advisor.context import FileContext, dotted_name, walk
 
 MAX_HOPS = 4  # a chain longer than this is rarely per-step work a reader would follow
 
@@ -25,13 +25,17 @@ class Repeat:
 
     loop: cst.For | cst.While
     site: cst.Call
-    gated: bool  # the call sits under an `if` inside the loop: every N steps, not every step
+    gated: bool  # the call sits under an `if step % N` inside the loop: every N iterations
     training: bool  # the loop trains (backward / optimizer step inside)
     hops: int
+    steps: bool = True  # the loop's own body takes the optimizer step (else it is an epoch loop)
 
     @property
     def how(self) -> str:
-        return "every N steps" if self.gated else "every step" if self.training else "in a loop"
+        unit = "step" if self.steps else "epoch"
+        if not self.training:
+            return "in a loop"
+        return f"every N {unit}s" if self.gated else f"every {unit}"
 
     def rank(self) -> tuple[int, int, int]:
         """Lower is stronger evidence: a training loop, ungated, fewest hops."""
@@ -155,7 +159,8 @@ class CallGraph:
             if ctx.in_test_function(loop):
                 continue
             for target in self.targets(call):
-                rep = Repeat(loop, call, ctx.is_conditional_within(call, loop), ctx.loop_facts(loop).is_training_loop, 1)  # type: ignore[arg-type]
+                facts = ctx.loop_facts(loop)  # type: ignore[arg-type]
+                rep = Repeat(loop, call, step_gated(ctx, call, loop), facts.is_training_loop, 1, facts.is_step_loop)  # type: ignore[arg-type]
                 work.append((target, rep))
         while work:
             func, rep = work.pop()
@@ -168,9 +173,22 @@ class CallGraph:
             for call in by_func.get(id(func), ()):
                 for target in self.targets(call):
                     if target is not func:
-                        work.append((target, Repeat(rep.loop, rep.site, rep.gated, rep.training, rep.hops + 1)))
+                        work.append((target, Repeat(rep.loop, rep.site, rep.gated, rep.training, rep.hops + 1, rep.steps)))
         self._repeats = best
         return best
+
+
+def step_gated(ctx: FileContext, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
+    """Under an `if` inside `loop` whose test takes a remainder (`if step % 100 == 0:`): every N steps."""
+    child = node
+    for anc in ctx.ancestors(node):
+        if anc is loop:
+            return False
+        if isinstance(anc, cst.If) and child is not anc.test:
+            if any(isinstance(n, cst.BinaryOperation) and isinstance(n.operator, cst.Modulo) for n in walk(anc.test)):
+                return True
+        child = anc
+    return False
 
 
 def call_graph(ctx: FileContext) -> CallGraph:

@@ -117,7 +117,9 @@ def _legacy_origin(ctx: FileContext, call: cst.Call, q: str, fills: list[str]) -
         # `torch.FloatTensor(n, 1).uniform_(0, 1)`: a shape then filled on the host
         if not any(isinstance(a.value, cst.Call) and call_attr(a.value) not in ("size", None) for a in args):
             random = next((f for f in filled if f in RANDOM_FILLS), None)
-            return Origin(call, q, "rand" if random == "uniform_" else "randn" if random else "empty", False)
+            if random is not None:
+                return Origin(call, q, "rand" if random == "uniform_" else "randn", False)
+            return Origin(call, q, "zeros" if "zero_" in filled else "full", False)
     return None
 
 
@@ -207,3 +209,50 @@ def _statement_chain(ctx: FileContext, node: cst.CSTNode) -> list[cst.CSTNode]:
 
 def _binds_inside(ctx: FileContext, stmt: cst.CSTNode, values: tuple[cst.BaseExpression, ...] | list[cst.BaseExpression]) -> bool:
     return any(any(a is stmt for a in ctx.ancestors(v)) for v in values)
+
+
+CORPUS_FACTORIES = frozenset({"torch.tensor", "torch.as_tensor", "torch.from_numpy", "torch.load", *LEGACY})
+
+
+def host_corpus(ctx: FileContext, expr: cst.BaseExpression, where: cst.CSTNode, depth: int = 0) -> str | None:
+    """The module-level host tensor `expr` is a slice or a stack of slices of (`data[i:i + n]`,
+    `torch.stack([data[i:i + n] for i in ix])`, through names and `a if cond else b`), or None."""
+    if depth > 6:
+        return None
+    if isinstance(expr, cst.Subscript):
+        return _corpus_name(ctx, expr.value, where, depth)
+    if isinstance(expr, cst.Call) and ctx.call_qualname(expr) in ("torch.stack", "torch.cat"):
+        args = positional(expr)
+        if args and isinstance(args[0].value, (cst.ListComp, cst.GeneratorExp)) and isinstance(args[0].value.elt, cst.Subscript):
+            return _corpus_name(ctx, args[0].value.elt.value, where, depth)
+        return None
+    if isinstance(expr, cst.Name):
+        value = preceding_binding(ctx, expr.value, where)
+        return host_corpus(ctx, value, value, depth + 1) if value is not None else None
+    return None
+
+
+def _corpus_name(ctx: FileContext, expr: cst.BaseExpression, where: cst.CSTNode, depth: int) -> str | None:
+    """`expr` names (directly, through `a if c else b` or a slice) a tensor built at module level."""
+    if isinstance(expr, cst.Subscript):
+        return _corpus_name(ctx, expr.value, where, depth + 1)
+    if isinstance(expr, cst.IfExp):
+        a = _corpus_name(ctx, expr.body, where, depth + 1)
+        b = _corpus_name(ctx, expr.orelse, where, depth + 1)
+        return (a if a == b else f"{a}` and `{b}") if a is not None and b is not None else None
+    if not isinstance(expr, cst.Name) or depth > 6:
+        return None
+    value = preceding_binding(ctx, expr.value, where)
+    if value is None:
+        values = ctx.bindings.get(expr.value, ())
+        if len(values) != 1 or ctx.enclosing_function(values[0]) is not None:
+            return None
+        value = values[0]
+    if isinstance(value, cst.Call):
+        if ctx.call_qualname(value) in CORPUS_FACTORIES and ctx.enclosing_function(value) is None:
+            return expr.value
+        return None
+    found = _corpus_name(ctx, value, value, depth + 1)
+    if found is None:
+        return None
+    return found if ctx.enclosing_function(value) is not None else expr.value

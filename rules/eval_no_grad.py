@@ -6,7 +6,7 @@ import re
 
 import libcst as cst
 
-from advisor.callgraph import Repeat, call_graph
+from advisor.callgraph import Repeat, call_graph, step_gated
 from advisor.context import call_attr, dotted_name, walk
 from advisor.grad_flow import DETACHED, HOST, GradFlow
 from advisor.rule import Rule, RuleDocs
@@ -22,7 +22,7 @@ GRAD_OFF_WRAPPER = re.compile(r"(^|_)(no_grad|inference_mode)(_|$)", re.I)
 EVAL_NAME = re.compile(r"(^|_)(eval|evaluate|evaluation|valid|validate|validation|test|predict|inference|infer)(_|$)", re.I)
 # Functions whose loop produces outputs rather than training: sampling text, decoding, generating images.
 GENERATE_NAME = re.compile(r"(^|_)(generate|generation|sample|sampling|decode|translate|predict|infer|inference)(_|$)", re.I)
-MODEL_NAME = re.compile(r"(^|_)(model|net|network|decoder|encoder|generator|rnn|lstm|gru|policy|transformer)$", re.I)
+MODEL_NAME = re.compile(r"(^|_)(model|net|network|decoder|encoder|generator|gen|rnn|lstm|gru|policy|actor|critic|transformer)$", re.I)
 # Methods of a model that are not a forward pass.
 NOT_FORWARD = frozenset(
     "parameters named_parameters modules children state_dict load_state_dict train eval to cuda cpu half float "
@@ -112,7 +112,7 @@ class EvalWithoutNoGrad(Rule):
         confidence = Confidence.HIGH
         if func is not None:
             callers = self._callers(func.name.value)
-            if callers and all(self._grad_disabled_around(c) for c in callers):
+            if callers and all(self._caller_disabled(c) for c in callers):
                 return
             if not callers:
                 confidence = Confidence.MEDIUM  # may be called under no_grad from another module
@@ -142,11 +142,11 @@ class EvalWithoutNoGrad(Rule):
             trains = (func is not None and self._trains_in(func)) or (
                 via is None and isinstance(loop, (cst.For, cst.While)) and self.ctx.loop_facts(loop).is_training_loop
             )
-            if fate == DETACHED and trains and not self._step_gated(call, loop):  # type: ignore[arg-type]
+            if fate == DETACHED and trains and not step_gated(self.ctx, call, loop):  # type: ignore[arg-type]
                 continue  # a target network's `.detach()` inside the training step: not an evaluation
             if via is not None and func is not None:
                 callers = self._callers(func.name.value)
-                if callers and all(self._grad_disabled_around(c) for c in callers):
+                if callers and all(self._caller_disabled(c) for c in callers):
                     continue
             self.report(
                 call,
@@ -190,18 +190,6 @@ class EvalWithoutNoGrad(Rule):
             (cls := self.ctx.enclosing_class(t)) is not None and cls.name.value in self.ctx.module_classes()
             for t in call_graph(self.ctx).targets(call)
         )
-
-    def _step_gated(self, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
-        """Under an `if` inside the loop whose test takes a remainder (`if step % 100 == 0:`)."""
-        child = node
-        for anc in self.ctx.ancestors(node):
-            if anc is loop:
-                return False
-            if isinstance(anc, cst.If) and child is not anc.test:
-                if any(isinstance(n, cst.BinaryOperation) and isinstance(n.operator, cst.Modulo) for n in walk(anc.test)):
-                    return True
-            child = anc
-        return False
 
     def _inside_model(self, node: cst.CSTNode) -> bool:
         """Layers called inside a module's own methods are part of the forward pass that calls them."""
@@ -248,20 +236,40 @@ class EvalWithoutNoGrad(Rule):
         cache[key] = False
         func = call.func
         result = False
-        if self.ctx.kind_of(func) == "model" or self._named_like_model(call):
+        if self._model_like(func, call) or self._named_like_model(call):
             result = True
         elif isinstance(func, cst.Name) and func.value == "self":
             cls = self.ctx.enclosing_class(call)
             result = cls is not None and cls.name.value in self.ctx.module_classes()
         elif isinstance(func, cst.Attribute) and func.attr.value not in NOT_FORWARD:
             recv = func.value
-            if func.attr.value == "forward" and (self.ctx.kind_of(recv) == "model" or dotted_name(recv) == "self"):
+            if func.attr.value == "forward" and (self._model_like(recv, call) or dotted_name(recv) == "self"):
                 result = True
-            elif self.ctx.kind_of(recv) == "model" or dotted_name(recv) == "self":
-                targets = call_graph(self.ctx).targets(call)
-                result = any(self._runs_model(t) for t in targets) and not any(self._trains_in(t) for t in targets)
+            elif self._model_like(recv, call) or dotted_name(recv) == "self":
+                graph = call_graph(self.ctx)
+                targets = graph.targets(call)
+                if targets:
+                    result = any(self._runs_model(t) for t in targets) and not any(self._trains_in(t) for t in targets)
+                else:  # a model whose class is not in this file: a method of it that returns something
+                    result = graph.class_of(recv, call) is None and dotted_name(recv) != "self"
         cache[key] = result
         return result
+
+    def _model_like(self, expr: cst.BaseExpression, where: cst.CSTNode, depth: int = 0) -> bool:
+        """A module: bound to one (`self.gen = gen` where `gen` is a model), or a parameter named like a
+        network (`policy`, `generator`, `model`) that nothing in the file binds to anything else."""
+        if self.ctx.kind_of(expr) == "model":
+            return True
+        dotted = dotted_name(expr)
+        if dotted is None or depth > 2:
+            return False
+        values = self.ctx.bindings.get(dotted, ())
+        if values:
+            return all(isinstance(v, cst.Name) and self._model_like(v, where, depth + 1) for v in values)
+        func = self.ctx.enclosing_function(where)
+        params = func.params.params if func is not None else ()
+        last = dotted.rsplit(".", 1)[-1]
+        return "." not in dotted and any(p.name.value == last for p in params) and MODEL_NAME.search(last) is not None
 
     def _named_like_model(self, call: cst.Call) -> bool:
         """`decoder(x, h)` in a generate / evaluate / predict function, where `decoder` is a parameter or a
@@ -367,6 +375,20 @@ class EvalWithoutNoGrad(Rule):
         if name is None or (q or "").startswith("torch."):
             return False
         return GRAD_OFF_WRAPPER.search(name.rsplit(".", 1)[-1]) is not None
+
+    def _caller_disabled(self, call: cst.Call, depth: int = 0) -> bool:
+        """The call runs with gradients off: under no_grad itself, or inside a function every caller of
+        which does (`benchmark_all()` called under `no_grad` calling `validation()`), a few levels up."""
+        if self._grad_disabled_around(call):
+            return True
+        func = self.ctx.enclosing_function(call)
+        if func is None or depth >= 3:
+            return False
+        callers = [c for c in self._callers(func.name.value) if c is not call and not self._inside(c, func)]
+        return bool(callers) and all(self._caller_disabled(c, depth + 1) for c in callers)
+
+    def _inside(self, node: cst.CSTNode, func: cst.FunctionDef) -> bool:
+        return any(a is func for a in self.ctx.ancestors(node))
 
     def _callers(self, name: str) -> list[cst.Call]:
         return [
