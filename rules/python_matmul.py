@@ -8,6 +8,7 @@ from typing import Callable
 import libcst as cst
 
 from advisor.context import dotted_name, int_value, positional
+from advisor.matvec import accumulated_matvec, row_dot, scalar_autograd
 from advisor.fixes import AddImport, DeleteLine, FixPlan, Replace, ReplaceStatement, guarded, node_code
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
@@ -20,7 +21,9 @@ OPERATOR_METHODS = frozenset({"__mul__", "__rmul__", "__imul__", "__matmul__", "
 # A product of two subscripts (`a[i][k] * b[k][j]`, `A[i, k]*B[k, j]`) or a zip of rows and columns.
 # Suggestion for the layouts where one operand is read transposed (`X[i][k] * X[j][k]` is `X @ X.T`).
 TRANSPOSED = "one operand is read transposed: use `np.asarray(A) @ np.asarray(B).T` (or `A.T @ B`, as the indices say)"
-_SHAPE = re.compile(r"\]\s*\*\s*[\w.]+\s*\[|\bzip\(")
+_SHAPE = re.compile(r"\]\s*\*\s*[\w.]+\s*\[|\bzip\(|\+=\s*[\w.]+\s*\*\s*[\w.]+\[")
+MATVEC = "Replace this Python-loop matrix-vector product with `W @ x` (NumPy): one BLAS call instead of a multiply-add per element"
+MATVEC_FIX = "use `np.asarray(W) @ np.asarray(x)`, and keep the weights as arrays: converting lists on every call costs most of the gain"
 
 
 def _subscript_indices(node: cst.BaseExpression) -> tuple[str, tuple[str, ...]] | None:
@@ -137,9 +140,12 @@ class PythonMatmul(Rule):
         pkq = matmul_product(product)
         transposed = pkq is None
         pkq = pkq or transposed_product(product)
-        if pkq is None:
-            return
         binders = self._binders(node)
+        if pkq is None:
+            outer = accumulated_matvec(self.ctx, node, product, binders)
+            if outer is not None and not scalar_autograd(self.ctx):
+                self._report(outer, confidence=Confidence.MEDIUM, message=MATVEC, suggestion=MATVEC_FIX)
+            return
         p, k, q = pkq
         if all(name in binders for name in pkq) and isinstance(binders[k], cst.For):
             outer = self._outermost(binders, pkq)
@@ -163,11 +169,22 @@ class PythonMatmul(Rule):
                 outer = self._outermost(binders, (p, q)) or node
                 self._report(outer, fix=None if transposed else lambda: self._index_fix(outer, node, gen.elt, (p, q)), suggestion=TRANSPOSED if transposed else None)
             return
+        # sum(q[j] * k[j] for j in ...) once per row k of an outer iteration: K @ q
+        per_row = row_dot(self.ctx, gen, binders)
+        if per_row is not None:
+            if not scalar_autograd(self.ctx):
+                self._report(per_row, confidence=Confidence.MEDIUM, message=MATVEC, suggestion=MATVEC_FIX)
+            return
         # sum(x * y for x, y in zip(row, col)) with row, col drawn from two enclosing iterations
         row_col = self._zip_dot(gen)
         if row_col is None:
             return
         row, col = row_col
+        if (row in binders) != (col in binders):  # one vector against every row: a matrix-vector product
+            if not scalar_autograd(self.ctx):
+                bound = row if row in binders else col
+                self._report(self._outermost(binders, (bound,)), confidence=Confidence.MEDIUM, message=MATVEC, suggestion=MATVEC_FIX)
+            return
         if row not in binders or col not in binders:
             return
         # Two separate iterations (rows of A, columns of B); one loop yielding (r, c) pairs is not a matmul.
@@ -181,16 +198,23 @@ class PythonMatmul(Rule):
         """`[[dot(r, c) for c in cols(B)] for r in A]` where `dot` is a helper in this file whose whole body
         is `return sum(...)` of an inner product of its two parameters."""
         args = positional(node)
-        if len(args) != 2 or len(node.args) != 2 or not all(isinstance(a.value, cst.Name) for a in args):
+        if len(args) != 2 or len(node.args) != 2 or not all(isinstance(a.value, (cst.Name, cst.Call)) for a in args):
             return
         func = node.func
         name = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else None
         defs = self.ctx.functions.get(name or "", [])
         if len(defs) != 1 or not self._is_dot_function(defs[0]):
             return
-        row, col = (a.value.value for a in args)  # type: ignore[union-attr]
         binders = self._binders(node)
-        if row == col or row not in binders or col not in binders:
+        row, col = (_operand(a.value, binders) for a in args)
+        if row is None or col is None or row == col:
+            return
+        if (row in binders) != (col in binders):  # `[dot(w, x) for w in W]`: W @ x
+            if not scalar_autograd(self.ctx):
+                bound = row if row in binders else col
+                self._report(self._outermost(binders, (bound,)), confidence=Confidence.MEDIUM, message=MATVEC, suggestion=MATVEC_FIX)
+            return
+        if row not in binders or col not in binders:
             return
         if not all(isinstance(binders[n], COMPREHENSIONS + (cst.For,)) for n in (row, col)):
             return
@@ -385,10 +409,52 @@ class PythonMatmul(Rule):
         confidence: Confidence = Confidence.HIGH,
         fix: Callable[[], FixPlan | None] | None = None,
         suggestion: str | None = None,
+        message: str | None = None,
     ) -> None:
         """Report unless only tiny literal matrices reach this code; the fix is built only for a report."""
-        if not self._only_tiny_matrices(node):
-            self.report(node, confidence=confidence, fix=fix() if fix is not None else None, suggestion=suggestion)
+        if not self._only_tiny_matrices(node) and not self._literal_tiny_operands(node):
+            self.report(node, message, confidence=confidence, fix=fix() if fix is not None else None, suggestion=suggestion)
+
+    def _literal_tiny_operands(self, node: cst.CSTNode) -> bool:
+        """Every call of the enclosing function passes small literal lists (a 3x3 teaching example)."""
+        func = self.ctx.enclosing_function(node)
+        if func is None:
+            return False
+        sites = [c for c in self.ctx.nodes_by_type.get("Call", ()) if isinstance(c.func, cst.Name) and c.func.value == func.name.value]
+        self._tiny_callee = func.name.value
+        return bool(sites) and all(
+            a.star == "" and self._small_literal(a.value, frozenset()) for c in sites for a in c.args  # type: ignore[attr-defined]
+        )
+
+    def _small_literal(self, value: cst.BaseExpression, seen: frozenset[str]) -> bool:
+        if isinstance(value, (cst.List, cst.Tuple)):
+            return len(value.elements) <= TINY and all(self._small_literal(e.value, seen) for e in value.elements)
+        if isinstance(value, (cst.Integer, cst.Float, cst.UnaryOperation)):
+            return True
+        if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value == getattr(self, "_tiny_callee", None):
+            return True  # the product of small literals is small
+        if isinstance(value, cst.Subscript):
+            return self._small_literal(value.value, seen)
+        if isinstance(value, cst.Name) and value.value not in seen:
+            bound = self.ctx.bindings.get(value.value, [])
+            if not bound:
+                return self._small_parameter(value, seen | {value.value})
+            return all(self._small_literal(v, seen | {value.value}) for v in bound)
+        return False
+
+    def _small_parameter(self, name: cst.Name, seen: frozenset[str]) -> bool:
+        """A parameter of a function every call of which passes a small literal in its place."""
+        func = self.ctx.enclosing_function(name)
+        if func is None:
+            return False
+        params = [p.name.value for p in func.params.params]
+        if name.value not in params:
+            return False
+        at = params.index(name.value)
+        sites = [c for c in self.ctx.nodes_by_type.get("Call", ()) if isinstance(c.func, cst.Name) and c.func.value == func.name.value]
+        return bool(sites) and all(
+            len(c.args) > at and c.args[at].keyword is None and self._small_literal(c.args[at].value, seen) for c in sites  # type: ignore[attr-defined]
+        )
 
     def _only_tiny_matrices(self, node: cst.CSTNode) -> bool:
         """Every caller in this file passes small literal matrices (2x2 recurrences, rotations): a BLAS
@@ -474,6 +540,16 @@ class PythonMatmul(Rule):
             if all(candidate is other or any(a is candidate for a in self.ctx.ancestors(other)) for other in nodes):
                 return candidate
         return nodes[0]
+
+
+def _operand(value: cst.BaseExpression, binders: dict[str, cst.CSTNode]) -> str | None:
+    """A dot helper's argument: a name, or a column helper (`get_column(B, j)`) named by its iteration."""
+    if isinstance(value, cst.Name):
+        return value.value
+    if isinstance(value, cst.Call):
+        loops = [a.value.value for a in value.args if isinstance(a.value, cst.Name) and a.value.value in binders]
+        return loops[0] if len(loops) == 1 else None
+    return None
 
 
 def _indexed_dot(gen: cst.GeneratorExp | cst.ListComp) -> tuple[str, str] | None:
