@@ -222,6 +222,7 @@ def _finding(
         fix=fix,
         cell=cell,
         excerpt=shown,
+        tags=report.tags,
     )
 
 

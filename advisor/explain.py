@@ -42,7 +42,7 @@ def fix_availability(rule: type[Rule]) -> str:
 
 def measured_gain_text(rule: type[Rule]) -> str:
     """Only numbers measured on this machine and cached by `advisor verify`; never a quoted figure."""
-    if rule.pair is None:
+    if rule.pair_path() is None:
         return f"Not measured: {rule.no_pair_reason}."
     try:
         from advisor.verify.cache import cached_results_for  # type: ignore[import-not-found]

@@ -1,14 +1,15 @@
 """The shipped fixtures as data: which files exist per rule and what each one expects.
 
-Expectations live in the fixture itself (`# expect: ADVnnn` on the reported line), so a fixture and
-its test cannot drift apart. Tests and `advisor rules --check` both read them through here.
+Each rule's fixtures live beside it, in `advisor/rules/<family>/advNNN/`: `pos_*`/`neg_*` samples and
+`fix_*.in.py`/`fix_*.out.py` autofix cases. Expectations live in the sample itself (`# expect: ADVnnn` on
+the reported line), so a fixture and its test cannot drift apart. Tests and `advisor rules --check`
+both read them through here.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 EXPECT = re.compile(r"#\s*expect:\s*(?P<codes>ADV\d+(?:\s*,\s*ADV\d+)*)")
@@ -22,10 +23,6 @@ class RuleFixture:
     expected: tuple[tuple[int, str], ...]  # (line, code), sorted
 
 
-def fixtures_root() -> Path:
-    return Path(str(resources.files("advisor.fixtures")))
-
-
 def expectations(text: str) -> tuple[tuple[int, str], ...]:
     found: list[tuple[int, str]] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
@@ -35,13 +32,31 @@ def expectations(text: str) -> tuple[tuple[int, str], ...]:
     return tuple(sorted(found))
 
 
+def _folders() -> list[tuple[str, Path]]:
+    from advisor.rule import all_rules
+
+    return [(rule.code, rule.folder()) for rule in all_rules() if rule.folder().is_dir()]
+
+
 def rule_fixtures() -> list[RuleFixture]:
-    """Every `fixtures/advNNN/{pos,neg}_*.py` (and `.ipynb`), in a stable order."""
+    """Every rule's `advNNN/{pos,neg}_*.py` (and `.ipynb`), in a stable order."""
     out: list[RuleFixture] = []
-    for folder in sorted(fixtures_root().glob("adv[0-9][0-9][0-9]")):
-        code = folder.name.upper()
+    for code, folder in _folders():
         for path in sorted(folder.iterdir()):
             if not path.name.startswith(("pos_", "neg_")) or path.suffix not in (".py", ".ipynb"):
                 continue
             out.append(RuleFixture(code, path, path.name.startswith("pos_"), expectations(path.read_text(encoding="utf-8"))))
     return out
+
+
+def fix_cases() -> list[tuple[str, Path]]:
+    """Every rule's autofix cases, `advNNN/fix_*.in.py` (the expected result is the `.out.py` beside it)."""
+    return [(code, path) for code, folder in _folders() for path in sorted(folder.glob("fix_*.in.py"))]
+
+
+def fix_case(code: str, name: str) -> tuple[str, str]:
+    """(input, expected output) of one rule's autofix case `advNNN/fix_<name>.in.py`."""
+    from advisor.rule import rules_by_code
+
+    folder = rules_by_code()[code].folder()
+    return (folder / f"fix_{name}.in.py").read_text(encoding="utf-8"), (folder / f"fix_{name}.out.py").read_text(encoding="utf-8")

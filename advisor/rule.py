@@ -1,16 +1,20 @@
 """The base class every rule derives from, and the registry that finds them.
 
-A rule is one module under `rules/`: a class with its code, messages and docs as class attributes and
-the libcst `visit_*` methods it needs. All enabled rules run together in one batched traversal.
+A rule is one module in a family folder, `advisor/rules/<family>/<rule>.py`: a class with its code,
+messages and docs as class attributes and the libcst `visit_*` methods it needs. Beside the module, the
+folder named by its code (`advNNN/`) holds its fixtures, its before/after pair (`pair.py`) and its
+autofix cases, found from the code alone. All enabled rules run together in one batched traversal.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import libcst as cst
 
@@ -18,6 +22,9 @@ from advisor.callgraph import Repeat
 from advisor.context import FileContext
 from advisor.fixes import FixPlan, Op
 from advisor.types import Confidence, Severity
+
+if TYPE_CHECKING:
+    from advisor.verify.sizes import Literals
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,7 @@ class Report:
     confidence: Confidence
     suggestion: str
     fix: FixPlan | None
+    tags: tuple[str, ...] = ()
     # The loop that makes this code repeat when it sits in a function that loop calls: the finding then
     # names it (`called every step from train.py:88`).
     via: Repeat | None = None
@@ -61,10 +69,12 @@ class Rule:
     severity: ClassVar[Severity] = Severity.WARNING
     # Prefilter: the file text must contain at least one of these, or the rule cannot match.
     triggers: ClassVar[tuple[str, ...]] = ()
-    # Name of the before/after pair under fixtures/pairs/ that measures this rule's gain, or None.
-    pair: ClassVar[str | None] = None
-    # Why no pair can exist, shown by `--verify` and `explain` when `pair` is None.
+    # Why no pair can exist, shown by `--verify` and `explain` when the rule's folder has no `pair.py`.
     no_pair_reason: ClassVar[str] = "no before/after pair exists for this rule"
+    # Upper bounds on pair sizes read from the user's code, over the verifier's general caps.
+    size_caps: ClassVar[dict[str, int]] = {}
+    # `scan --verify` also runs the flagged function itself (lifted out of the user's file) against the pair.
+    verifies_user_function: ClassVar[bool] = False
     # The autofix this rule offers: None for none, True when it keeps behaviour identical (`--fix`),
     # False when it changes results or types (`--unsafe-fixes`). A single finding may be downgraded to unsafe.
     fix_safe: ClassVar[bool | None] = None
@@ -78,6 +88,27 @@ class Rule:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.visit_methods = {name[6:]: name for name in dir(cls) if name.startswith("visit_")}
+
+    @classmethod
+    def folder(cls) -> Path:
+        """`advNNN/` beside the rule's module: its fixtures, its pair and its autofix cases."""
+        return Path(str(sys.modules[cls.__module__].__file__)).parent / cls.code.lower()
+
+    @classmethod
+    def pair_path(cls) -> Path | None:
+        """The rule's before/after pair, `advNNN/pair.py`, or None when it has none."""
+        path = cls.folder() / "pair.py"
+        return path if path.is_file() else None
+
+    @classmethod
+    def family(cls) -> str:
+        """The family folder the rule lives in (`device`, `data`, ...)."""
+        return cls.__module__.split(".")[-2]
+
+    @classmethod
+    def pair_sizes(cls, lits: Literals, line: int, end_line: int) -> dict[str, Any]:
+        """The pair's size keys the user's code shows near the finding (`lits`: its size literals); none by default."""
+        return {}
 
     def __init__(self, ctx: FileContext, options: dict[str, Any] | None = None) -> None:
         self.ctx = ctx
@@ -106,8 +137,10 @@ class Rule:
         confidence: Confidence = Confidence.HIGH,
         suggestion: str | None = None,
         fix: FixPlan | None = None,
+        tags: tuple[str, ...] = (),
         via: Repeat | None = None,
     ) -> None:
+        """`tags` are facts the finding carries for later stages (e.g. "transposed" for the verifier)."""
         self.reports.append(
             Report(
                 node=node,
@@ -115,6 +148,7 @@ class Rule:
                 confidence=confidence,
                 suggestion=suggestion or self.suggestion,
                 fix=fix,
+                tags=tags,
                 via=via,
             )
         )
@@ -135,14 +169,18 @@ def _rule_classes_in(module: Any) -> list[type[Rule]]:
 
 @lru_cache(maxsize=1)
 def all_rules() -> tuple[type[Rule], ...]:
-    """Every rule shipped in `advisor.rules`, sorted by code. Importing a rule module is all it takes."""
+    """Every rule shipped in `advisor.rules.<family>`, sorted by code. Creating a rule module is all it takes."""
     import advisor.rules as package
 
     found: list[type[Rule]] = []
-    for info in pkgutil.iter_modules(package.__path__):
-        if info.name.startswith("_"):
+    for family in pkgutil.iter_modules(package.__path__):
+        if not family.ispkg or family.name.startswith("_"):
             continue
-        found.extend(_rule_classes_in(importlib.import_module(f"advisor.rules.{info.name}")))
+        members = importlib.import_module(f"advisor.rules.{family.name}")
+        for info in pkgutil.iter_modules(members.__path__):
+            if info.ispkg or info.name.startswith("_"):
+                continue
+            found.extend(_rule_classes_in(importlib.import_module(f"{members.__name__}.{info.name}")))
     codes = [r.code for r in found]
     duplicates = {c for c in codes if codes.count(c) > 1}
     if duplicates:

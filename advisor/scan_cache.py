@@ -36,10 +36,10 @@ def code_fingerprint() -> str:
     """Name, size and mtime of every analyser source file: editing a rule invalidates its results."""
     package = Path(__file__).resolve().parent
     h = hashlib.sha256(f"{__version__}:{FORMAT}".encode())
-    for folder in (package, (package / "rules").resolve()):
-        for path in sorted(folder.glob("*.py")):
-            st = path.stat()
-            h.update(f"{path.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+    rules = package / "rules"
+    for path in sorted([*package.glob("*.py"), *rules.glob("*.py"), *rules.glob("*/*.py")]):
+        st = path.stat()
+        h.update(f"{path.relative_to(package).as_posix()}:{st.st_size}:{st.st_mtime_ns};".encode())
     return h.hexdigest()
 
 

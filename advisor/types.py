@@ -152,6 +152,8 @@ class Finding:
     cell: int | None = None
     verifications: tuple[Verification, ...] = ()
     excerpt: Excerpt | None = None
+    # Facts a rule attaches for later stages, e.g. "transposed": the verifier must not run this code as `A @ B`.
+    tags: tuple[str, ...] = ()
 
     @property
     def line(self) -> int:
@@ -183,6 +185,7 @@ class Finding:
             "fix": self.fix.to_dict() if self.fix is not None else None,
             "verifications": [v.to_dict() for v in self.verifications],
             "excerpt": self.excerpt.to_dict() if self.excerpt is not None else None,
+            "tags": list(self.tags),
         }
         return data
 
@@ -203,6 +206,7 @@ class Finding:
             cell=data.get("cell"),
             verifications=tuple(Verification.from_dict(v) for v in data.get("verifications", ())),
             excerpt=Excerpt.from_dict(data["excerpt"]) if data.get("excerpt") else None,
+            tags=tuple(str(t) for t in data.get("tags", ())),
         )
 
 

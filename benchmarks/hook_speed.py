@@ -23,11 +23,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 STAGED = [
-    "fixtures/adv101/pos_model_and_constant.py",
-    "fixtures/adv102/pos_forward.py",
-    "fixtures/adv103/neg_logging_gate.py",
-    "fixtures/adv401/pos_seed_comprehension.py",
-    "fixtures/adv401/neg_vectorised.py",
+    "advisor/rules/device/adv101/pos_model_and_constant.py",
+    "advisor/rules/device/adv102/pos_forward.py",
+    "advisor/rules/device/adv103/neg_logging_gate.py",
+    "advisor/rules/compute/adv401/pos_seed_comprehension.py",
+    "advisor/rules/compute/adv401/neg_vectorised.py",
 ]
 PROBE = (
     "import sys\n"

@@ -30,7 +30,7 @@ def cold_start(sample: Path, runs: int) -> list[float]:
 
 def build_corpus(root: Path, n_files: int) -> int:
     """Copies of every shipped fixture plus plain non-ML modules (which the prefilter should skip)."""
-    sources = sorted((REPO / "fixtures").rglob("*.py"))
+    sources = sorted((REPO / "advisor" / "rules").rglob("adv[0-9][0-9][0-9]/*.py"))
     plain = [p for p in (Path(os.__file__).parent).glob("*.py")][:40]
     pool = [p.read_text(encoding="utf-8", errors="replace") for p in sources + plain]
     lines = 0
@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=1500)
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
-    sample = REPO / "fixtures" / "adv103" / "pos_item_accumulate.py"
+    sample = REPO / "advisor" / "rules" / "device" / "adv103" / "pos_item_accumulate.py"
     times = cold_start(sample, args.runs)
     print(f"cold start, one small file ({sample.name}): median {statistics.median(times):.3f} s, "
           f"min {min(times):.3f} s, max {max(times):.3f} s over {args.runs} runs")

@@ -50,7 +50,7 @@ SKIPPED_CUDA = Verification(
 LOSS = Verification(
     code="ADV301", device="cpu", status="measured", equivalent=True, sizes={"epochs": 30}, sizes_source="defaults",
     detail="held-out loss after 30 epochs, 3 seeds: fixed LR 0.52 ± 0.01, scheduler 0.31 ± 0.01", metric="loss",
-    extra={"before": {"loss_mean": 0.52, "loss_sd": 0.01}, "after": {"loss_mean": 0.31, "loss_sd": 0.01}},
+    extra={"before": {"loss_mean": 0.52, "loss_sd": 0.01}, "after": {"loss_mean": 0.31, "loss_sd": 0.01}, "labels": ["fixed LR", "scheduler"]},
 )
 
 

@@ -128,7 +128,7 @@ def test_unknown_cli_code_is_a_usage_error(tmp_path, run_cli):
 
 
 def test_rule_option_changes_behaviour(tmp_path, run_cli):
-    cpu_only = (Path(__file__).resolve().parent.parent / "fixtures" / "adv103" / "neg_cpu_only.py").read_text()
+    cpu_only = (Path(__file__).resolve().parent.parent / "advisor" / "rules" / "device" / "adv103" / "neg_cpu_only.py").read_text()
     root = write_project(tmp_path, "[tool.advisor]\n")
     (root / "pkg" / "cpu.py").write_text(cpu_only)
     assert ("cpu.py", "ADV103") not in found(run_cli, root)

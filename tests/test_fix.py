@@ -1,4 +1,4 @@
-"""Autofix: each fixture pair under fixtures/fixes/ is fixed to exactly its `.out.py`, fixing twice changes
+"""Autofix: each rule's `advNNN/fix_*.in.py` case is fixed to exactly its `.out.py`, fixing twice changes
 nothing, a re-scan no longer reports what was fixed, and no path can lose or mangle a file."""
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import pytest
 from advisor.config import Config
 from advisor.engine import analyse_text
 from advisor.fixer import fix_file
-from advisor.fixtures_index import fixtures_root
+from advisor.fixtures_index import fix_case, fix_cases
 
-PAIRS = sorted(fixtures_root().joinpath("fixes").glob("*.in.py"))
+CASES = fix_cases()
+PAIRS = [path for _, path in CASES]
 
 
 def _mode(path: Path) -> bool:
@@ -25,7 +26,7 @@ def _mode(path: Path) -> bool:
     return first.endswith("unsafe")
 
 
-@pytest.mark.parametrize("pair", PAIRS, ids=lambda p: p.name[: -len(".in.py")])
+@pytest.mark.parametrize("pair", PAIRS, ids=lambda p: f"{p.parent.name}_{p.name[len('fix_') : -len('.in.py')]}")
 def test_fix_pair(pair: Path, tmp_path: Path) -> None:
     unsafe = _mode(pair)
     expected = pair.with_name(pair.name.replace(".in.py", ".out.py")).read_text(encoding="utf-8")
@@ -54,10 +55,10 @@ def test_fix_pair(pair: Path, tmp_path: Path) -> None:
 def test_every_fixing_rule_has_a_pair() -> None:
     from advisor.rule import all_rules
 
-    covered = {p.name[:6].upper() for p in PAIRS}
+    covered = {code for code, _ in CASES}
     for rule in all_rules():
         if rule.fix_safe is not None:
-            assert rule.code in covered, f"{rule.code} declares a fix but has no fixtures/fixes pair"
+            assert rule.code in covered, f"{rule.code} declares a fix but has no {rule.code.lower()}/fix_*.in.py case"
             assert rule.fix_title
 
 
@@ -71,15 +72,14 @@ def test_fix_declarations() -> None:
 
 
 def test_unsafe_fix_is_flagged_unsafe_in_findings() -> None:
-    text = (PAIRS[0].parent / "adv401_comprehensions.in.py").read_text()
+    text, _ = fix_case("ADV401", "comprehensions")
     findings = [f for f in analyse_text(text, "m.py") if f.code == "ADV401"]
     assert findings and all(f.fix is not None and not f.fix.safe for f in findings)
 
 
 def test_adv401_fix_gives_the_same_numbers(tmp_path: Path) -> None:
     np = pytest.importorskip("numpy")
-    src = (fixtures_root() / "fixes" / "adv401_comprehensions.in.py").read_text()
-    fixed = (fixtures_root() / "fixes" / "adv401_comprehensions.out.py").read_text()
+    src, fixed = fix_case("ADV401", "comprehensions")
     before: dict = {}
     after: dict = {}
     exec(compile(src, "before", "exec"), before)
@@ -96,8 +96,9 @@ def test_adv401_loop_nest_fix_gives_the_same_numbers() -> None:
     np = pytest.importorskip("numpy")
     before: dict = {}
     after: dict = {}
-    exec(compile((fixtures_root() / "fixes" / "adv401_loop_nest.in.py").read_text(), "before", "exec"), before)
-    exec(compile((fixtures_root() / "fixes" / "adv401_loop_nest.out.py").read_text(), "after", "exec"), after)
+    src, fixed = fix_case("ADV401", "loop_nest")
+    exec(compile(src, "before", "exec"), before)
+    exec(compile(fixed, "after", "exec"), after)
     rng = np.random.default_rng(1)
     a, b = rng.random((4, 6)), rng.random((6, 5))
     assert np.allclose(before["matmul_lists"](a.tolist(), b.tolist()), after["matmul_lists"](a.tolist(), b.tolist()))
@@ -117,8 +118,7 @@ def test_crlf_line_endings_are_kept(tmp_path: Path) -> None:
 
 
 def test_crlf_hoist_inserts_crlf(tmp_path: Path) -> None:
-    src = (fixtures_root() / "fixes" / "adv101_hoist_model.in.py").read_text()
-    out = (fixtures_root() / "fixes" / "adv101_hoist_model.out.py").read_text()
+    src, out = fix_case("ADV101", "hoist_model")
     target = tmp_path / "crlf.py"
     target.write_bytes(src.replace("\n", "\r\n").encode())
     fix_file(target, Config())

@@ -19,7 +19,7 @@ MATMUL = "def mm(A, B):\n    return [[sum(a * b for a, b in zip(r, c)) for c in 
 @pytest.mark.parametrize("fmt", ["json", "html", "sarif", "github"])
 def test_scan_never_imports_torch_or_numpy(tmp_path, fmt):
     target = tmp_path / "train.py"
-    target.write_text((REPO / "fixtures" / "adv103" / "pos_item_accumulate.py").read_text() + MATMUL)
+    target.write_text((REPO / "advisor" / "rules" / "device" / "adv103" / "pos_item_accumulate.py").read_text() + MATMUL)
     probe = (
         "import sys\n"
         "from advisor.cli import main\n"
@@ -46,9 +46,10 @@ def test_wheel_installs_and_runs_outside_the_repo(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names}
     assert "rules" not in tops and "fixtures" not in tops, tops
-    assert "advisor/rules/python_matmul.py" in names
+    assert "advisor/rules/compute/python_matmul.py" in names and "advisor/rules/compute/adv401/pair.py" in names
     assert {"advisor/report/report.html.j2", "advisor/report/report.css", "advisor/report/report.js"} <= set(names)
-    assert any(n.startswith("advisor/fixtures/adv401/pos_") for n in names)
+    assert any(n.startswith("advisor/rules/compute/adv401/pos_") for n in names)
+    assert "advisor/rules/compute/adv401/fix_loop_nest.out.py" in names and "advisor/rules/_pair_helpers.py" in names
 
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True, system_site_packages=True).create(env_dir)

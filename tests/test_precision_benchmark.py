@@ -28,7 +28,7 @@ def _load():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[int]]:
     """One project holding a copy of a positive ADV103 fixture; returns the corpus and its expected lines."""
-    source = REPO / "fixtures" / "adv103" / "pos_item_accumulate.py"
+    source = REPO / "advisor" / "rules" / "device" / "adv103" / "pos_item_accumulate.py"
     root = tmp_path / "corpus"
     (root / "proj" / "sub").mkdir(parents=True)
     shutil.copy(source, root / "proj" / "sub" / "train.py")

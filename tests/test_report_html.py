@@ -90,6 +90,7 @@ def test_unmeasured_and_not_equivalent_claim_nothing():
 def test_loss_pairs_chart_the_losses():
     chunk = card(render("html", with_result_on_train(LOSS)), "src/train.py")
     assert "mean held-out loss (lower is better)" in chunk and ">0.52</text>" in chunk and ">0.31</text>" in chunk
+    assert ">fixed LR</text>" in chunk and ">scheduler</text>" in chunk, "the pair's LABELS name the bars"
 
 
 def test_summary_counts_and_total_gain(page):

@@ -110,6 +110,14 @@ def _bars(values: list[tuple[str, float, str]]) -> list[Bar]:
     return [Bar(label, max(2, round(CHART_WIDTH * val / top)), text) for label, val, text in values]
 
 
+def _side_labels(v: Verification) -> tuple[str, str]:
+    """What the pair calls its two sides (its `LABELS`, e.g. "fixed LR" / "scheduler"), else before/after."""
+    labels = v.extra.get("labels")
+    if isinstance(labels, (list, tuple)) and len(labels) == 2 and all(isinstance(x, str) for x in labels):
+        return str(labels[0]), str(labels[1])
+    return "before", "after"
+
+
 def verification_view(v: Verification) -> VerificationView:
     where = v.device + (f" ({v.device_name})" if v.device_name else "")
     facts = [("device", where), ("sizes", _sizes(v)), ("equivalence", _equivalence(v))]
@@ -124,7 +132,8 @@ def verification_view(v: Verification) -> VerificationView:
     elif v.metric == "loss" and isinstance(v.extra.get("before"), dict) and isinstance(v.extra.get("after"), dict):
         b, a = v.extra["before"].get("loss_mean"), v.extra["after"].get("loss_mean")
         if isinstance(b, (int, float)) and isinstance(a, (int, float)):
-            view.bars = _bars([("fixed LR", float(b), f"{b:.4g}"), ("scheduler", float(a), f"{a:.4g}")])
+            before, after = _side_labels(v)
+            view.bars = _bars([(before, float(b), f"{b:.4g}"), (after, float(a), f"{a:.4g}")])
             view.chart_title = "mean held-out loss (lower is better)"
     if v.detail and v.status not in ("measured",):
         facts.append(("detail", v.detail))

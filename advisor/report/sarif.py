@@ -47,7 +47,7 @@ def rule_descriptor(rule: type[Rule]) -> dict[str, Any]:
         "properties": {
             "tags": ["performance"],
             "problem.severity": PROBLEM_SEVERITY[rule.severity],
-            "measurable": rule.pair is not None,
+            "measurable": rule.pair_path() is not None,
         },
     }
 

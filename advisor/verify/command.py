@@ -129,17 +129,15 @@ def _read(path: str) -> str:
 
 
 def _user_function_result(finding: Finding, text: str, options: RunOptions, spec: PairSpec) -> Verification | None:
-    """ADV401 on the finding's own function; None when the flagged code is not in a .py file."""
+    """The finding's own function run against its rule's pair; None when the flagged code is not in a .py file."""
     from advisor.verify.extract import extract_function
     from advisor.verify.sizes import sizes_for
 
     if finding.cell is not None or not text:
         return None
-    from advisor.rules.python_matmul import TRANSPOSED
-
     sizes = sizes_for(finding, text, spec.default_sizes)
     # The child compares the function with `A @ B`; a product read transposed computes another matrix.
-    extraction = extract_function(text, finding.span.line) if finding.suggestion != TRANSPOSED else None
+    extraction = extract_function(text, finding.span.line) if "transposed" not in finding.tags else None
     if extraction is None:
         return Verification(
             code=finding.code, device="cpu", status="skipped", equivalent=None, sizes=sizes.values, sizes_source=sizes.source,
@@ -156,11 +154,13 @@ def _user_function_result(finding: Finding, text: str, options: RunOptions, spec
 
 def attach_verifications(result: ScanResult, device: str, options: RunOptions) -> ScanResult:
     """Verify every fired rule that has a pair once (sizes from its first finding that shows any), plus
-    ADV401's user functions per finding; attach the results to the findings."""
+    the user's own function per finding for rules that verify it; attach the results to the findings."""
+    from advisor.rule import rules_by_code
     from advisor.verify.sizes import sizes_for
 
     require_frameworks()
     pairs = all_pairs()
+    known = rules_by_code()
     texts: dict[str, str] = {}
     by_code: dict[str, list[Finding]] = {}
     for f in result.findings:
@@ -177,7 +177,7 @@ def attach_verifications(result: ScanResult, device: str, options: RunOptions) -
             jobs.append((code, lambda spec=spec, d=d, chosen=chosen: _shared(shared, spec, d, chosen, options)))
     per_finding: dict[int, Verification] = {}
     for i, f in enumerate(result.findings):
-        if f.code == "ADV401" and f.code in pairs:
+        if f.code in pairs and f.code in known and known[f.code].verifies_user_function:
             jobs.append((f"{f.code} {f.path}:{f.line}", lambda i=i, f=f: per_finding.__setitem__(i, _user_function_result(f, texts[f.path], options, pairs[f.code]))))
     for _, job in _progress(jobs, "verifying"):
         job()

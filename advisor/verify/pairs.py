@@ -1,6 +1,7 @@
 """The before/after pairs: where they live and what they declare, read without importing them.
 
-A pair module (fixtures/pairs/advNNN.py) imports torch/numpy, so the parent process only parses it:
+A pair module (`advisor/rules/<family>/advNNN/pair.py`, beside its rule) imports torch/numpy, so the
+parent process only parses it:
 its literal `DEFAULT_SIZES`, `TOLERANCE`, `DEVICES`, `METRIC`, `COUNT_SIZES` and `NOT_COUNTED` are read with `ast.literal_eval`, and the
 module itself is imported only inside the child process that measures it.
 """
@@ -39,13 +40,12 @@ class PairSpec:
 
     @property
     def name(self) -> str:
-        return self.path.stem
+        return self.code.lower()
 
 
-def pairs_root() -> Path:
-    from advisor.fixtures_index import fixtures_root
-
-    return fixtures_root() / "pairs"
+def _helpers() -> Path:
+    """The code every pair may import (`advisor.rules._pair_helpers`); it is part of each pair's hash."""
+    return Path(__file__).resolve().parent.parent / "rules" / "_pair_helpers.py"
 
 
 def _literals(tree: ast.Module) -> dict[str, Any]:
@@ -67,10 +67,9 @@ def _literals(tree: ast.Module) -> dict[str, Any]:
 
 
 def _source_hash(path: Path, text: str) -> str:
-    """The pair's text plus its folder's shared helpers (`_*.py`), which it may import."""
+    """The pair's text plus the shared pair helpers, which it may import."""
     h = hashlib.sha256(text.encode())
-    for helper in sorted(path.parent.glob("_*.py")):
-        h.update(helper.read_bytes())
+    h.update(_helpers().read_bytes())
     return h.hexdigest()
 
 
@@ -90,7 +89,7 @@ def load_spec(path: Path, code: str | None = None) -> PairSpec:
     if bad:
         raise PairError(f"{path}:1:1: unknown device {bad[0]!r} in DEVICES — use 'cpu' and/or 'cuda'")
     return PairSpec(
-        code=(code or lits.get("CODE") or path.stem).upper(),
+        code=(code or lits.get("CODE") or (path.parent.name if path.name == "pair.py" else path.stem)).upper(),
         path=path,
         default_sizes=dict(lits["DEFAULT_SIZES"]),
         tolerance=dict(lits["TOLERANCE"]),
@@ -104,11 +103,14 @@ def load_spec(path: Path, code: str | None = None) -> PairSpec:
 
 
 def all_pairs() -> dict[str, PairSpec]:
-    """Every shipped pair by rule code, in code order."""
+    """Every shipped pair by rule code, in code order: each rule's `advNNN/pair.py`, when it has one."""
+    from advisor.rule import all_rules
+
     out: dict[str, PairSpec] = {}
-    for path in sorted(pairs_root().glob("adv[0-9][0-9][0-9].py")):
-        spec = load_spec(path)
-        out[spec.code] = spec
+    for rule in all_rules():
+        path = rule.pair_path()
+        if path is not None:
+            out[rule.code] = load_spec(path, rule.code)
     return out
 
 

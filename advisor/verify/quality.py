@@ -2,7 +2,8 @@
 over several seeds; held-out loss mean ± sd and epochs to reach a target loss.
 
 The pair's `before(inputs, seed)` and `after(inputs, seed)` each train from the same seed on the same
-data for the same number of epochs and return the held-out loss after every epoch.
+data for the same number of epochs and return the held-out loss after every epoch. Its `LABELS`
+name the two sides ("fixed LR", "scheduler") in the detail line and in the reports.
 """
 
 from __future__ import annotations
@@ -28,12 +29,13 @@ def _fmt(x: float, sd: float) -> str:
 
 def measure_loss(module: ModuleType, inputs: Any, req: dict[str, Any]) -> dict[str, Any]:
     seeds = list(getattr(module, "SEEDS", (0, 1, 2)))
+    first, second = (str(x) for x in getattr(module, "LABELS", ("before", "after")))
     target = float(module.TARGET_LOSS)
     curves = {"before": [module.before(inputs, s) for s in seeds], "after": [module.after(inputs, s) for s in seeds]}
     lengths = {len(c) for side in curves.values() for c in side}
     if len(lengths) != 1:
         return {"status": "not-equivalent", "equivalent": False, "detail": f"epoch budgets differ: {sorted(lengths)}"}
-    summary: dict[str, Any] = {"seeds": seeds, "epochs": lengths.pop(), "target_loss": target}
+    summary: dict[str, Any] = {"seeds": seeds, "epochs": lengths.pop(), "target_loss": target, "labels": [first, second]}
     for side, runs in curves.items():
         finals = [c[-1] for c in runs]
         reach = [_epochs_to(target, c) for c in runs]
@@ -53,9 +55,9 @@ def measure_loss(module: ModuleType, inputs: Any, req: dict[str, Any]) -> dict[s
         return f"{statistics.fmean(got):.0f} epochs ({len(got)}/{len(seeds)} seeds)"
 
     detail = (
-        f"held-out loss after {summary['epochs']} epochs, {len(seeds)} seeds: fixed LR {_fmt(b['loss_mean'], b['loss_sd'])}, "
-        f"scheduler {_fmt(a['loss_mean'], a['loss_sd'])}; loss {target:g} reached in {reach_text(b)} (fixed) vs {reach_text(a)} (scheduler)"
+        f"held-out loss after {summary['epochs']} epochs, {len(seeds)} seeds: {first} {_fmt(b['loss_mean'], b['loss_sd'])}, "
+        f"{second} {_fmt(a['loss_mean'], a['loss_sd'])}; loss {target:g} reached in {reach_text(b)} ({first}) vs {reach_text(a)} ({second})"
     )
     if not helps:
-        detail = "the scheduler did not help here — " + detail
+        detail = f"the {second} did not help here — " + detail
     return {"status": "measured" if helps else "no-significant-gain", "equivalent": True, "detail": detail, "extra": summary}

@@ -17,9 +17,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from advisor.types import Finding
 
 CONSTRUCTORS = frozenset({"randn", "rand", "zeros", "ones", "empty", "full", "randint", "normal", "uniform", "standard_normal"})
-# Upper bounds per size key: beyond these a pair would run for minutes (ADV401 is cubic in n).
+# Upper bounds per size key: beyond these a pair would run for minutes. A rule adds its own (`size_caps`).
 CAPS: dict[str, int] = {"samples": 4096, "features": 1024, "hidden": 1024, "batch_size": 1024, "batch": 1024, "epochs": 50, "steps": 200}
-CAPS_BY_CODE: dict[str, dict[str, int]] = {"ADV401": {"n": 300}, "ADV102": {"n": 64 * 2**20}}
 
 
 @dataclass(frozen=True)
@@ -97,46 +96,33 @@ def collect_literals(text: str) -> Literals:
     return found
 
 
-def _nearest(items: list[tuple[int, Any]], line: int, within: tuple[int, int] | None = None) -> Any:
+def nearest(items: list[tuple[int, Any]], line: int, within: tuple[int, int] | None = None) -> Any:
+    """The value of the (line, value) item closest to `line` (the earlier on a tie), or None."""
     pool = [it for it in items if within is None or within[0] <= it[0] <= within[1]]
     if not pool:
         return None
     return min(pool, key=lambda it: (abs(it[0] - line), it[0]))[1]
 
 
+def matrices(lits: Literals) -> list[tuple[int, tuple[int, ...]]]:
+    """The two-dimensional literal shapes, with their lines."""
+    return [(ln, s) for ln, s in lits.shapes if len(s) == 2]
+
+
 def user_sizes(code: str, lits: Literals, line: int, end_line: int) -> dict[str, Any]:
-    """The size keys of `code`'s pair that the user's code shows, before caps."""
-    out: dict[str, Any] = {}
-    two_d = [(ln, s) for ln, s in lits.shapes if len(s) == 2]
-    if code == "ADV401":
-        n = _nearest(lits.ranges, line, (line, end_line))
-        square = _nearest([(ln, s[0]) for ln, s in two_d if s[0] == s[1]], line)
-        if n or square:
-            out["n"] = n or square
-    elif code in ("ADV201", "ADV202", "ADV203", "ADV204"):
-        shape = _nearest(two_d, line)
-        if shape:
-            out["samples"], out["features"] = shape
-        if code in ("ADV203", "ADV204"):
-            batch = _nearest(lits.batch_sizes, line)
-            if batch:
-                out["batch_size"] = batch
-    elif code == "ADV102":
-        shape = _nearest([(ln, s) for ln, s in lits.shapes if ln == line], line)
-        if shape:
-            total = 1
-            for d in shape:
-                total *= d
-            out["n"] = total
-    elif code in ("ADV101", "ADV103"):
-        shape = _nearest(two_d, line)
-        if shape:
-            out["batch"], out["features"] = shape
-    elif code == "ADV301":
-        epochs = _nearest(lits.epoch_ranges, line)
-        if epochs:
-            out["epochs"] = epochs
-    return out
+    """The size keys of `code`'s pair that the user's code shows, before caps (each rule says which)."""
+    from advisor.rule import rules_by_code
+
+    rule = rules_by_code().get(code)
+    return rule.pair_sizes(lits, line, end_line) if rule is not None else {}
+
+
+def caps_for(code: str) -> dict[str, int]:
+    """The general caps, with the rule's own over them."""
+    from advisor.rule import rules_by_code
+
+    rule = rules_by_code().get(code)
+    return {**CAPS, **(rule.size_caps if rule is not None else {})}
 
 
 def sizes_for(finding: Finding, text: str, defaults: dict[str, Any]) -> Sizes:
@@ -146,7 +132,7 @@ def sizes_for(finding: Finding, text: str, defaults: dict[str, Any]) -> Sizes:
     found = {k: v for k, v in user_sizes(finding.code, collect_literals(text), finding.span.line, finding.span.end_line).items() if k in defaults}
     if not found:
         return Sizes(dict(defaults), "defaults")
-    caps = {**CAPS, **CAPS_BY_CODE.get(finding.code, {})}
+    caps = caps_for(finding.code)
     capped = [f"{k} {v} capped to {caps[k]}" for k, v in found.items() if k in caps and v > caps[k]]
     found = {k: min(v, caps.get(k, v)) for k, v in found.items()}
     return Sizes({**defaults, **found}, "user code", "; ".join(capped))

@@ -1,0 +1,1 @@
+"""ADV4xx: numeric work written as Python loops where one vectorised call does it."""

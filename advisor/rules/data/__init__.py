@@ -1,0 +1,1 @@
+"""ADV2xx: feeding the training loop — per-sample steps, batch size, loader workers, pinned memory."""

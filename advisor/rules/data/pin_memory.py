@@ -1,0 +1,137 @@
+"""ADV204: a DataLoader feeding a CUDA training loop without pinned memory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import libcst as cst
+
+from advisor.context import FileContext, has_star_args, walk
+from advisor.fixes import FixPlan, Replace, guarded, with_keyword
+from advisor.rule import RuleDocs
+from advisor.rules._training import LoaderUse, arg_value, literal, moves_batches
+from advisor.rules.data._loader import _LoaderRule
+from advisor.types import Confidence, Severity
+from advisor.verify.sizes import Literals, matrices, nearest
+
+
+class DataLoaderNoPinMemory(_LoaderRule):
+    code = "ADV204"
+    name = "dataloader-no-pin-memory"
+    summary = "DataLoader feeding a CUDA training loop without `pin_memory=True`"
+    message = "Pass `pin_memory=True` to this DataLoader: its batches are copied to the GPU every step"
+    # Measured on an H100 with `advisor verify`: no significant gain at any size tried (docs/verify.md), so
+    # this is advice to measure on the user's own host, not a warning.
+    severity = Severity.INFO
+    why = (
+        "Copies from pageable host memory are staged through a pinned buffer by the driver and cannot "
+        "overlap with compute; batches the loader puts in pinned memory are copied by DMA, asynchronously "
+        "with `.to(device, non_blocking=True)`."
+    )
+    suggestion = "add `pin_memory=True` to the DataLoader and move batches with `.to(device, non_blocking=True)`"
+    fix_safe = True  # the batches hold the same values; only the memory they sit in changes
+    fix_title = "add `pin_memory=True` to the DataLoader"
+    docs = RuleDocs(
+        what="Finds a `DataLoader` whose batches feed a training loop that moves them to the device "
+        "(`x.to(device)`, `x.cuda()`) in a file that shows CUDA (`.cuda()`, `\"cuda\"`, "
+        "`torch.device(\"cuda\")`), with no `pin_memory` or `pin_memory=False`. A value from a variable or "
+        "config (`pin_memory=use_cuda`) is left alone.",
+        why="A host-to-GPU copy from ordinary (pageable) memory is synchronous and goes through an extra "
+        "staging copy. The loader can return batches in page-locked memory instead; the copy then runs "
+        "by DMA and, with `non_blocking=True`, overlaps with the GPU's work on the previous batch.",
+        example="""
+            import torch
+            from torch.utils.data import DataLoader
+
+            device = torch.device("cuda")
+            loader = DataLoader(train_set, batch_size=128, shuffle=True, num_workers=4)
+            for x, y in loader:
+                x, y = x.to(device), y.to(device)
+                loss = loss_fn(model(x), y)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        """,
+        use_instead="""
+            import torch
+            from torch.utils.data import DataLoader
+
+            device = torch.device("cuda")
+            loader = DataLoader(train_set, batch_size=128, shuffle=True, num_workers=4, pin_memory=True)
+            for x, y in loader:
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                loss = loss_fn(model(x), y)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        """,
+        references=(
+            "PyTorch Performance Tuning Guide: enable asynchronous data loading and augmentation (pin_memory)",
+            "PyTorch docs: torch.utils.data, Memory Pinning",
+            "PyTorch tutorial: A guide on good usage of non_blocking and pin_memory()",
+        ),
+    )
+
+    @classmethod
+    def pair_sizes(cls, lits: Literals, line: int, end_line: int) -> dict[str, Any]:
+        """The nearest literal matrix shape is the data set (samples, features); the nearest literal
+        DataLoader `batch_size` the batch."""
+        out: dict[str, Any] = {}
+        shape = nearest(matrices(lits), line)
+        if shape:
+            out["samples"], out["features"] = shape
+        batch = nearest(lits.batch_sizes, line)
+        if batch:
+            out["batch_size"] = batch
+        return out
+
+    def finish(self) -> None:
+        if shows_cuda(self.ctx):
+            super().finish()
+
+    def check(self, call: cst.Call, uses: list[LoaderUse]) -> None:
+        arg = arg_value(call, "pin_memory", 7)
+        if arg is not None:
+            value = literal(self.ctx, arg.value)
+            if not (isinstance(value, cst.Name) and value.value == "False"):
+                return
+        moving = [u for u in uses if moves_batches(self.ctx, u)]
+        if not moving:
+            return
+        fix = self._pin(call, arg)
+        if any(self._non_blocking(u) for u in moving):
+            self.report(
+                call,
+                "Pass `pin_memory=True` to this DataLoader: `non_blocking=True` copies from unpinned memory are still synchronous",
+                confidence=Confidence.HIGH,
+                fix=fix,
+            )
+        else:
+            self.report(call, confidence=Confidence.HIGH, fix=fix)
+
+    @guarded
+    def _pin(self, call: cst.Call, arg: cst.Arg | None) -> FixPlan | None:
+        """`pin_memory=False` → `True`, or the keyword added; never beside `**kwargs`, which may hold it."""
+        if arg is not None:
+            return self.plan(Replace(arg.value, "True"))
+        if has_star_args(call):
+            return None
+        return self.plan(Replace(call, with_keyword(call, "pin_memory", cst.Name("True"))))
+
+    def _non_blocking(self, use: LoaderUse) -> bool:
+        for node in walk(use.loop.body):
+            if isinstance(node, cst.Arg) and node.keyword is not None and node.keyword.value == "non_blocking":
+                return True
+        return False
+
+def shows_cuda(ctx: FileContext) -> bool:
+    """The file runs on a CUDA device: a `.cuda()` call or a "cuda" device string (`device="cuda"`,
+    `torch.device("cuda" if ... else "cpu")`)."""
+    if "cuda" not in ctx.text:
+        return False
+    if ctx.calls_by_attr.get("cuda"):
+        return True
+    for node in ctx.nodes_by_type.get("SimpleString", ()):
+        if str(node.evaluated_value).split(":")[0] == "cuda":
+            return True
+    return False
