@@ -424,50 +424,9 @@ class PythonMatmul(Rule):
         """Report unless only tiny literal matrices reach this code; the fix is built only for a report.
         A product read transposed is tagged so that the verifier does not compare it with `A @ B`, and a
         matrix-vector product so that it is compared with `W @ x`."""
-        if not self._only_tiny_matrices(node) and not self._literal_tiny_operands(node):
+        if not self._only_tiny_matrices(node):
             tags = ("transposed",) if suggestion == TRANSPOSED else ("matvec",) if message == MATVEC else ()
             self.report(node, message, confidence=confidence, fix=fix() if fix is not None else None, suggestion=suggestion, tags=tags)
-
-    def _literal_tiny_operands(self, node: cst.CSTNode) -> bool:
-        """Every call of the enclosing function passes small literal lists (a 3x3 teaching example)."""
-        func = self.ctx.enclosing_function(node)
-        if func is None:
-            return False
-        sites = [c for c in self.ctx.nodes_by_type.get("Call", ()) if isinstance(c.func, cst.Name) and c.func.value == func.name.value]
-        self._tiny_callee = func.name.value
-        return bool(sites) and all(
-            a.star == "" and self._small_literal(a.value, frozenset()) for c in sites for a in c.args  # type: ignore[attr-defined]
-        )
-
-    def _small_literal(self, value: cst.BaseExpression, seen: frozenset[str]) -> bool:
-        if isinstance(value, (cst.List, cst.Tuple)):
-            return len(value.elements) <= TINY and all(self._small_literal(e.value, seen) for e in value.elements)
-        if isinstance(value, (cst.Integer, cst.Float, cst.UnaryOperation)):
-            return True
-        if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value == getattr(self, "_tiny_callee", None):
-            return True  # the product of small literals is small
-        if isinstance(value, cst.Subscript):
-            return self._small_literal(value.value, seen)
-        if isinstance(value, cst.Name) and value.value not in seen:
-            bound = self.ctx.bindings.get(value.value, [])
-            if not bound:
-                return self._small_parameter(value, seen | {value.value})
-            return all(self._small_literal(v, seen | {value.value}) for v in bound)
-        return False
-
-    def _small_parameter(self, name: cst.Name, seen: frozenset[str]) -> bool:
-        """A parameter of a function every call of which passes a small literal in its place."""
-        func = self.ctx.enclosing_function(name)
-        if func is None:
-            return False
-        params = [p.name.value for p in func.params.params]
-        if name.value not in params:
-            return False
-        at = params.index(name.value)
-        sites = [c for c in self.ctx.nodes_by_type.get("Call", ()) if isinstance(c.func, cst.Name) and c.func.value == func.name.value]
-        return bool(sites) and all(
-            len(c.args) > at and c.args[at].keyword is None and self._small_literal(c.args[at].value, seen) for c in sites  # type: ignore[attr-defined]
-        )
 
     def _only_tiny_matrices(self, node: cst.CSTNode) -> bool:
         """Every caller in this file passes small literal matrices (2x2 recurrences, rotations): a BLAS
