@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import FileContext, call_attr, target_names
+from advisor.context import FileContext, target_names
+from advisor.host_tensors import statement_chain
 
 # After these the value is on the host or is an index: a forward pass that ends here was only read.
 HOST_ATTRS = frozenset({"item", "tolist", "numpy", "argmax", "argmin", "sample", "multinomial"})
@@ -145,7 +146,7 @@ def _is_target(ctx: FileContext, name: cst.Name) -> bool:
 def _binding_statement(ctx: FileContext, name: str, use: cst.CSTNode) -> cst.CSTNode | None:
     """The nearest earlier statement (same block, or a block around the use) that binds `name`; a compound
     statement that binds it somewhere inside is returned as the binder too (which then matches nothing)."""
-    for stmt in _statements_around(ctx, use):
+    for stmt in statement_chain(ctx, use):
         block = ctx.parent(stmt)
         body = getattr(block, "body", None)
         if not isinstance(body, (list, tuple)):
@@ -162,16 +163,6 @@ def _binding_statement(ctx: FileContext, name: str, use: cst.CSTNode) -> cst.CST
         if isinstance(owner, (cst.For, cst.While)) and _binds(owner, name):
             return None  # bound in the loop too: at this use it may hold last iteration's value
     return None
-
-
-def _statements_around(ctx: FileContext, node: cst.CSTNode) -> list[cst.CSTNode]:
-    out: list[cst.CSTNode] = []
-    for anc in [node, *ctx.ancestors(node)]:
-        if isinstance(anc, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            break
-        if isinstance(anc, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
-            out.append(anc)
-    return out
 
 
 def _binds(stmt: cst.CSTNode, name: str) -> bool:

@@ -170,7 +170,7 @@ def _random_name(ctx: FileContext, draw: cst.BaseExpression) -> str:
 def preceding_binding(ctx: FileContext, name: str, use: cst.CSTNode) -> cst.BaseExpression | None:
     """The value `name` holds at `use` when the assignment is an earlier statement of the same block (or
     of a block around the use) with no other binding of the name between them; None otherwise."""
-    stmts = _statement_chain(ctx, use)
+    stmts = statement_chain(ctx, use)
     values = ctx.bindings.get(name, ())
     by_stmt: dict[int, list[cst.BaseExpression]] = {}
     for v in values:
@@ -196,7 +196,7 @@ def preceding_binding(ctx: FileContext, name: str, use: cst.CSTNode) -> cst.Base
     return None
 
 
-def _statement_chain(ctx: FileContext, node: cst.CSTNode) -> list[cst.CSTNode]:
+def statement_chain(ctx: FileContext, node: cst.CSTNode) -> list[cst.CSTNode]:
     """The statements holding `node`, innermost first, up to the enclosing function or module."""
     out: list[cst.CSTNode] = []
     for anc in [node, *ctx.ancestors(node)]:
