@@ -5,16 +5,13 @@ turn whatever happens (a result, a crash, a hang, an out-of-memory kill) into a 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from advisor.types import Measurement, Verification
-from advisor.verify import cache
+from advisor.verify import cache, sandbox
 from advisor.verify.environment import environment
 from advisor.verify.pairs import PairSpec
 
@@ -22,6 +19,7 @@ DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MEMORY_BYTES = 4 * 2**30
 # Time the child spends on the interleaved rounds of one pair (equivalence and set-up come on top).
 DEFAULT_BUDGET_S = 3.0
+NOT_ASKED = "your function was not run: that runs code from your file, pass --verify-user-code to allow it; the shipped pair was measured instead"
 
 
 @dataclass(frozen=True)
@@ -35,55 +33,57 @@ class RunOptions:
     threads: int = 1
     # Also count one call of each side under callgrind (CPU, timed pairs only).
     count_instructions: bool = False
+    # `--verify-user-code`: run ADV401 functions lifted from the scanned files (proven pure first).
+    user_code: bool = False
 
 
 def _skipped(code: str, device: str, sizes: dict[str, Any], source: str, detail: str, metric: str = "time") -> Verification:
     return Verification(code=code, device=device, status="skipped", equivalent=None, sizes=sizes, sizes_source=source, detail=detail, metric=metric)
 
 
-def _child_env(threads: int) -> dict[str, str]:
-    """The child must import this same advisor (a checkout may shadow an installed one), and its BLAS
-    pools must be sized before numpy or torch load."""
-    root = str(Path(__file__).resolve().parents[2])
-    pythonpath = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH", "")]))
-    pools = {name: str(threads) for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-    return {**os.environ, **pools, "PYTHONPATH": pythonpath}
-
-
 def run_child(request: dict[str, Any], timeout_s: float, prefix: list[str] | None = None) -> dict[str, Any]:
-    """The child's JSON answer, or a "failed" answer saying how it died. Never raises for child trouble.
+    """The child's JSON answer, or a "failed" answer saying how it died. Never raises for child trouble;
+    whatever ends this call (a timeout, Ctrl-C, SIGTERM turned into an exception) kills the child's group.
 
     `prefix` runs the child under another program (valgrind for instruction counts)."""
-    proc = subprocess.Popen(
-        [*(prefix or []), sys.executable, "-m", "advisor.verify.child"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_child_env(int(request.get("threads", 1))),
-        start_new_session=True,  # its own process group: a timeout also ends DataLoader workers
-    )
-    try:
-        out, err = proc.communicate(json.dumps(request), timeout=timeout_s)
-    except subprocess.TimeoutExpired:
+    threads = int(request.get("threads", 1))
+    cpu_seconds = int(timeout_s * (threads + 1)) + 10
+    with sandbox.private_folder() as home:
+        proc = subprocess.Popen(
+            sandbox.child_command("advisor.verify.child", prefix),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=home,
+            env=sandbox.child_env(threads, home),
+            start_new_session=True,  # its own process group: a timeout also ends DataLoader workers
+            preexec_fn=sandbox.preexec(cpu_seconds, isolate_network=request.get("device") != "cuda"),
+        )
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.communicate()
-        return {"status": "failed", "detail": f"timed out after {timeout_s:g} s — raise --timeout or use smaller sizes"}
-    if proc.returncode != 0 or not out.strip():
-        if proc.returncode and proc.returncode < 0:
-            sig = signal.Signals(-proc.returncode).name
-            why = f"child killed by {sig}" + (" (likely out of memory)" if sig == "SIGKILL" else "")
+            out, err = proc.communicate(json.dumps(request), timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            sandbox.kill_group(proc)
+            return {"status": "failed", "detail": f"timed out after {timeout_s:g} s — raise --timeout or use smaller sizes"}
+        finally:
+            sandbox.kill_group(proc)  # also any worker the child left behind in its group
+    return _answer(proc.returncode, out, err)
+
+
+def _answer(returncode: int, out: str, err: str) -> dict[str, Any]:
+    if returncode != 0 or not out.strip():
+        if returncode and returncode < 0:
+            sig = signal.Signals(-returncode).name
+            why = f"child killed by {sig}" + (" (likely out of memory)" if sig == "SIGKILL" else "") + (" (CPU time limit)" if sig == "SIGXCPU" else "")
         else:
-            why = f"child exited with status {proc.returncode}"
+            why = f"child exited with status {returncode}"
         last = (err.strip().splitlines() or [""])[-1][:200]
         return {"status": "failed", "detail": f"{why}{': ' + last if last else ''}"}
     try:
-        return json.loads(out)
+        answer = json.loads(out)
     except ValueError:
         return {"status": "failed", "detail": f"child wrote something that is not JSON: {out[:80]!r}"}
+    return answer if isinstance(answer, dict) else {"status": "failed", "detail": "child answered something other than a JSON object"}
 
 
 def to_verification(code: str, device: str, sizes: dict[str, Any], source: str, metric: str, answer: dict[str, Any]) -> Verification:
@@ -181,6 +181,8 @@ def verify_user_function(
     import hashlib
 
     device = "cpu"
+    if not options.user_code:
+        return _skipped(code, device, sizes, sizes_source, NOT_ASKED)
     key = cache.cache_key(code, hashlib.sha256(json.dumps(function, sort_keys=True).encode()).hexdigest(), sizes, device, options.count_instructions)
     if options.use_cache:
         hit = cache.load(code, key)
