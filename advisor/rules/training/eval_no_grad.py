@@ -87,7 +87,13 @@ class EvalWithoutNoGrad(Rule):
     def visit_While(self, node: cst.While) -> None:
         self._check(node)
 
+    def _uses_torch(self) -> bool:
+        """Autograd only exists in torch code: a NumPy network's `network.update(X, y)` is no forward pass."""
+        return any(v == "torch" or v.startswith("torch.") for v in self.ctx.imports.values()) or self.ctx.star_imports
+
     def _check(self, loop: cst.For | cst.While) -> None:
+        if not self._uses_torch():
+            return
         if self.ctx.loop_facts(loop).is_training_loop or self.ctx.in_test_function(loop):
             return
         outer = self.ctx.innermost_loop(loop)
@@ -123,6 +129,8 @@ class EvalWithoutNoGrad(Rule):
         """A forward pass whose output never reaches a backward pass, run every (or every N) training
         steps or in a function a loop calls: periodic sampling inside the training loop, an action picked
         by the network, a `generate_images()` helper. Reported at the call, naming the loop."""
+        if not self._uses_torch():
+            return
         for call in self.ctx.nodes_by_type.get("Call", ()):
             if not self._is_model_call(call) or self.ctx.in_test_function(call) or self._inside_model(call):  # type: ignore[arg-type]
                 continue
