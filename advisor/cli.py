@@ -184,7 +184,10 @@ def scan(
     fix_errors = _apply_fixes(files, config, unsafe_fixes, quiet, paths) if apply_fixes or unsafe_fixes else []
     from advisor.scan_cache import ScanCache
 
-    result = run_scan(files, config, jobs=jobs, cache=None if no_cache else ScanCache())
+    from advisor.progress import Progress
+
+    with Progress("scanning", len(files)) as progress:  # draws only on a terminal, and only if it takes a while
+        result = run_scan(files, config, jobs=jobs, cache=None if no_cache else ScanCache(), progress=progress.finish)
     result.errors.extend(errors)
     reported = {e.path for e in result.errors}  # a file the scan could not read either is reported once
     result.errors.extend(e for e in fix_errors if e.path not in reported)
@@ -373,3 +376,19 @@ def profile(script: str, script_args: tuple[str, ...], steps: int, device: str, 
     if result.errors:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if result.findings and not exit_zero else EXIT_CLEAN)
+
+
+@main.command()
+def server() -> None:
+    """Run the language server on stdin/stdout, for editors (needs advisor[lsp]; docs/editors.md)."""
+    try:
+        from advisor.server import start
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
+        click.echo("advisor: error: the language server needs pygls — pip install 'advisor[lsp]'", err=True)
+        sys.exit(EXIT_ERROR)
+    from advisor.guard import internal_errors_exit_2
+
+    with internal_errors_exit_2("server"):
+        start()

@@ -143,7 +143,7 @@ def test_verify_off_a_terminal_prints_one_line_per_finished_pair(run_cli, tmp_pa
     results = json.loads(proc.stdout)["results"]
     lines = [line for line in proc.stderr.splitlines() if line.startswith("advisor: verifying ")]
     assert len(lines) == len(results) > 1
-    assert lines[0].startswith(f"advisor: verifying 1/{len(results)}: {results[0]['code']} on cuda done in ")
+    assert lines[0].startswith(f"advisor: verifying 1/{len(results)}: {results[0]['code']} cuda done in ")
     assert lines[-1].startswith(f"advisor: verifying {len(results)}/{len(results)}: ")
 
 

@@ -54,22 +54,18 @@ def devices_for(spec: PairSpec, choice: str) -> list[str]:
 
 
 def _progress(items: list[T], label: str) -> Iterable[T]:
-    if sys.stderr.isatty():
-        with click.progressbar(items, label=label, file=sys.stderr, item_show_func=lambda x: str(x[0]) if x else "") as bar:  # type: ignore[index]
-            yield from bar
-    else:
-        yield from _progress_lines(items, label)
+    """On a terminal: the pair being measured, how many are done and an estimate of the rest (redrawn on
+    stderr). Off a terminal: one line per finished pair on stderr."""
+    from advisor.progress import track
+
+    return track(items, len(items), label, name=_job_name, finished_lines=True)
 
 
-def _progress_lines(items: list[T], label: str) -> Iterable[T]:
-    """Off a terminal (CI logs): one line on stderr per finished pair, so a long run is never silent."""
-    import time
-
-    for i, item in enumerate(items, start=1):
-        start = time.monotonic()
-        yield item
-        name = str(item[0]) if isinstance(item, tuple) and item else str(item)  # type: ignore[index]
-        click.echo(f"advisor: {label} {i}/{len(items)}: {name} done in {time.monotonic() - start:.1f} s", err=True)
+def _job_name(item: object) -> str:
+    """A pair job as a person reads it: `ADV401 cpu` for (code, spec, device), else its label."""
+    if isinstance(item, tuple) and len(item) == 3 and isinstance(item[2], str):
+        return f"{item[0]} {item[2]}"
+    return str(item[0]) if isinstance(item, tuple) and item else str(item)
 
 
 def _sizes_text(v: Verification) -> str:
@@ -127,7 +123,7 @@ def run_verify(codes: list[str], device: str, options: RunOptions, fmt: str) -> 
         return EXIT_ERROR
     require_frameworks()
     chosen = [pairs[c] for c in (codes or list(pairs))]
-    jobs = [(f"{spec.code} on {d}", spec, d) for spec in chosen for d in devices_for(spec, device)]
+    jobs = [(spec.code, spec, d) for spec in chosen for d in devices_for(spec, device)]
     with stop_children_on_signals():
         results = [verify_pair(spec, d, options=options) for _, spec, d in _progress(jobs, "verifying")]
     if fmt == "json":
