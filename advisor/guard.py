@@ -28,6 +28,5 @@ def exit_internal_error(command: str, exc: BaseException) -> NoReturn:
     if os.environ.get("ADVISOR_DEBUG"):
         traceback.print_exception(exc)
     first = (str(exc).splitlines() or [""])[0][:200]
-    print(f"advisor: internal error in `advisor {command}` ({type(exc).__name__}: {first}) — please report it; "
-          "--debug shows the traceback", file=sys.stderr)
+    print(f"advisor: internal error in `advisor {command}` ({type(exc).__name__}: {first}) — please report it", file=sys.stderr)
     sys.exit(EXIT_ERROR)

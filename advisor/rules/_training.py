@@ -111,7 +111,7 @@ def moves_batches(ctx: FileContext, use: LoaderUse) -> bool:
 
 
 def batch_moves(ctx: FileContext, use: LoaderUse) -> list[cst.Call]:
-    """The `.to(device)` / `.cuda()` calls of the loop body that copy (a part of) its batch to a device."""
+    """The calls that copy the loop's batch to a device (see `moves_batches`)."""
     body = _body_nodes(use.loop)
     names = set(use.batch_names)
     for _ in range(3):  # follow a few steps of `a = f(batch)` / `x, y = batch` inside the loop
