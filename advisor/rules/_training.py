@@ -134,6 +134,25 @@ def batch_moves(ctx: FileContext, use: LoaderUse) -> list[cst.Call]:
     ]
 
 
+def host_copy_written(ctx: FileContext, move: cst.Call) -> bool:
+    """The host tensor a copy reads is changed in place in the same loop (`x.mul_(2)`, `x[0] = 0`): an
+    asynchronous copy could then read the new values, so `non_blocking=True` is neither added nor advised."""
+    source = _names(move.func.value) if isinstance(move.func, cst.Attribute) else set()
+    loop = ctx.innermost_loop(move)
+    if not source or loop is None:
+        return True
+    for node in _body_nodes(loop):
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            attr = node.func.attr.value
+            if attr.endswith("_") and not attr.startswith("_") and _names(node.func.value) & source:
+                return True
+        elif isinstance(node, (cst.Assign, cst.AugAssign)):
+            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+            if any(isinstance(t, cst.Subscript) and _names(t.value) & source for t in targets):
+                return True
+    return False
+
+
 # ---------------------------------------------------------------------------------------------- refs
 def _refs_of(ctx: FileContext, call: cst.Call) -> list[Ref]:
     """Names the loader is reachable by: its assignment target, an entry of a dict literal, or the names

@@ -7,7 +7,7 @@ import libcst as cst
 from advisor.context import FileContext, dotted_name, has_star_args, keyword
 from advisor.fixes import FixPlan, Replace, guarded, node_code, with_keyword
 from advisor.rule import Rule, RuleDocs
-from advisor.rules._training import LoaderUse, all_loader_uses, arg_value, batch_moves, literal
+from advisor.rules._training import LoaderUse, all_loader_uses, arg_value, batch_moves, host_copy_written, literal
 from advisor.rules.data.pin_memory import shows_cuda
 from advisor.types import Confidence
 
@@ -79,7 +79,7 @@ class CopyWithoutNonBlocking(Rule):
 
     def _check(self, use: LoaderUse, seen: set[int]) -> None:
         for move in sorted(batch_moves(self.ctx, use), key=_order(self.ctx)):
-            if id(move) in seen or has_star_args(move) or _has_non_blocking(move):
+            if id(move) in seen or has_star_args(move) or _has_non_blocking(move) or host_copy_written(self.ctx, move):
                 continue
             seen.add(id(move))
             shown = node_code(move.func.value)  # type: ignore[attr-defined]
