@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from advisor.config import Config
-from advisor.engine import SourceUnit, analyse_unit
+from advisor.engine import analyse_unit
+from advisor.unit import SourceUnit
 from advisor.excerpt import unified_diff
 from advisor.fixes import apply_edits
 from advisor.rule import Rule, rules_by_code, select_rules

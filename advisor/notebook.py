@@ -15,7 +15,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from advisor.engine import SourceUnit
+from advisor.unit import SourceUnit
 from advisor.source import SourceError, decode
 
 # Cell magics whose body is still Python; any other `%%magic` cell (bash, html, writefile...) is skipped whole.

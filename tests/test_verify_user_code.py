@@ -9,10 +9,11 @@ import textwrap
 
 import pytest
 
+from advisor.rule import rules_by_code
 from advisor.types import Confidence, Finding, Severity, Span
 from advisor.verify.extract import extract_function
 from advisor.verify.runner import RunOptions, verify_user_function
-from advisor.verify.sizes import sizes_for
+from advisor.verify.sizes import sizes_for as sizes_with_rule
 
 TRAINING = textwrap.dedent(
     """\
@@ -65,6 +66,11 @@ MATMUL = textwrap.dedent(
         return out
     """
 )
+
+
+def sizes_for(f, text, defaults):
+    """The sizes `scan --verify` would use for this finding (its rule reads them)."""
+    return sizes_with_rule(f, text, defaults, rules_by_code()[f.code])
 
 
 def finding(code: str, line: int, cell: int | None = None) -> Finding:

@@ -135,7 +135,9 @@ def _user_function_result(finding: Finding, text: str, options: RunOptions, spec
 
     if finding.cell is not None or not text:
         return None
-    sizes = sizes_for(finding, text, spec.default_sizes)
+    from advisor.rule import rules_by_code
+
+    sizes = sizes_for(finding, text, spec.default_sizes, rules_by_code()[finding.code])
     # The child compares the function with `A @ B`; a product read transposed computes another matrix.
     extraction = extract_function(text, finding.span.line) if "transposed" not in finding.tags else None
     if extraction is None:
@@ -172,7 +174,7 @@ def attach_verifications(result: ScanResult, device: str, options: RunOptions) -
     jobs: list[tuple[str, Callable[[], Any]]] = []
     for code, findings in by_code.items():
         spec = pairs[code]
-        chosen = next((s for s in (sizes_for(f, texts[f.path], spec.default_sizes) for f in findings) if s.source == "user code"), None)
+        chosen = next((s for s in (sizes_for(f, texts[f.path], spec.default_sizes, known[code]) for f in findings) if s.source == "user code"), None)
         for d in devices_for(spec, device):
             jobs.append((code, lambda spec=spec, d=d, chosen=chosen: _shared(shared, spec, d, chosen, options)))
     per_finding: dict[int, Verification] = {}
