@@ -209,8 +209,14 @@ def _diff_only(files: list[Path], errors: list[Any], config: Config, unsafe: boo
 
 
 @main.command("rules")
-def list_rules() -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True, help="markdown: the README's rules table.")
+def list_rules(fmt: str) -> None:
     """List every rule with its code, name and one-line summary."""
+    if fmt == "markdown":
+        from advisor.docs_blocks import rules_table
+
+        click.echo(rules_table())
+        return
     for rule in rules_by_code().values():
         fix = {None: "", True: "  [fix]", False: "  [unsafe fix]"}[rule.fix_safe]
         click.echo(f"{rule.code}  {rule.name:<28} {rule.summary}{fix}")
