@@ -45,7 +45,7 @@ def measured_gain_text(rule: type[Rule]) -> str:
     if rule.pair_path() is None:
         return f"Not measured: {rule.no_pair_reason}."
     try:
-        from advisor.verify.cache import cached_results_for  # type: ignore[import-not-found]
+        from advisor.verify.cache import cached_results_for
     except ImportError:
         return f"Run `advisor verify {rule.code}` to measure it on this machine."
     results = cached_results_for(rule.code)

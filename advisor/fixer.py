@@ -17,12 +17,12 @@ from pathlib import Path
 
 from advisor.config import Config
 from advisor.engine import analyse_unit
-from advisor.unit import SourceUnit
 from advisor.excerpt import unified_diff
 from advisor.fixes import apply_edits
 from advisor.rule import Rule, rules_by_code, select_rules
 from advisor.source import SourceError, decode_with_encoding, read_bytes
 from advisor.types import FileError, Finding, Fix
+from advisor.unit import SourceUnit
 
 MAX_ROUNDS = 5
 

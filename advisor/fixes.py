@@ -98,7 +98,7 @@ def guarded(builder: F) -> F:
                 raise
             return None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper  # type: ignore[return-value]  # same signature, but it may also return None (its purpose)
 
 
 class Unanchorable(Exception):

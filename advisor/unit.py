@@ -50,12 +50,13 @@ class SourceUnit:
 
         Raises Unanchorable when a notebook edit leaves its cell or touches a blanked IPython line.
         """
-        if self.cells is None:
+        cells = self.cells
+        if cells is None:
             return edits
         source, blanked = next((src, bl) for idx, src, bl in self.cell_sources if idx == cell)
         starts = [0] + [i + 1 for i, ch in enumerate(source) if ch == "\n"]
         unit_starts = [0] + [i + 1 for i, ch in enumerate(self.text) if ch == "\n"]
-        real_lines = len(self.cells) - 1  # the last entry maps libcst's one-past-the-end line
+        real_lines = len(cells) - 1  # the last entry maps libcst's one-past-the-end line
 
         def cell_offset(pos: int, is_end: bool) -> tuple[int, int]:
             """(offset in the cell's source, 0-based cell line) for a unit offset; an end at the start of a
@@ -67,7 +68,7 @@ class SourceUnit:
                 col = unit_starts[line] - unit_starts[line - 1]
             if line > real_lines:
                 raise Unanchorable("the edit reaches past the last cell")
-            where, cell_line = self.cells[line - 1]
+            where, cell_line = cells[line - 1]
             if where != cell:
                 raise Unanchorable("the edit leaves its notebook cell")
             return min(starts[cell_line - 1] + col, len(source)), cell_line - 1

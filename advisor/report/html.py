@@ -168,12 +168,12 @@ def total_gain(result: ScanResult) -> dict[str, Any] | None:
         measured = [v for v in f.verifications if v.status == "measured" and v.metric == "time" and v.before and v.after and v.speedup]
         covered += bool(measured)
         for v in measured:
-            key = (v.code, v.device, tuple(sorted(map(str, v.sizes.items()))), str(v.extra.get("user_function")), v.before.median_s)  # type: ignore[union-attr]
+            key = (v.code, v.device, tuple(sorted(map(str, v.sizes.items()))), str(v.extra.get("user_function")), v.before.median_s)  # type: ignore[union-attr]  # `measured` kept only v.before set
             seen[key] = v
     if not seen:
         return None
-    before = sum(v.before.median_s for v in seen.values())  # type: ignore[union-attr]
-    after = sum(v.after.median_s for v in seen.values())  # type: ignore[union-attr]
+    before = sum(v.before.median_s for v in seen.values() if v.before is not None)
+    after = sum(v.after.median_s for v in seen.values() if v.after is not None)
     return {
         "pairs": len(seen),
         "findings": covered,
@@ -244,4 +244,4 @@ def render(result: ScanResult, **_: object) -> str:
     template, css, js = _template()
     if "</script" in js.lower() or "</style" in css.lower():
         raise RuntimeError("report.js/report.css must not close their own element")
-    return template.render(**context(result), css=Markup(css), js=Markup(js))
+    return str(template.render(**context(result), css=Markup(css), js=Markup(js)))

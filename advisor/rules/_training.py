@@ -43,7 +43,7 @@ class LoaderUse:
 
 
 def dataloader_calls(ctx: FileContext) -> list[cst.Call]:
-    return [c for c in ctx.nodes_by_type.get("Call", ()) if ctx.call_qualname(c) in DATALOADERS]
+    return [c for c in ctx.nodes_by_type.get("Call", ()) if isinstance(c, cst.Call) and ctx.call_qualname(c) in DATALOADERS]
 
 
 def arg_value(call: cst.Call, name: str, index: int) -> cst.Arg | None:
@@ -384,7 +384,7 @@ def all_loader_uses(ctx: FileContext) -> list[tuple[cst.Call, list[LoaderUse]]]:
     if cached is None:
         cached = [(call, loader_uses(ctx, call)) for call in dataloader_calls(ctx)]
         ctx.shared["dataloader_uses"] = cached
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 def loader_loops(ctx: FileContext) -> set[int]:

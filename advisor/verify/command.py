@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
+from functools import partial
 from typing import Any, Callable, Iterable, TypeVar
 
 import click
@@ -48,7 +49,7 @@ def devices_for(spec: PairSpec, choice: str) -> list[str]:
 
 def _progress(items: list[T], label: str) -> Iterable[T]:
     if sys.stderr.isatty():
-        with click.progressbar(items, label=label, file=sys.stderr, item_show_func=lambda x: str(x[0]) if x else "") as bar:  # type: ignore[index]
+        with click.progressbar(items, label=label, file=sys.stderr, item_show_func=lambda x: str(x[0]) if x else "") as bar:
             yield from bar
     else:
         yield from items
@@ -154,6 +155,10 @@ def _user_function_result(finding: Finding, text: str, options: RunOptions, spec
     return verify_user_function(finding.code, extraction.function, sizes.values, sizes.source, spec.tolerance, options)
 
 
+def _own_function_job(out: dict[int, Verification | None], i: int, finding: Finding, text: str, options: RunOptions, spec: PairSpec) -> None:
+    out[i] = _user_function_result(finding, text, options, spec)
+
+
 def attach_verifications(result: ScanResult, device: str, options: RunOptions) -> ScanResult:
     """Verify every fired rule that has a pair once (sizes from its first finding that shows any), plus
     the user's own function per finding for rules that verify it; attach the results to the findings."""
@@ -176,11 +181,11 @@ def attach_verifications(result: ScanResult, device: str, options: RunOptions) -
         spec = pairs[code]
         chosen = next((s for s in (sizes_for(f, texts[f.path], spec.default_sizes, known[code]) for f in findings) if s.source == "user code"), None)
         for d in devices_for(spec, device):
-            jobs.append((code, lambda spec=spec, d=d, chosen=chosen: _shared(shared, spec, d, chosen, options)))
-    per_finding: dict[int, Verification] = {}
+            jobs.append((code, partial(_shared, shared, spec, d, chosen, options)))
+    per_finding: dict[int, Verification | None] = {}
     for i, f in enumerate(result.findings):
         if f.code in pairs and f.code in known and known[f.code].verifies_user_function:
-            jobs.append((f"{f.code} {f.path}:{f.line}", lambda i=i, f=f: per_finding.__setitem__(i, _user_function_result(f, texts[f.path], options, pairs[f.code]))))
+            jobs.append((f"{f.code} {f.path}:{f.line}", partial(_own_function_job, per_finding, i, f, texts[f.path], options, pairs[f.code])))
     for _, job in _progress(jobs, "verifying"):
         job()
     out = []

@@ -53,6 +53,7 @@ def run_child(request: dict[str, Any], timeout_s: float, prefix: list[str] | Non
         last = (err.strip().splitlines() or [""])[-1][:200]
         return {"status": "failed", "detail": f"{why}{': ' + last if last else ''}"}
     try:
-        return json.loads(out)
+        answer: dict[str, Any] = json.loads(out)
+        return answer
     except ValueError:
         return {"status": "failed", "detail": f"child wrote something that is not JSON: {out[:80]!r}"}

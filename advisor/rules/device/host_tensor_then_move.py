@@ -6,7 +6,7 @@ from typing import Any
 
 import libcst as cst
 
-from advisor.context import has_star_args, keyword, move_target, positional
+from advisor.context import FileContext, has_star_args, keyword, move_target, positional
 from advisor.fixes import FixPlan, Replace, guarded, node_code, with_keyword
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
@@ -79,11 +79,11 @@ class HostTensorThenMove(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         if not isinstance(node.func, cst.Attribute) or node.func.attr.value not in ("to", "cuda"):
             return
-        factory = _unwrap_variable(self.ctx, node.func.value)
+        factory: cst.BaseExpression | None = _unwrap_variable(self.ctx, node.func.value)
         if isinstance(factory, cst.Name):
             factory = self._factory_bound_to(factory, node)  # `h = torch.zeros(n)` ... `h = h.cuda()`
-            if factory is None:
-                return
+        if factory is None:
+            return
         q = self.ctx.call_qualname(factory)
         if q not in SHAPE_FACTORIES and q not in DATA_FACTORIES:
             return
@@ -133,7 +133,7 @@ class HostTensorThenMove(Rule):
         Unsafe for random factories (the device's generator draws other numbers) and with
         `requires_grad=True` (the result becomes a leaf tensor, so gradients reach it differently).
         """
-        move = node.func.attr.value  # type: ignore[union-attr]
+        move = node.func.attr.value
         if move == "cuda":
             if node.args:
                 return None
@@ -162,7 +162,7 @@ class HostTensorThenMove(Rule):
             return Confidence.HIGH
         return None
 
-def _unwrap_variable(ctx, node: cst.BaseExpression) -> cst.BaseExpression:  # type: ignore[no-untyped-def]
+def _unwrap_variable(ctx: FileContext, node: cst.BaseExpression) -> cst.BaseExpression:
     """`Variable(torch.ones(n))` is `torch.ones(n)` for placement: the legacy wrapper copies nothing."""
     if isinstance(node, cst.Call) and ctx.qualname(node.func) == "torch.autograd.Variable":
         args = positional(node)

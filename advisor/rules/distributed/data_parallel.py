@@ -85,7 +85,7 @@ class DataParallelInsteadOfDDP(Rule):
         for call in self.ctx.nodes_by_type.get("Call", ()):
             if self.ctx.call_qualname(call) in DDP:
                 return True
-            name = dotted_name(call.func)  # type: ignore[attr-defined]
+            name = dotted_name(call.func)
             if name is not None and DDP_WRAPPER.search(name.rsplit(".", 1)[-1]):
                 return True
         return False
