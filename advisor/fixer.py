@@ -9,9 +9,6 @@ mode, encoding (BOM included) and line endings. Notebooks change only the `sourc
 from __future__ import annotations
 
 import ast
-import os
-import stat
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +18,7 @@ from advisor.excerpt import unified_diff
 from advisor.fixes import apply_edits
 from advisor.rule import Rule, rules_by_code, select_rules
 from advisor.source import SourceError, decode_with_encoding, read_bytes
+from advisor.storage import atomic_write
 from advisor.types import FileError, Finding, Fix
 from advisor.unit import SourceUnit
 
@@ -125,29 +123,11 @@ def fix_file(path: Path, config: Config, *, unsafe: bool = False, write: bool = 
     result.diff = _diff(display, before, after, path.suffix == ".ipynb")
     if write:
         try:
-            atomic_write(path, after)
+            atomic_write(path, after, durable=True)
         except OSError as exc:
             result.error = FileError(display, f"cannot write the fixed file ({exc.strerror or exc}) — nothing was changed")
             result.changed = False
     return result
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write beside the target, keep its permission bits, then rename over it: never half a file."""
-    target = Path(os.path.realpath(path))
-    mode = stat.S_IMODE(target.stat().st_mode)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".advisor-tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _diff(display: str, before: bytes, after: bytes, notebook: bool) -> str:
