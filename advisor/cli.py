@@ -101,22 +101,13 @@ def scan(
     from advisor.discover import discover
     from advisor.engine import scan as run_scan
 
-    if debug:
-        os.environ["ADVISOR_DEBUG"] = "1"
     paths = paths or (".",)
     try:
-        config = _load_config(config_path, paths)
+        loaded = _load_config(config_path, paths)
     except ConfigError as exc:
         click.echo(f"advisor: error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
-    if select:
-        config.select = _split_codes(select, "--select")
-        # an explicit --select beats a configured ignore of the same rules
-        config.ignore = [c for c in config.ignore if not any(s.startswith(c) or c.startswith(s) for s in config.select)]
-    if ignore:
-        config.ignore = config.ignore + _split_codes(ignore, "--ignore")
-    if config.select and "ALL" in config.select:
-        config.select = None
+    config = loaded.with_command_line(_split_codes(select, "--select") or None, _split_codes(ignore, "--ignore"), debug)
     files, errors = discover(
         list(paths), config.exclude + exclude, respect_gitignore=config.respect_gitignore and not no_gitignore, force_exclude=force_exclude
     )

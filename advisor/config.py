@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,22 @@ class Config:
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     respect_gitignore: bool = True
     source: Path | None = None  # the pyproject.toml read, if any
+    # `--debug`: an internal error re-raises with its traceback instead of becoming one file error.
+    debug: bool = False
+
+    def with_command_line(self, select: list[str] | None, ignore: list[str], debug: bool = False) -> "Config":
+        """This configuration with the command line's choices over it (a new Config; this one is kept).
+
+        An explicit `--select` beats a configured `ignore` of the same rules; `--ignore` adds to the
+        configured ones; `ALL` selects everything."""
+        chosen, ignored = self.select, list(self.ignore)
+        if select:
+            chosen = select
+            ignored = [c for c in ignored if not any(s.startswith(c) or c.startswith(s) for s in select)]
+        ignored += ignore
+        if chosen and "ALL" in chosen:
+            chosen = None
+        return replace(self, select=chosen, ignore=ignored, debug=self.debug or debug)
 
     def ignored_for(self, path: str) -> list[str]:
         """Codes ignored for one file through per-file-ignores (globs match the path or its name)."""

@@ -19,7 +19,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from advisor.config import Config
 from advisor.context import FileContext, build_context
 from advisor.excerpt import excerpt, fix_diff, split_lines
-from advisor.fixes import Anchors, Unanchorable, plan_edits, to_fix
+from advisor.fixes import DEBUG, Anchors, Unanchorable, plan_edits, to_fix
 from advisor.rule import Report, Rule, rules_by_code, select_rules
 from advisor.source import SourceError, decode, read_bytes
 from advisor.suppress import is_suppressed, suppressions
@@ -75,6 +75,14 @@ def _check_syntax(text: str) -> None:
 def analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | None = None) -> list[Finding]:
     """Findings for one source unit, suppressions applied. Raises SourceError for unparsable input."""
     config = config or Config()
+    token = DEBUG.set(config.debug)
+    try:
+        return _analyse(unit, rules, config)
+    finally:
+        DEBUG.reset(token)
+
+
+def _analyse(unit: SourceUnit, rules: list[type[Rule]], config: Config) -> list[Finding]:
     active = prefilter(unit.text, rules)
     ignored_here = config.ignored_for(unit.path)
     if ignored_here:
@@ -158,7 +166,7 @@ def _fix(unit: SourceUnit, report: Report, anchors: Anchors | None, cell: int | 
     except Unanchorable:
         return None
     except Exception:  # a bug in a fix costs the fix, not the finding
-        if os.environ.get("ADVISOR_DEBUG"):
+        if DEBUG.get():
             raise
         return None
 
@@ -209,6 +217,14 @@ def _internal_error(error: FileError | None) -> bool:
     return error is not None and error.message.startswith("internal error")
 
 
+def internal_error(display: str, exc: Exception, doing: str, config: Config) -> FileError:
+    """A bug in advisor (a rule, a fix) while handling one file: one file error, the run goes on; with
+    `--debug` it re-raises with its traceback instead. Call it from an `except` block."""
+    if config.debug:
+        raise exc
+    return FileError(display, f"internal error while {doing} ({type(exc).__name__}: {exc}) — please report it; run with --debug for the traceback")
+
+
 def _analyse_file(path: Path, display: str, data: bytes, codes: list[str], config: Config) -> tuple[list[Finding], FileError | None, int]:
     known = rules_by_code()
     rules = [known[c] for c in codes]
@@ -218,9 +234,7 @@ def _analyse_file(path: Path, display: str, data: bytes, codes: list[str], confi
     except SourceError as exc:
         return [], FileError(display, str(exc)), 0
     except Exception as exc:  # a bug in a rule must not end the run or hide the other files
-        if os.environ.get("ADVISOR_DEBUG"):
-            raise
-        return [], FileError(display, f"internal error while analysing ({type(exc).__name__}: {exc}) — please report it; run with --debug for the traceback"), 0
+        return [], internal_error(display, exc, "analysing", config), 0
 
 
 def _scan_star(args: tuple[Path, list[str], Config, "ScanCache | None"]) -> tuple[list[Finding], FileError | None, int]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from advisor.config import Config
-from advisor.engine import analyse_unit
+from advisor.engine import analyse_unit, internal_error
 from advisor.excerpt import unified_diff
 from advisor.fixes import apply_edits
 from advisor.rule import Rule, rules_by_code, select_rules
@@ -116,6 +116,9 @@ def fix_file(path: Path, config: Config, *, unsafe: bool = False, write: bool = 
         before, after, fixed = fixer(path, display, rules, config, unsafe)
     except SourceError as exc:
         result.error = FileError(display, str(exc))
+        return result
+    except Exception as exc:  # a bug in a rule or a fix: this file is left as it was, the run goes on
+        result.error = internal_error(display, exc, "fixing", config)
         return result
     if after == before:
         return result
