@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, TypeVar
 
 import click
 
+from advisor.report.text import describe_instructions, format_ratio, format_seconds
 from advisor.types import Finding, ScanResult, Verification
 from advisor.verify.environment import INSTALL_HINT, environment, frameworks_missing
 from advisor.verify.pairs import PairSpec, all_pairs
@@ -59,22 +60,8 @@ def _sizes_text(v: Verification) -> str:
     return ", ".join(f"{k}={val}" for k, val in v.sizes.items())
 
 
-def _seconds(s: float) -> str:
-    """Three significant digits at most: the medians are rounded that way already."""
-    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
-        if s >= scale:
-            return f"{s / scale:.3g} {unit}"
-    return f"{s * 1e9:.3g} ns"
-
-
-def _ratio(x: float | None) -> str:
-    return "?" if x is None else f"{x:g}x"
-
-
 def instructions_text(v: Verification) -> str:
     """The callgrind counts as a clause for the text line, or why there are none; empty when not asked."""
-    from advisor.report.text import describe_instructions
-
     counted = describe_instructions(v)
     return f"; {counted}" if counted else ""
 
@@ -89,9 +76,9 @@ def _text_line(v: Verification) -> str:
     sizes = f"{_sizes_text(v)} ({v.sizes_source})"
     if v.status == "measured" and v.metric == "time" and v.before and v.after:
         return (
-            f"{where}: {_ratio(v.speedup)} faster [{_ratio(v.speedup_low)}–{_ratio(v.speedup_high)}]; "
-            f"before {_seconds(v.before.median_s)} (IQR {_seconds(v.before.iqr_s)}, {v.before.runs} runs), "
-            f"after {_seconds(v.after.median_s)} (IQR {_seconds(v.after.iqr_s)}, {v.after.runs} runs); {sizes}"
+            f"{where}: {format_ratio(v.speedup)} faster [{format_ratio(v.speedup_low)}–{format_ratio(v.speedup_high)}]; "
+            f"before {format_seconds(v.before.median_s)} (IQR {format_seconds(v.before.iqr_s)}, {v.before.runs} runs), "
+            f"after {format_seconds(v.after.median_s)} (IQR {format_seconds(v.after.iqr_s)}, {v.after.runs} runs); {sizes}"
         )
     label = {"measured": "", "no-significant-gain": "no significant gain: ", "not-equivalent": "NOT EQUIVALENT, no gain claimed: "}.get(v.status, f"{v.status}: ")
     return f"{where}: {label}{v.detail}; {sizes}"
