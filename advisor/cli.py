@@ -133,9 +133,9 @@ def scan(
 
         result = attach_verifications(result, device, run_options(timeout, no_cache, count_instructions))
     if fmt in WITH_ENVIRONMENT:
-        from advisor.report.environment import collect
+        from advisor.environment import run_environment
 
-        result.environment = collect(result)
+        result.environment = run_environment(result)
     options: dict[str, Any] = {"statistics": statistics, "quiet": quiet}
     _write(render(fmt, result, **options), output)
     if fmt in ("text", "concise"):

@@ -92,7 +92,7 @@ def test_without_valgrind_the_result_says_so_and_the_timing_stands(tmp_path, mon
 
 def test_cuda_results_are_not_counted(monkeypatch):
     monkeypatch.setenv("ADVISOR_NO_CUDA", "1")
-    from advisor.verify.environment import environment
+    from advisor.environment import environment
 
     environment.cache_clear()
     try:

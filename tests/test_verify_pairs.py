@@ -10,7 +10,7 @@ import pytest
 
 from advisor.verify.child import load_pair
 from advisor.verify.compare import compare
-from advisor.verify.environment import environment
+from advisor.environment import environment
 from advisor.verify.pairs import all_pairs
 
 PAIRS = all_pairs()

@@ -79,7 +79,7 @@ def test_no_cache_bypasses_the_cache(monkeypatch):
 
 def test_cuda_on_a_machine_without_one_is_skipped_cleanly(monkeypatch):
     monkeypatch.setenv("ADVISOR_NO_CUDA", "1")
-    from advisor.verify.environment import environment
+    from advisor.environment import environment
 
     environment.cache_clear()
     try:

@@ -16,7 +16,7 @@ from typing import Any
 
 from advisor.storage import atomic_write, cache_folder
 from advisor.types import Verification
-from advisor.verify.environment import environment
+from advisor.environment import environment
 
 # The verifier files whose change must invalidate cached figures.
 _METHOD_FILES = ("child.py", "callgrind.py", "instructions.py", "measure.py", "stats.py", "compare.py", "quality.py", "user_code.py")

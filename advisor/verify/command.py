@@ -15,7 +15,7 @@ import click
 
 from advisor.report.text import describe_instructions, format_ratio, format_seconds
 from advisor.types import Finding, ScanResult, Verification
-from advisor.verify.environment import INSTALL_HINT, environment, frameworks_missing
+from advisor.environment import INSTALL_HINT, environment, frameworks_missing
 from advisor.verify.pairs import PairSpec, all_pairs
 from advisor.verify.runner import RunOptions, verify_pair, verify_user_function
 

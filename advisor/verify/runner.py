@@ -10,7 +10,7 @@ from typing import Any
 
 from advisor.types import Measurement, Verification
 from advisor.verify import cache
-from advisor.verify.environment import environment
+from advisor.environment import environment
 from advisor.verify.pairs import PairSpec
 from advisor.verify.spawn import run_child
 
