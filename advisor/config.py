@@ -17,7 +17,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from advisor.rule import all_rules, is_known_code, rules_by_code
+from advisor.rule import is_known_code, rules_by_code
 
 KNOWN_KEYS = ("select", "ignore", "extend-select", "exclude", "per-file-ignores", "options", "respect-gitignore")
 
@@ -154,5 +154,3 @@ def validate_options(options: Any, where: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def all_codes() -> list[str]:
-    return [r.code for r in all_rules()]

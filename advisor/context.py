@@ -15,7 +15,6 @@ import libcst as cst
 LOOP_TYPES = (cst.For, cst.While)
 # Node types that bind names (see `_bound_names`).
 BINDING_TYPES = ("Assign", "AugAssign", "AnnAssign", "For", "CompFor", "AsName", "NamedExpr", "Del")
-FUNCTION_TYPES = (cst.FunctionDef, cst.Lambda)
 # Frameworks that own the optimisation loop (and usually the learning-rate schedule) for the user.
 TRAINING_FRAMEWORKS = (
     "pytorch_lightning",
@@ -212,11 +211,6 @@ class FileContext:
 
     def call_qualname(self, node: cst.CSTNode) -> str | None:
         return self.qualname(node.func) if isinstance(node, cst.Call) else None
-
-    def is_torch_call(self, node: cst.CSTNode, *names: str) -> bool:
-        """True for a call to one of `names` (qualified, e.g. "torch.zeros")."""
-        q = self.call_qualname(node)
-        return q is not None and q in names
 
     def uses_framework(self) -> bool:
         return any(v.split(".")[0] in TRAINING_FRAMEWORKS for v in self.imports.values())

@@ -100,10 +100,6 @@ def _iterated_directly(ctx: FileContext, call: cst.Call) -> cst.For | None:
         return None
 
 
-def feeds_training(uses: list[LoaderUse]) -> bool:
-    return any(u.training for u in uses)
-
-
 def moves_batches(ctx: FileContext, use: LoaderUse) -> bool:
     """The loop copies its batch to a device: `x.to(device)`, `batch["x"].cuda()`, a comprehension of
     `.to(device)` over the batch, or a name unpacked from the batch first (`inputs, labels = data`)."""

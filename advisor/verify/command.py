@@ -19,7 +19,6 @@ from advisor.environment import INSTALL_HINT, environment, frameworks_missing
 from advisor.verify.pairs import PairSpec, all_pairs
 from advisor.verify.runner import RunOptions, verify_pair, verify_user_function
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "all")
 EXIT_OK, EXIT_PROBLEM, EXIT_ERROR = 0, 1, 2
 T = TypeVar("T")
 
