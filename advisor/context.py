@@ -218,7 +218,8 @@ class FileContext:
     @property
     def mentions_cuda(self) -> bool:
         """The file shows it runs on a CUDA device (a `.cuda()` call, "cuda" string, or torch.cuda) in its
-        code: a commented-out `# device = "cuda"` is a choice the author did not make."""
+        code: a commented-out `# device = "cuda"` is a choice the author did not make. The one definition
+        of "this file runs on CUDA" for every rule (ADV103's confidence, ADV204's pinned memory)."""
         if "cuda" not in self.text:
             return False
         for line in self.text.splitlines():

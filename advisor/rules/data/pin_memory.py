@@ -6,7 +6,7 @@ from typing import Any
 
 import libcst as cst
 
-from advisor.context import FileContext, has_star_args, walk
+from advisor.context import has_star_args, walk
 from advisor.fixes import FixPlan, Replace, guarded, with_keyword
 from advisor.rule import RuleDocs
 from advisor.rules._training import LoaderUse, arg_value, literal, moves_batches
@@ -86,7 +86,7 @@ class DataLoaderNoPinMemory(_LoaderRule):
         return out
 
     def finish(self) -> None:
-        if shows_cuda(self.ctx):
+        if self.ctx.mentions_cuda:
             super().finish()
 
     def check(self, call: cst.Call, uses: list[LoaderUse]) -> None:
@@ -123,15 +123,3 @@ class DataLoaderNoPinMemory(_LoaderRule):
             if isinstance(node, cst.Arg) and node.keyword is not None and node.keyword.value == "non_blocking":
                 return True
         return False
-
-def shows_cuda(ctx: FileContext) -> bool:
-    """The file runs on a CUDA device: a `.cuda()` call or a "cuda" device string (`device="cuda"`,
-    `torch.device("cuda" if ... else "cpu")`)."""
-    if "cuda" not in ctx.text:
-        return False
-    if ctx.calls_by_attr.get("cuda"):
-        return True
-    for node in ctx.nodes_by_type.get("SimpleString", ()):
-        if str(node.evaluated_value).split(":")[0] == "cuda":
-            return True
-    return False
