@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from advisor import __version__
+from advisor.cli_params import SECONDS
 from advisor.config import Config, ConfigError, find_pyproject, load_config
 from advisor.report import FORMATS, render
 from advisor.rule import is_known_code, rules_by_code
@@ -67,8 +68,9 @@ def main() -> None:
 @click.option("--debug", is_flag=True, help="Show tracebacks for internal errors.")
 @click.option("--verify", "verify", is_flag=True, help="Measure each fired rule's before/after pair here and attach the result (needs advisor[verify]).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "all"]), default="auto", show_default=True, help="Where --verify measures.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True, help="Seconds each --verify pair may run.")
+@click.option("--timeout", type=SECONDS, default=60.0, show_default=True, help="Seconds each --verify pair may run.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write caches: re-analyse unchanged files and re-measure --verify pairs.")
+@click.option("--verify-user-code", is_flag=True, help="With --verify: also time ADV401 functions lifted from the scanned files (runs their code; proven pure first, isolated child).")
 @click.option("--count-instructions", is_flag=True, help="With --verify: also count one call of each side of CPU pairs under valgrind's callgrind (repeatable in CI).")
 @click.option("--fix", "apply_fixes", is_flag=True, help="Apply safe fixes in place, then report what is left.")
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply fixes that may change results or types (implies --fix).")
@@ -93,6 +95,7 @@ def scan(
     timeout: float,
     no_cache: bool,
     count_instructions: bool,
+    verify_user_code: bool,
     apply_fixes: bool,
     unsafe_fixes: bool,
     show_diff: bool,
@@ -120,7 +123,7 @@ def scan(
         )
     if show_diff:
         sys.exit(_diff_only(files, errors, config, unsafe_fixes, output))
-    fix_errors = _apply_fixes(files, config, unsafe_fixes, quiet) if apply_fixes or unsafe_fixes else []
+    fix_errors = _apply_fixes(files, config, unsafe_fixes, quiet, paths) if apply_fixes or unsafe_fixes else []
     from advisor.scan_cache import ScanCache
 
     result = run_scan(files, config, jobs=jobs, cache=None if no_cache else ScanCache())
@@ -128,10 +131,12 @@ def scan(
     reported = {e.path for e in result.errors}  # a file the scan could not read either is reported once
     result.errors.extend(e for e in fix_errors if e.path not in reported)
     result.sort()
-    if verify:
+    if verify or verify_user_code:
+        from advisor.guard import internal_errors_exit_2
         from advisor.verify.command import attach_verifications, run_options
 
-        result = attach_verifications(result, device, run_options(timeout, no_cache, count_instructions))
+        with internal_errors_exit_2("scan --verify", config.debug):
+            result = attach_verifications(result, device, run_options(timeout, no_cache, count_instructions, verify_user_code))
     if fmt in WITH_ENVIRONMENT:
         from advisor.environment import run_environment
 
@@ -152,25 +157,31 @@ def scan(
 @click.argument("results", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="html", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stdout.")
-def report(results: str, fmt: str, output: str | None) -> None:
+@click.option("--source-root", type=click.Path(file_okay=False, exists=True), default=None,
+              help="For findings saved without code excerpts: read their files, but only those under DIR.")
+def report(results: str, fmt: str, output: str | None, source_root: str | None) -> None:
     """Render a saved `advisor scan --format json` run (e.g. a CI artifact) without scanning again."""
+    from advisor.guard import internal_errors_exit_2
     from advisor.report.load import ReportInputError, load_result
 
-    try:
-        result = load_result(Path(results))
-    except ReportInputError as exc:
-        click.echo(f"advisor: error: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
-    _write(render(fmt, result), output)
+    with internal_errors_exit_2("report"):
+        try:
+            result = load_result(Path(results), Path(source_root) if source_root else None)
+        except ReportInputError as exc:
+            click.echo(f"advisor: error: {exc}", err=True)
+            sys.exit(EXIT_ERROR)
+        _write(render(fmt, result), output)
 
 
-def _apply_fixes(files: list[Path], config: Config, unsafe: bool, quiet: bool) -> list[Any]:
+def _apply_fixes(files: list[Path], config: Config, unsafe: bool, quiet: bool, paths: tuple[str, ...]) -> list[Any]:
     """Fix every file in place; say on stderr what changed. Returns the files that could not be fixed."""
     from advisor.fixer import fix_file
+    from advisor.safe_write import roots_for
 
+    roots = roots_for(list(paths))
     errors, fixed, changed = [], 0, 0
     for path in files:
-        outcome = fix_file(path, config, unsafe=unsafe)
+        outcome = fix_file(path, config, unsafe=unsafe, roots=roots)
         if outcome.error is not None:
             errors.append(outcome.error)
         if outcome.changed:
@@ -230,11 +241,14 @@ def explain(code: str) -> None:
 @click.argument("codes", nargs=-1)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "all"]), default="auto", show_default=True, help="auto: the CPU, plus CUDA when present.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True, help="Seconds each pair may run before it is stopped.")
+@click.option("--timeout", type=SECONDS, default=60.0, show_default=True, help="Seconds each pair may run before it is stopped.")
 @click.option("--no-cache", is_flag=True, help="Re-measure instead of reusing cached results.")
 @click.option("--count-instructions", is_flag=True, help="Also count one call of each side of CPU pairs under valgrind's callgrind (repeatable in CI).")
 def verify(codes: tuple[str, ...], fmt: str, device: str, timeout: float, no_cache: bool, count_instructions: bool) -> None:
     """Measure the before/after pairs of CODES (default: all) on this machine."""
+    from advisor.guard import internal_errors_exit_2
     from advisor.verify.command import run_options, run_verify
 
-    sys.exit(run_verify([c.strip().upper() for v in codes for c in v.split(",") if c.strip()], device, run_options(timeout, no_cache, count_instructions), fmt))
+    with internal_errors_exit_2("verify"):
+        code = run_verify([c.strip().upper() for v in codes for c in v.split(",") if c.strip()], device, run_options(timeout, no_cache, count_instructions), fmt)
+    sys.exit(code)

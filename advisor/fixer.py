@@ -2,8 +2,9 @@
 
 For each file: analyse, apply the chosen non-overlapping fixes, re-analyse, repeat until nothing is left
 to fix (fixes that conflicted in one round land in the next). The result must parse before anything is
-written; the write is atomic (temporary file in the same folder, then `os.replace`) and keeps the file's
-mode, encoding (BOM included) and line endings. Notebooks change only the `source` of fixed cells.
+written; `safe_write` decides where and how (never through a symlink out of the scanned tree or over a
+read-only file; atomic replace, or in place for hard-linked files; owner, group and mode kept), and the
+text keeps its encoding (BOM included) and line endings. Notebooks change only the `source` of fixed cells.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from advisor.engine import analyse_unit, internal_error
 from advisor.excerpt import unified_diff
 from advisor.fixes import apply_edits
 from advisor.rule import Rule, rules_by_code, select_rules
+from advisor.safe_write import UnsafeTarget, write_fixed
 from advisor.source import SourceError, decode_with_encoding, read_bytes
-from advisor.storage import atomic_write
 from advisor.types import FileError, Finding, Fix
 from advisor.unit import SourceUnit
 
@@ -106,8 +107,11 @@ def notebook_cell_python(source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def fix_file(path: Path, config: Config, *, unsafe: bool = False, write: bool = True) -> FileFix:
-    """Fix one file in place (or only compute the diff when `write` is False); never raises for bad input."""
+def fix_file(path: Path, config: Config, *, unsafe: bool = False, write: bool = True, roots: tuple[Path, ...] | None = None) -> FileFix:
+    """Fix one file in place (or only compute the diff when `write` is False); never raises for bad input.
+
+    `roots` are the scanned trees (default: the file's own folder): a symlink resolving outside them is
+    not written through (see `safe_write`)."""
     display = str(path)
     result = FileFix(display)
     rules = [rules_by_code()[r.code] for r in select_rules(config.select, config.ignore)]
@@ -126,7 +130,10 @@ def fix_file(path: Path, config: Config, *, unsafe: bool = False, write: bool = 
     result.diff = _diff(display, before, after, path.suffix == ".ipynb")
     if write:
         try:
-            atomic_write(path, after, durable=True)
+            write_fixed(path, before, after, roots)
+        except UnsafeTarget as exc:
+            result.error = FileError(display, str(exc))
+            result.changed = False
         except OSError as exc:
             result.error = FileError(display, f"cannot write the fixed file ({exc.strerror or exc}) — nothing was changed")
             result.changed = False

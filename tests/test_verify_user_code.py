@@ -135,7 +135,7 @@ def test_code_outside_a_function_is_refused():
 @pytest.mark.needs_torch
 def test_extracted_user_function_is_run_and_compared(tmp_path, monkeypatch):
     monkeypatch.setenv("ADVISOR_CACHE_DIR", str(tmp_path))
-    opts = RunOptions(timeout_s=60, budget_s=0.3, use_cache=False)
+    opts = RunOptions(timeout_s=60, budget_s=0.3, use_cache=False, user_code=True)
     tol = {"rtol": 1e-9, "atol": 1e-12}
     good = extract_function(MATMUL, line_of(MATMUL, "def matmul")).function
     v = verify_user_function("ADV401", good, {"n": 40}, "user code", tol, opts)
@@ -158,7 +158,7 @@ def test_scan_verify_attaches_the_user_function_result(run_cli, tmp_path):
         "                C[i][j] += A[i][k] * B[k][j]\n"
         "    return C\n"
     )
-    proc = run_cli("scan", str(src), "--verify", "--format", "json", "--select", "ADV401", env={"ADVISOR_CACHE_DIR": str(tmp_path / "c")})
+    proc = run_cli("scan", str(src), "--verify-user-code", "--format", "json", "--select", "ADV401", env={"ADVISOR_CACHE_DIR": str(tmp_path / "c")})
     assert proc.returncode == 1, proc.stderr
     found = json.loads(proc.stdout)["findings"]
     assert len(found) == 1

@@ -19,6 +19,7 @@ from advisor.types import Verification
 from advisor.environment import environment
 
 # The verifier files whose change must invalidate cached figures.
+MAX_ENTRY_BYTES = 2**20
 _METHOD_FILES = ("child.py", "callgrind.py", "instructions.py", "measure.py", "stats.py", "compare.py", "quality.py", "user_code.py")
 
 
@@ -66,10 +67,22 @@ def from_dict(data: dict[str, Any]) -> Verification:
     return Verification.from_dict(data)
 
 
+def _read_entry(path: Path) -> tuple[float, Verification]:
+    """(when stored, result) of one entry; ValueError/KeyError/TypeError/OSError for anything that is
+    not exactly what `store` writes, which callers treat as a miss (the folder may hold anything)."""
+    from advisor.report import shape
+
+    data = shape.parse(shape.read_regular(path, MAX_ENTRY_BYTES).decode("utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError("not an object")
+    shape.number(data.get("stored"), "stored")
+    shape.verification(data.get("result"), "result")
+    return float(data["stored"]), from_dict(data["result"])
+
+
 def load(code: str, key: str) -> Verification | None:
     try:
-        data = json.loads(_path(code, key).read_text(encoding="utf-8"))
-        result = from_dict(data["result"])
+        result = _read_entry(_path(code, key))[1]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return replace(result, extra={**result.extra, "cached": True})
@@ -102,8 +115,7 @@ def cached_results_for(code: str) -> list[Verification]:
         key = cache_key(spec.code, spec.source_hash, spec.default_sizes, device)
         path = _path(spec.code, key)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            newest[device] = (float(data["stored"]), from_dict(data["result"]))
+            newest[device] = _read_entry(path)
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return [v for _, v in sorted(newest.values(), key=lambda tv: tv[1].device)]

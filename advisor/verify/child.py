@@ -135,6 +135,10 @@ def handle(req: dict[str, Any]) -> dict[str, Any]:
         where = f" at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno}" if tb else ""
         result = {"status": "failed", "detail": f"{type(exc).__name__}: {exc}{where}"}
     result["device_name"] = name
+    if req.get("user_function"):
+        from advisor.verify.sandbox import network_state
+
+        result.setdefault("extra", {})["network"] = network_state()
     return result
 
 

@@ -17,14 +17,21 @@ from advisor.report.text import describe_instructions, format_ratio, format_seco
 from advisor.types import Finding, ScanResult, Verification
 from advisor.environment import INSTALL_HINT, environment, frameworks_missing
 from advisor.verify.pairs import PairSpec, all_pairs
-from advisor.verify.runner import RunOptions, verify_pair, verify_user_function
+from advisor.verify.runner import NOT_ASKED, RunOptions, verify_pair, verify_user_function
+from advisor.verify.sandbox import stop_children_on_signals
 
 EXIT_OK, EXIT_PROBLEM, EXIT_ERROR = 0, 1, 2
 T = TypeVar("T")
 
 
-def run_options(timeout_s: float, no_cache: bool, count_instructions: bool = False) -> RunOptions:
-    return RunOptions(timeout_s=timeout_s, use_cache=not no_cache, count_instructions=count_instructions)
+USER_CODE_WARNING = (
+    "advisor: warning: --verify-user-code runs ADV401 functions lifted from the scanned files "
+    "(each proven pure first, in an isolated child) — use it only on code you would run yourself"
+)
+
+
+def run_options(timeout_s: float, no_cache: bool, count_instructions: bool = False, user_code: bool = False) -> RunOptions:
+    return RunOptions(timeout_s=timeout_s, use_cache=not no_cache, count_instructions=count_instructions, user_code=user_code)
 
 
 def require_frameworks() -> None:
@@ -96,7 +103,8 @@ def run_verify(codes: list[str], device: str, options: RunOptions, fmt: str) -> 
     require_frameworks()
     chosen = [pairs[c] for c in (codes or list(pairs))]
     jobs = [(spec.code, spec, d) for spec in chosen for d in devices_for(spec, device)]
-    results = [verify_pair(spec, d, options=options) for _, spec, d in _progress(jobs, "verifying")]
+    with stop_children_on_signals():
+        results = [verify_pair(spec, d, options=options) for _, spec, d in _progress(jobs, "verifying")]
     if fmt == "json":
         click.echo(results_json(results), nl=False)
     else:
@@ -133,6 +141,11 @@ def _user_function_result(finding: Finding, text: str, options: RunOptions, spec
             detail="your function was not run: it reads one operand transposed, and it is compared only with `A @ B`",
             extra={"user_function": None},
         )
+    if not options.user_code:
+        return Verification(
+            code=finding.code, device="cpu", status="skipped", equivalent=None, sizes=sizes.values, sizes_source=sizes.source,
+            detail=NOT_ASKED, extra={"user_function": None},
+        )
     if extraction.function is None:
         return Verification(
             code=finding.code, device="cpu", status="skipped", equivalent=None, sizes=sizes.values, sizes_source=sizes.source,
@@ -152,6 +165,8 @@ def attach_verifications(result: ScanResult, device: str, options: RunOptions) -
     from advisor.verify.sizes import sizes_for
 
     require_frameworks()
+    if options.user_code:
+        click.echo(USER_CODE_WARNING, err=True)
     pairs = all_pairs()
     known = rules_by_code()
     texts: dict[str, str] = {}
@@ -172,8 +187,9 @@ def attach_verifications(result: ScanResult, device: str, options: RunOptions) -
     for i, f in enumerate(result.findings):
         if f.code in pairs and f.code in known and known[f.code].verifies_user_function:
             jobs.append((f"{f.code} {f.path}:{f.line}", partial(_own_function_job, per_finding, i, f, texts[f.path], options, pairs[f.code])))
-    for _, job in _progress(jobs, "verifying"):
-        job()
+    with stop_children_on_signals():
+        for _, job in _progress(jobs, "verifying"):
+            job()
     out = []
     unmeasurable = _unmeasurable(result.findings, pairs)
     for i, f in enumerate(result.findings):

@@ -1,10 +1,10 @@
-"""ADV401 on the user's own code: lift the flagged function out of the file with libcst, without ever
-importing or running the user's module, and only when it is self-contained.
+"""ADV401 on the user's own code: lift the flagged function out of the file with libcst, without
+importing the user's module, and only when it is self-contained and proven pure.
 
 Self-contained means every name it reads is a parameter, a local, a harmless builtin, or an import
-alias of numpy/torch, and it does no I/O. Anything else is refused with the reason, because running a
-function that reaches into globals or the file system on synthetic inputs would measure, or do,
-something else.
+alias of numpy/torch; pure means the whole function passes the allow-list in `purity` (signature,
+node types, attributes, calls). Anything else is refused with the reason. Only this one function's
+source is ever run, and only under `--verify-user-code`, in the isolated child (see `sandbox`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from typing import Any
 import libcst as cst
 from libcst.metadata import BuiltinAssignment, GlobalScope, MetadataWrapper, PositionProvider, Scope, ScopeProvider
 
-SAFE_BUILTINS = frozenset(
-    {"range", "len", "zip", "sum", "enumerate", "list", "tuple", "float", "int", "min", "max", "abs", "reversed", "map", "round", "dict", "bool"}
-)
+from advisor.verify.purity import CALL_BUILTINS as SAFE_BUILTINS, impurity
+
 FRAMEWORKS = ("numpy", "torch")
 IO_ATTRS = frozenset({"load", "save", "savez", "savez_compressed", "savetxt", "loadtxt", "fromfile", "tofile", "genfromtxt", "memmap", "open", "DataFrame"})
 # Parameters with these names and no default are taken as the matrix size.
@@ -87,10 +86,6 @@ def extract_function(text: str, line: int) -> Extraction:
     if fn is None:
         return _refuse("the flagged code is not inside a function — wrap it in one to measure it")
     name = fn.name.value
-    if fn.decorators:
-        return _refuse(f"`{name}` is decorated; a decorator may change what it does")
-    if fn.asynchronous:
-        return _refuse(f"`{name}` is async")
     params = fn.params
     if params.star_arg not in (None, cst.MaybeSentinel.DEFAULT) or params.star_kwarg is not None or params.posonly_params or params.kwonly_params:
         return _refuse(f"`{name}` takes *args, **kwargs, or positional-/keyword-only parameters")
@@ -131,6 +126,9 @@ def extract_function(text: str, line: int) -> Extraction:
             return _refuse(f"`{name}` is a generator or coroutine")
         if isinstance(node, cst.Attribute) and node.attr.value in IO_ATTRS:
             return _refuse(f"`{name}` calls `.{node.attr.value}`, which does I/O")
+    why = impurity(fn, set(aliases))
+    if why:
+        return _refuse(f"`{name}` {why} — only functions proven pure are run")
     if not any(isinstance(n, cst.Return) and n.value is not None for n in _walk(fn)):
         return _refuse(f"`{name}` returns nothing to compare")
 

@@ -1,7 +1,8 @@
 """Inside the child: rebuild an extracted user function from its source and pair it with `@`.
 
-The function runs in a namespace holding only the harmless builtins and the numpy/torch aliases it
-was seen to use (extraction already refused anything else); the user's module is never imported.
+Only under `--verify-user-code`. The function's own source (proven pure by `purity` before it got here)
+runs in a namespace holding only the allowed builtins and the numpy/torch aliases it was seen to use;
+the rest of the user's module is never imported or run.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ import builtins
 import importlib
 from typing import Any, Callable
 
-from advisor.verify.extract import SAFE_BUILTINS
+from advisor.verify.purity import CALL_BUILTINS
 
 
 def build_user_pair(function: dict[str, Any], sizes: dict[str, Any]) -> tuple[Callable[[Any], Any], Callable[[Any], Any], dict[str, Any]]:
     import numpy as np
 
-    namespace: dict[str, Any] = {"__builtins__": {n: getattr(builtins, n) for n in SAFE_BUILTINS}}
+    namespace: dict[str, Any] = {"__builtins__": {n: getattr(builtins, n) for n in CALL_BUILTINS}}
     for alias, module in function["aliases"].items():
         namespace[alias] = importlib.import_module(module)
     exec(compile(function["source"], f"<{function['name']}>", "exec"), namespace)  # noqa: S102 - checked source
