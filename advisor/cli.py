@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import click
 
 from advisor import __version__
 from advisor.cli_params import SECONDS
-from advisor.config import Config, ConfigError, find_pyproject, load_config
+from advisor.config import Config, ConfigError, find_pyproject, load_config, parse_size
 from advisor.report import FORMATS, render
 from advisor.rule import is_known_code, rules_by_code
 
@@ -40,12 +41,38 @@ def _load_config(config_path: str | None, paths: tuple[str, ...]) -> Config:
 
 def _write(text: str, output: str | None) -> None:
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            click.echo(f"advisor: error: cannot write {output} ({exc.strerror or exc}) — check that its folder exists "
+                       "and has space, or choose another -o path", err=True)
+            sys.exit(EXIT_ERROR)
     else:
         click.echo(text, nl=False)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """Any unexpected exception in any command exits 2 with one line (1 means "findings")."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, BrokenPipeError):
+            raise
+        except Exception as exc:
+            from advisor.guard import exit_internal_error
+
+            exit_internal_error(ctx.invoked_subcommand or "", exc)
+
+
+def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    try:
+        return None if value is None else parse_size(value, "--max-file-size")
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--max-file-size ")) from None
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="advisor")
 def main() -> None:
     """Find performance anti-patterns in PyTorch/NumPy training code, and measure the fix."""
@@ -61,6 +88,7 @@ def main() -> None:
 @click.option("--statistics", is_flag=True, help="Show how many findings each rule produced.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Parallel worker processes [default: CPU count].")
 @click.option("--exclude", multiple=True, help="Glob of files or folders to skip (repeatable), on top of the defaults.")
+@click.option("--max-file-size", callback=_size, metavar="SIZE", help="Skip files bigger than this (e.g. 2MB) with a per-file error [default: 1MB, or max-file-size in [tool.advisor]].")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Read [tool.advisor] from this pyproject.toml.")
 @click.option("--no-gitignore", is_flag=True, help="Scan files that .gitignore excludes.")
 @click.option("--force-exclude", is_flag=True, help="Apply --exclude and the configured excludes to files named explicitly too (for pre-commit).")
@@ -85,6 +113,7 @@ def scan(
     statistics: bool,
     jobs: int | None,
     exclude: tuple[str, ...],
+    max_file_size: int | None,
     config_path: str | None,
     no_gitignore: bool,
     force_exclude: bool,
@@ -111,6 +140,8 @@ def scan(
         click.echo(f"advisor: error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
     config = loaded.with_command_line(_split_codes(select, "--select") or None, _split_codes(ignore, "--ignore"), debug)
+    if max_file_size is not None:
+        config = replace(config, max_file_size=max_file_size)
     files, errors = discover(
         list(paths), config.exclude + exclude, respect_gitignore=config.respect_gitignore and not no_gitignore, force_exclude=force_exclude
     )

@@ -7,6 +7,7 @@ turned a rule back on would look like a false alarm.
 from __future__ import annotations
 
 import fnmatch
+import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,8 +19,13 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from advisor.rule import is_known_code, rules_by_code
+from advisor.source import DEFAULT_MAX_FILE_SIZE
 
-KNOWN_KEYS = ("select", "ignore", "extend-select", "exclude", "per-file-ignores", "options", "respect-gitignore")
+KNOWN_KEYS = (
+    "select", "ignore", "extend-select", "exclude", "per-file-ignores", "options", "respect-gitignore", "max-file-size",
+)
+SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|k|mb|mib|m|gb|gib|g)?\s*", re.IGNORECASE)
+UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 
 class ConfigError(Exception):
@@ -34,6 +40,7 @@ class Config:
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     respect_gitignore: bool = True
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE  # bytes; bigger files are skipped with a per-file error
     source: Path | None = None  # the pyproject.toml read, if any
     # `--debug`: an internal error re-raises with its traceback instead of becoming one file error.
     debug: bool = False
@@ -64,17 +71,38 @@ class Config:
         return out
 
 
+def parse_size(value: Any, where: str) -> int:
+    """A size in bytes from `2000000`, `"2MB"`, `"512 kB"` (units are powers of 1024)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    match = SIZE.fullmatch(value) if isinstance(value, str) else None
+    if match is None or float(match.group(1)) <= 0:
+        raise ConfigError(f"{where} must be a positive size, e.g. 2000000 or \"2MB\"")
+    return int(float(match.group(1)) * UNITS[(match.group(2) or "b")[0].lower()])
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """A pyproject.toml as a dict, or a one-line ConfigError: a file we cannot read must never
+    silently drop the user's settings. A UTF-8 BOM is accepted (editors add one)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read ({exc}) — fix the file or pass --config") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML ({exc}) — fix the file or pass --config") from None
+    if not isinstance(data.get("tool", {}), dict):
+        raise ConfigError(f"{path}: `tool` must be a table ([tool.NAME] sections) — fix the file or pass --config")
+    return data
+
+
 def find_pyproject(start: Path) -> Path | None:
-    """The nearest pyproject.toml at or above `start` that has a [tool.advisor] table."""
+    """The nearest pyproject.toml at or above `start` that has a [tool.advisor] table. One that cannot
+    be read on the way is an error: it might hold the settings the user expects."""
     start = start.resolve()
     for folder in [start, *start.parents] if start.is_dir() else [start.parent, *start.parent.parents]:
         candidate = folder / "pyproject.toml"
         if candidate.is_file():
-            try:
-                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-                continue
-            if "advisor" in data.get("tool", {}):
+            if "advisor" in _read_toml(candidate).get("tool", {}):
                 return candidate
     return None
 
@@ -93,13 +121,7 @@ def load_config(pyproject: Path | None) -> Config:
     config = Config()
     if pyproject is None:
         return config
-    try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{pyproject}: cannot read ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{pyproject}: invalid TOML ({exc})") from None
-    table = data.get("tool", {}).get("advisor", {})
+    table = _read_toml(pyproject).get("tool", {}).get("advisor", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{pyproject}: [tool.advisor] must be a table")
     where = f"{pyproject}: [tool.advisor]"
@@ -122,6 +144,8 @@ def load_config(pyproject: Path | None) -> Config:
         if not isinstance(table["respect-gitignore"], bool):
             raise ConfigError(f"{where} respect-gitignore must be true or false")
         config.respect_gitignore = table["respect-gitignore"]
+    if "max-file-size" in table:
+        config.max_file_size = parse_size(table["max-file-size"], f"{where} max-file-size")
     if "per-file-ignores" in table:
         pfi = table["per-file-ignores"]
         if not isinstance(pfi, dict):
@@ -148,7 +172,7 @@ def validate_options(options: Any, where: str) -> dict[str, dict[str, Any]]:
                 allowed = ", ".join(rule.options) or "none"
                 raise ConfigError(f"{where}.{code}: unknown option {key!r} — {code} takes: {allowed}")
             default = rule.options[key]
-            if not isinstance(value, type(default)):
+            if not isinstance(value, type(default)) or isinstance(value, bool) != isinstance(default, bool):
                 raise ConfigError(f"{where}.{code}.{key} must be {type(default).__name__}, got {type(value).__name__}")
         out[rule.code] = dict(values)
     return out

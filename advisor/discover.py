@@ -1,6 +1,7 @@
 """Find the files to scan: recurse into directories, skip the usual build/venv folders, honour
-`.gitignore` (through git itself, so nested ignore files and global excludes behave exactly as git's),
-and always scan files named explicitly."""
+`.gitignore` (through git itself, so nested ignore files and global excludes behave exactly as git's;
+each repository by its own rules, with git's command-running settings switched off), and always scan
+files named explicitly."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from advisor.source import display_path
 from advisor.types import FileError
 
 DEFAULT_EXCLUDES = (
@@ -35,7 +37,7 @@ def _walk(root: Path, patterns: tuple[str, ...], errors: list[FileError]) -> lis
     found: list[Path] = []
 
     def on_error(exc: OSError) -> None:
-        errors.append(FileError(str(exc.filename or root), "cannot list the directory (permission denied?) — check its permissions"))
+        errors.append(FileError(display_path(exc.filename or root), "cannot list the directory (permission denied?) — check its permissions"))
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=on_error):
         base = Path(dirpath)
@@ -45,7 +47,7 @@ def _walk(root: Path, patterns: tuple[str, ...], errors: list[FileError]) -> lis
             if d in DEFAULT_EXCLUDES or _excluded(rel, d, patterns):
                 continue
             if d.endswith(SUFFIXES):
-                errors.append(FileError(str(base / d), "is a directory named like a Python file — rename it or pass the files inside it"))
+                errors.append(FileError(display_path(base / d), "is a directory named like a Python file — rename it or pass the files inside it"))
                 continue
             keep.append(d)
         dirnames[:] = keep
@@ -57,32 +59,73 @@ def _walk(root: Path, patterns: tuple[str, ...], errors: list[FileError]) -> lis
     return found
 
 
-def _git_ignored(files: list[Path]) -> set[Path]:
-    """The subset of `files` that git ignores (tracked files are never ignored). Empty outside git."""
-    if not files:
-        return set()
-    by_dir: dict[Path, list[Path]] = {}
-    for f in files:
-        by_dir.setdefault(f.parent, []).append(f)
-    # One git call per work tree: group by the top-level directory git reports for the first file's folder.
-    ignored: set[Path] = set()
-    cwd = files[0].parent
+def _git_env() -> dict[str, str]:
+    """The environment for git: nothing of ours that redirects it (GIT_DIR, GIT_INDEX_FILE, … leak
+    in from hooks), no system config."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0")
+    return env
+
+
+# A scanned repository is untrusted, and its .git/config can name programs for git to run: the
+# fsmonitor hook runs on every index read, even for `check-ignore`. Command-line settings win over it.
+SAFE_GIT = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.untrackedCache=false")
+
+
+def _repository(folder: str, cache: dict[str, str | None]) -> str | None:
+    """The work tree `folder` belongs to: the nearest folder at or above it holding `.git`."""
+    trail = []
+    current = folder
+    while current not in cache:
+        trail.append(current)
+        if os.path.lexists(os.path.join(current, ".git")):
+            cache[current] = current
+            break
+        parent = os.path.dirname(current)
+        if parent == current:
+            cache[current] = None
+            break
+        current = parent
+    found = cache[current]
+    for f in trail:
+        cache[f] = found
+    return found
+
+
+def _check_ignore(top: str, names: list[str]) -> set[str]:
+    """The names (absolute) that git ignores in the work tree `top`; empty when git cannot tell."""
     try:
         proc = subprocess.run(
-            ["git", "check-ignore", "--stdin", "-z"],
-            input=b"\0".join(os.fsencode(str(f.resolve())) for f in files),
+            ["git", *SAFE_GIT, "check-ignore", "--stdin", "-z"],
+            input=b"\0".join(os.fsencode(n) for n in names),
             capture_output=True,
-            cwd=cwd,
-            timeout=30,
+            cwd=top,
+            env=_git_env(),
+            timeout=60,
         )
     except (OSError, subprocess.SubprocessError):
         return set()
-    if proc.returncode not in (0, 1):  # 128: not a git repository, or git missing
+    if proc.returncode not in (0, 1):  # 128: not a work tree git accepts, or git missing
         return set()
-    names = {os.fsdecode(p) for p in proc.stdout.split(b"\0") if p}
+    return {os.fsdecode(p) for p in proc.stdout.split(b"\0") if p}
+
+
+def _git_ignored(files: list[Path]) -> set[Path]:
+    """The subset of `files` that git ignores (tracked files are never ignored), each judged by its own
+    repository's ignore files: one git call per work tree. Files outside any repository are kept."""
+    repos: dict[str, str | None] = {}
+    by_repo: dict[str, list[tuple[str, Path]]] = {}
     for f in files:
-        if str(f.resolve()) in names:
-            ignored.add(f)
+        # the real folder (the scan root may be reached through a link) but the file's own name: git
+        # judges a linked file by where it sits, not by its target
+        name = os.path.join(os.path.realpath(f.parent), f.name)
+        top = _repository(os.path.dirname(name), repos)
+        if top is not None:
+            by_repo.setdefault(top, []).append((name, f))
+    ignored: set[Path] = set()
+    for top, members in by_repo.items():
+        names = _check_ignore(top, [n for n, _ in members])
+        ignored.update(f for n, f in members if n in names)
     return ignored
 
 
@@ -101,19 +144,19 @@ def discover(
         if p.is_dir() and not raw.endswith(SUFFIXES):
             walked.extend(_walk(p, exclude, errors))
         elif p.is_dir():
-            errors.append(FileError(raw, "is a directory named like a Python file — rename it or pass the files inside it"))
+            errors.append(FileError(display_path(raw), "is a directory named like a Python file — rename it or pass the files inside it"))
         elif p.exists() or p.is_symlink():
             if not (force_exclude and _force_excluded(p, exclude)):
                 explicit.append(p)
         else:
-            errors.append(FileError(raw, "no such file or directory — check the path"))
+            errors.append(FileError(display_path(raw), "no such file or directory — check the path"))
     if respect_gitignore and walked:
         ignored = _git_ignored(walked)
         walked = [f for f in walked if f not in ignored]
-    seen: set[Path] = set()
+    seen: set[str] = set()
     ordered: list[Path] = []
     for f in explicit + walked:
-        key = f.resolve()
+        key = os.path.realpath(f)  # never raises, even on a symlink loop (reported when read)
         if key not in seen:
             seen.add(key)
             ordered.append(f)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import ast
 import os
-from concurrent.futures import ProcessPoolExecutor
+import re
+import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
@@ -21,7 +23,7 @@ from advisor.context import FileContext, build_context
 from advisor.excerpt import excerpt, fix_diff, split_lines
 from advisor.fixes import DEBUG, Anchors, Unanchorable, plan_edits, to_fix
 from advisor.rule import Report, Rule, rules_by_code, select_rules
-from advisor.source import SourceError, decode, read_bytes
+from advisor.source import SourceError, decode, display_path, read_bytes
 from advisor.suppress import is_suppressed, suppressions
 from advisor.types import FileError, Finding, Fix, ScanResult, Span
 from advisor.unit import SourceUnit
@@ -31,6 +33,15 @@ if TYPE_CHECKING:
 
 # Below this many files a process pool costs more to start than it saves.
 PARALLEL_THRESHOLD = 16
+# Valid code can nest deeper than Python's default recursion limit allows libcst to walk (a 350-term
+# `a + b + ...` is 350 levels): such a file is analysed again in a thread with a bigger stack and limit.
+DEEP_RECURSION_LIMIT = 60_000
+DEEP_STACK_BYTES = 1024 * 1024 * 1024  # address space only; pages are used as the recursion goes
+# A syntax error on a line that only parses as Python 2: the print statement, `except X, e:`,
+# `exec "..."`, backquotes, `<>`.
+PYTHON2 = re.compile(
+    r"^[ \t]*(print[ \t]+(?![ \t]*[(=.,)\[]|[ \t]*$)|exec[ \t]+[\"']|except[ \t]+[\w.]+[ \t]*,[ \t]*\w+[ \t]*:)|`\w[^`\n]*`|\w[ \t]*<>[ \t]*\w"
+)
 
 
 def load_unit(path: Path, display: str, data: bytes | None = None) -> SourceUnit:
@@ -51,6 +62,8 @@ def _parse(text: str) -> cst.Module:
     try:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
+        # CPython's parser names the right line and says more (libcst puts every TabError at 1:1)
+        _check_syntax(text)
         raise SourceError(
             f"syntax error at line {exc.raw_line}, column {exc.raw_column + 1}: {exc.message.splitlines()[0]}"
             " — fix the syntax; advisor analyses only code that parses"
@@ -64,16 +77,57 @@ def _check_syntax(text: str) -> None:
     try:
         compile(text, "<advisor>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
     except SyntaxError as exc:
-        raise SourceError(
-            f"syntax error at line {exc.lineno}, column {exc.offset or 1}: {exc.msg}"
-            " — fix the syntax; advisor analyses only code that parses"
-        ) from None
+        advice = "fix the syntax; advisor analyses only code that parses"
+        if PYTHON2.search(exc.text or ""):
+            advice = "this looks like Python 2 code; advisor analyses Python 3 only: port it or exclude it"
+        raise SourceError(f"syntax error at line {exc.lineno}, column {exc.offset or 1}: {exc.msg} — {advice}") from None
     except (RecursionError, MemoryError, ValueError):
         raise SourceError("too deeply nested to parse — simplify the file or exclude it") from None
 
 
+def _with_deep_stack(fn: Any, *args: Any) -> Any:
+    """Call fn(*args) in a thread with a big stack and recursion limit; re-raise what it raises."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(old, DEEP_RECURSION_LIMIT))
+        try:
+            outcome["value"] = fn(*args)
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+        finally:
+            sys.setrecursionlimit(old)
+
+    previous = threading.stack_size(DEEP_STACK_BYTES)
+    try:
+        worker = threading.Thread(target=run, name="advisor-deep")
+        worker.start()
+    finally:
+        threading.stack_size(previous)
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 def analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | None = None) -> list[Finding]:
-    """Findings for one source unit, suppressions applied. Raises SourceError for unparsable input."""
+    """Findings for one source unit, suppressions applied. Raises SourceError for unparsable input.
+
+    Code nested deeper than the default recursion limit (long operator chains CPython compiles) is
+    analysed again with a deeper stack; only what even that cannot walk is a per-file error."""
+    try:
+        return _analyse_unit(unit, rules, config)
+    except RecursionError:
+        pass
+    try:
+        found: list[Finding] = _with_deep_stack(_analyse_unit, unit, rules, config)
+        return found
+    except RecursionError:
+        raise SourceError("too deeply nested to analyse — simplify the expression or exclude the file") from None
+
+
+def _analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | None) -> list[Finding]:
     config = config or Config()
     token = DEBUG.set(config.debug)
     try:
@@ -185,7 +239,7 @@ def _dispatch(ctx: FileContext, visitors: list[Rule]) -> None:
 
 
 def _display(path: Path) -> str:
-    return str(path)
+    return display_path(path)
 
 
 def scan_file(
@@ -197,7 +251,7 @@ def scan_file(
     display = _display(path)
     key = None
     try:
-        data = read_bytes(path)
+        data = read_bytes(path, config.max_file_size)
     except SourceError as exc:
         return [], FileError(display, str(exc)), 0
     if cache is not None:
@@ -233,6 +287,8 @@ def _analyse_file(path: Path, display: str, data: bytes, codes: list[str], confi
         return analyse_unit(unit, rules, config), None, unit.text.count("\n") + 1
     except SourceError as exc:
         return [], FileError(display, str(exc)), 0
+    except MemoryError:
+        return [], FileError(display, "out of memory while analysing — exclude the file or lower max-file-size"), 0
     except Exception as exc:  # a bug in a rule must not end the run or hide the other files
         return [], internal_error(display, exc, "analysing", config), 0
 
@@ -241,15 +297,26 @@ def _scan_star(args: tuple[Path, list[str], Config, "ScanCache | None"]) -> tupl
     return scan_file(*args)
 
 
+def _lost(args: tuple[Path, list[str], Config, "ScanCache | None"], why: str) -> tuple[list[Finding], FileError | None, int]:
+    return [], FileError(_display(args[0]), f"not analysed: {why} — exclude the file or lower max-file-size"), 0
+
+
 def scan(files: list[Path], config: Config, jobs: int | None = None, cache: "ScanCache | None" = None) -> ScanResult:
-    """Scan files (in a process pool when there are many) and return sorted results."""
+    """Scan files (in a process pool when there are many) and return sorted results.
+
+    Memory follows file size (libcst's tree is ~550 bytes per source byte), so in a pool the big files
+    (over a quarter of max-file-size) run one at a time after the others: peak memory stays that of
+    one big file, not one per worker."""
+    from advisor.pool import map_surviving, worker_count
+
     codes = [r.code for r in select_rules(config.select, config.ignore)]
     result = ScanResult()
-    jobs = jobs or os.cpu_count() or 1
+    workers = worker_count(jobs, len(files))
     work = [(f, codes, config, cache) for f in files]
-    if jobs > 1 and len(files) >= PARALLEL_THRESHOLD:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            outcomes = list(pool.map(_scan_star, work, chunksize=max(1, len(work) // (jobs * 4))))
+    if workers > 1 and len(files) >= PARALLEL_THRESHOLD:
+        big = [w for w in work if _size(w[0]) > config.max_file_size // 4]
+        small = [w for w in work if _size(w[0]) <= config.max_file_size // 4]
+        outcomes = map_surviving(_scan_star, small, workers, _lost) + (map_surviving(_scan_star, big, 1, _lost) if big else [])
     else:
         outcomes = [scan_file(*w) for w in work]
     for findings, error, lines in outcomes:
@@ -261,6 +328,13 @@ def scan(files: list[Path], config: Config, jobs: int | None = None, cache: "Sca
             result.lines_scanned += lines
     result.sort()
     return result
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def analyse_text(text: str, path: str = "<string>", codes: list[str] | None = None, config: Config | None = None) -> list[Finding]:

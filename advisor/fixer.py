@@ -19,7 +19,7 @@ from advisor.excerpt import unified_diff
 from advisor.fixes import apply_edits
 from advisor.rule import Rule, rules_by_code, select_rules
 from advisor.safe_write import UnsafeTarget, write_fixed
-from advisor.source import SourceError, decode_with_encoding, read_bytes
+from advisor.source import SourceError, decode_with_encoding, display_path, read_bytes
 from advisor.types import FileError, Finding, Fix
 from advisor.unit import SourceUnit
 
@@ -49,7 +49,7 @@ def _check_python(text: str, where: str) -> None:
 
 
 def _fix_python(path: Path, display: str, rules: list[type[Rule]], config: Config, unsafe: bool) -> tuple[bytes, bytes, list[Finding]]:
-    data = read_bytes(path)
+    data = read_bytes(path, config.max_file_size)
     text, encoding = decode_with_encoding(data)
     original = text
     fixed: list[Finding] = []
@@ -71,7 +71,7 @@ def _fix_python(path: Path, display: str, rules: list[type[Rule]], config: Confi
 def _fix_notebook(path: Path, display: str, rules: list[type[Rule]], config: Config, unsafe: bool) -> tuple[bytes, bytes, list[Finding]]:
     from advisor.notebook import notebook_unit, replace_cell_sources
 
-    data = read_bytes(path)
+    data = read_bytes(path, config.max_file_size)
     current = data
     fixed: list[Finding] = []
     for _ in range(MAX_ROUNDS):
@@ -112,7 +112,7 @@ def fix_file(path: Path, config: Config, *, unsafe: bool = False, write: bool = 
 
     `roots` are the scanned trees (default: the file's own folder): a symlink resolving outside them is
     not written through (see `safe_write`)."""
-    display = str(path)
+    display = display_path(path)
     result = FileFix(display)
     rules = [rules_by_code()[r.code] for r in select_rules(config.select, config.ignore)]
     try:

@@ -10,7 +10,7 @@ import os
 import sys
 import traceback
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, NoReturn
 
 EXIT_ERROR = 2
 
@@ -21,8 +21,13 @@ def internal_errors_exit_2(command: str, debug: bool = False) -> Iterator[None]:
     try:
         yield
     except Exception as exc:  # noqa: BLE001 - the point is to catch what nothing else did
-        if debug or os.environ.get("ADVISOR_DEBUG"):
-            traceback.print_exc()
-        first = (str(exc).splitlines() or [""])[0][:200]
-        print(f"advisor: internal error in `advisor {command}` ({type(exc).__name__}: {first}) — please report it", file=sys.stderr)
-        sys.exit(EXIT_ERROR)
+        exit_internal_error(command, exc, debug)
+
+
+def exit_internal_error(command: str, exc: BaseException, debug: bool = False) -> NoReturn:
+    """Say in one line that `advisor COMMAND` hit a bug (the traceback only under --debug); exit 2."""
+    if debug or os.environ.get("ADVISOR_DEBUG"):
+        traceback.print_exception(exc)
+    first = (str(exc).splitlines() or [""])[0][:200]
+    print(f"advisor: internal error in `advisor {command}` ({type(exc).__name__}: {first}) — please report it", file=sys.stderr)
+    sys.exit(EXIT_ERROR)

@@ -119,11 +119,15 @@ def _check_cell(code: str, index: int) -> None:
     try:
         compile(code, "<cell>", "exec", flags=_FLAGS, dont_inherit=True)
     except SyntaxError as exc:
+        if exc.lineno is None:  # not a place in the code: a NUL byte in the cell's text
+            raise SourceError(f"cell {index + 1} has a character Python source cannot hold ({exc.msg}) — fix the cell") from None
         raise SourceError(
             f"syntax error in cell {index + 1} at line {exc.lineno}, column {exc.offset or 1}: {exc.msg}"
             " — fix the cell; advisor analyses only code that parses"
         ) from None
-    except (RecursionError, MemoryError, ValueError):
+    except ValueError as exc:  # a NUL or a lone surrogate (JSON "\\u0000", "\\udcff") in the cell's text
+        raise SourceError(f"cell {index + 1} has a character Python source cannot hold ({exc}) — fix the cell") from None
+    except (RecursionError, MemoryError):
         raise SourceError(f"cell {index + 1} is too deeply nested to parse — simplify it") from None
 
 

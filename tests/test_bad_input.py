@@ -72,14 +72,14 @@ def test_unreadable_file_as_root(tree, monkeypatch):
 
     target = tree / "secret.py"
     target.write_text("x = 1\n")
-    real = Path.read_bytes
+    real = os.open
 
-    def deny(self: Path) -> bytes:
-        if self.name == "secret.py":
+    def deny(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if os.fspath(path).endswith("secret.py"):
             raise PermissionError(13, "Permission denied")
-        return real(self)
+        return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", deny)
+    monkeypatch.setattr(os, "open", deny)
     findings, error, _ = scan_file(target, ["ADV401"], Config())
     assert findings == [] and error is not None
     assert "permission denied" in error.message and " — " in error.message

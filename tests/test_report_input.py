@@ -227,3 +227,24 @@ def test_a_cache_entry_with_wrong_field_types_is_a_miss(tmp_path, monkeypatch):
 def test_a_timeout_that_is_not_a_usable_number_is_a_usage_error(value, command):
     got = CliRunner().invoke(main, [*command, "--verify", "--timeout", value] if command[0] == "scan" else [*command, "--timeout", value])
     assert got.exit_code == 2 and "--timeout" in got.output, got.output
+
+
+@pytest.mark.parametrize("command", ["report", "verify"])
+def test_an_internal_error_in_report_or_verify_exits_2_with_one_line(tmp_path, monkeypatch, command):
+    def boom(*_a: Any, **_k: Any) -> Any:
+        raise RuntimeError("simulated bug\nsecond line")
+
+    if command == "report":
+        import advisor.cli
+
+        monkeypatch.setattr(advisor.cli, "render", boom)
+        run = tmp_path / "run.json"
+        run.write_text(json.dumps(valid()))
+        got = report(str(run))
+    else:
+        import advisor.verify.command
+
+        monkeypatch.setattr(advisor.verify.command, "run_verify", boom)
+        got = CliRunner().invoke(main, ["verify", "ADV401"])
+    assert got.exit_code == 2, (got.output, got.exception)
+    assert got.output.strip().splitlines() == [f"advisor: internal error in `advisor {command}` (RuntimeError: simulated bug) — please report it"]
