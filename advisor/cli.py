@@ -283,3 +283,53 @@ def verify(codes: tuple[str, ...], fmt: str, device: str, timeout: float, no_cac
     with internal_errors_exit_2("verify"):
         code = run_verify([c.strip().upper() for v in codes for c in v.split(",") if c.strip()], device, run_options(timeout, no_cache, count_instructions), fmt)
     sys.exit(code)
+
+
+@main.command("profile")
+@click.argument("script", type=click.Path(dir_okay=False))
+@click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--steps", type=click.IntRange(min=1, max=1000), default=10, show_default=True, help="Optimizer steps timed per training loop.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="cpu hides CUDA from the script; cuda fails when there is none.")
+@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stdout.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=300.0, show_default=True, help="Seconds the script may run in all before it is stopped.")
+@click.option("--seconds", type=click.FloatRange(min=0.5), default=30.0, show_default=True, help="A script that has not stepped an optimizer after this long is profiled for this long (at most 5 s) instead.")
+@click.option("--wait", type=click.FloatRange(min=0), default=10.0, show_default=True, help="After the last profiled loop, seconds to keep running for another loop to start.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are reported (errors still exit 2).")
+def profile(script: str, script_args: tuple[str, ...], steps: int, device: str, fmt: str, output: str | None, timeout: float, seconds: float, wait: float, exit_zero: bool) -> None:
+    """RUN the training SCRIPT (your code: it executes) under torch.profiler and join what happens with
+    `advisor scan` of its files: each finding confirmed with runtime figures, not observed, or found
+    only at runtime. Arguments after `--` go to the script. Needs torch (advisor[verify]).
+
+    This is the only advisor command that executes code from your project: the script runs as
+    `python SCRIPT ARGS` would, in your working folder, in a child process stopped after a few
+    optimizer steps per training loop (or `--timeout`)."""
+    from advisor.guard import internal_errors_exit_2
+    from advisor.profile.command import profile as run_profile
+    from advisor.profile.result import ProfileError
+    from advisor.profile.runner import Request, ScriptFailed
+
+    req = Request(Path(script), tuple(script_args), steps=steps, device=device, timeout_s=timeout, startup_s=seconds, window_s=min(5.0, seconds), linger_s=wait)
+    with internal_errors_exit_2("profile"):  # ProfileError is the user's problem, said in one line
+        try:
+            result = run_profile(req)
+        except ProfileError as exc:
+            click.echo(f"advisor: error: {exc}", err=True)
+            if isinstance(exc, ScriptFailed) and exc.output:
+                click.echo(exc.output.rstrip("\n"), err=True)
+            sys.exit(EXIT_ERROR)
+    if device == "cuda" and result.profile is not None and result.profile.device != "cuda":
+        click.echo("advisor: error: --device cuda: torch in the script's process sees no CUDA device — use --device cpu or auto", err=True)
+        sys.exit(EXIT_ERROR)
+    if fmt in WITH_ENVIRONMENT:
+        from advisor.environment import run_environment
+
+        result.environment = run_environment(result)
+    with internal_errors_exit_2("profile"):
+        _write(render(fmt, result), output)
+    if fmt in ("text", "concise"):
+        for err in result.errors:
+            click.echo(f"{err.path}: error: {err.message}", err=True)
+    if result.errors:
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_FINDINGS if result.findings and not exit_zero else EXIT_CLEAN)

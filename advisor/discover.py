@@ -46,10 +46,7 @@ def _walk(root: Path, patterns: tuple[str, ...], errors: list[FileError]) -> lis
             rel = (base / d).relative_to(root).as_posix()
             if d in DEFAULT_EXCLUDES or _excluded(rel, d, patterns):
                 continue
-            if d.endswith(SUFFIXES):
-                errors.append(FileError(display_path(base / d), "is a directory named like a Python file — rename it or pass the files inside it"))
-                continue
-            keep.append(d)
+            keep.append(d)  # `llama2.py/` is a folder like any other (as Ruff does): recurse into it
         dirnames[:] = keep
         for f in sorted(filenames):
             if f.endswith(SUFFIXES):
@@ -141,10 +138,8 @@ def discover(
     walked: list[Path] = []
     for raw in paths:
         p = Path(raw)
-        if p.is_dir() and not raw.endswith(SUFFIXES):
+        if p.is_dir():
             walked.extend(_walk(p, exclude, errors))
-        elif p.is_dir():
-            errors.append(FileError(display_path(raw), "is a directory named like a Python file — rename it or pass the files inside it"))
         elif p.exists() or p.is_symlink():
             if not (force_exclude and _force_excluded(p, exclude)):
                 explicit.append(p)

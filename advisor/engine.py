@@ -198,7 +198,7 @@ def _finding(
         name=rule.name,
         path=unit.path,
         span=Span(line, col, end_line, end_col),
-        message=report.message,
+        message=report.message + _via(unit, report, positions),
         why=rule.why,
         suggestion=report.suggestion,
         severity=rule.severity,
@@ -208,6 +208,16 @@ def _finding(
         excerpt=shown,
         tags=report.tags,
     )
+
+
+def _via(unit: SourceUnit, report: Report, positions: Any) -> str:
+    """`; called every step from train.py:88` for a finding in a function that a loop elsewhere calls."""
+    via = report.via
+    if via is None or via.loop not in positions:
+        return ""
+    cell, line, _ = unit.locate(positions[via.loop].start.line, 1)
+    where = f"{os.path.basename(unit.path)}:{line}" if cell is None else f"{os.path.basename(unit.path)}:cell {cell + 1}:{line}"
+    return f" (called {via.how} from {where})"
 
 
 def _fix(unit: SourceUnit, report: Report, anchors: Anchors | None, cell: int | None) -> Fix | None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import libcst as cst
 
+from advisor.callgraph import Repeat
 from advisor.context import FileContext
 from advisor.fixes import FixPlan, Op
 from advisor.types import Confidence, Severity
@@ -47,6 +48,9 @@ class Report:
     suggestion: str
     fix: FixPlan | None
     tags: tuple[str, ...] = ()
+    # The loop that makes this code repeat when it sits in a function that loop calls: the finding then
+    # names it (`called every step from train.py:88`).
+    via: Repeat | None = None
 
 
 class Rule:
@@ -134,6 +138,7 @@ class Rule:
         suggestion: str | None = None,
         fix: FixPlan | None = None,
         tags: tuple[str, ...] = (),
+        via: Repeat | None = None,
     ) -> None:
         """`tags` are facts the finding carries for later stages (e.g. "transposed" for the verifier)."""
         self.reports.append(
@@ -144,6 +149,7 @@ class Rule:
                 suggestion=suggestion or self.suggestion,
                 fix=fix,
                 tags=tags,
+                via=via,
             )
         )
 

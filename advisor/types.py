@@ -135,6 +135,142 @@ class Verification:
         return cls(**fields)
 
 
+RUNTIME_STATUSES = ("confirmed", "minor", "not-observed", "cannot-observe", "runtime-only")
+
+
+def _finite(value: Any, what: str) -> float:
+    """A saved run is untrusted input: numbers must be real, finite and non-negative."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value in (float("inf"), float("-inf")) or value < 0:
+        raise ValueError(f"{what} is not a non-negative number")
+    return float(value)
+
+
+def _optional(value: Any, what: str) -> float | None:
+    return None if value is None else _finite(value, what)
+
+
+@dataclass(frozen=True)
+class RuntimeEvidence:
+    """What `advisor profile` saw of a finding in the user's own run.
+
+    `status`: confirmed (seen, with figures), minor (seen, but a small share of the step), not-observed
+    (the profiled steps never ran it), cannot-observe (this device cannot show it, `detail` says why), or
+    runtime-only (seen at runtime where the scan reported nothing). `share` is an estimate of the step
+    time it costs, from the profiled steps (None when nothing could be timed)."""
+
+    status: str
+    detail: str
+    device: str
+    per_step: float | None = None
+    share: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RuntimeEvidence":
+        if data.get("status") not in RUNTIME_STATUSES:
+            raise ValueError(f"unknown runtime status {data.get('status')!r}")
+        share = _optional(data.get("share"), "share")
+        return cls(
+            status=str(data["status"]),
+            detail=str(data.get("detail", "")),
+            device=str(data.get("device", "")),
+            per_step=_optional(data.get("per_step"), "per_step"),
+            share=min(share, 1.0) if share is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class ProfileStep:
+    """One profiled step interval (from one optimizer step to the next), split into what was timed;
+    `compute_s` is the rest (forward, backward and everything else)."""
+
+    total_s: float
+    data_s: float
+    optimizer_s: float
+    sync_s: float
+    copy_s: float
+    samples: int | None = None
+
+    @property
+    def compute_s(self) -> float:
+        return max(0.0, self.total_s - self.data_s - self.optimizer_s - self.sync_s - self.copy_s)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ProfileStep":
+        samples = data.get("samples")
+        if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 0):
+            raise ValueError("samples is not a count")
+        times = {k: _finite(data.get(k), k) for k in ("total_s", "data_s", "optimizer_s", "sync_s", "copy_s")}
+        return cls(**times, samples=samples)
+
+
+@dataclass(frozen=True)
+class ProfileLoop:
+    """One profiled training loop: the steps at one call site of `optimizer.step()` (or, for a script
+    that never steps, `kind` "time": a few seconds of it)."""
+
+    site: str
+    kind: str
+    steps: tuple[ProfileStep, ...]
+    facts: tuple[tuple[str, str], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"site": self.site, "kind": self.kind, "steps": [s.to_dict() for s in self.steps], "facts": [list(f) for f in self.facts]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ProfileLoop":
+        facts = tuple((str(k), str(v)) for k, v in data.get("facts", ()))
+        return cls(site=str(data["site"]), kind=str(data["kind"]), steps=tuple(ProfileStep.from_dict(s) for s in data.get("steps", ())), facts=facts)
+
+
+@dataclass(frozen=True)
+class ProfileRun:
+    """An `advisor profile` run: where it ran, how it ended, its loops, torch's pattern matcher's
+    reports and notes on what this device could not show."""
+
+    script: str
+    args: tuple[str, ...]
+    device: str
+    device_name: str
+    torch: str
+    ended: str
+    elapsed_s: float
+    total_steps: int
+    loops: tuple[ProfileLoop, ...] = ()
+    patterns: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["loops"] = [loop.to_dict() for loop in self.loops]
+        data["args"], data["patterns"], data["notes"] = list(self.args), list(self.patterns), list(self.notes)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ProfileRun":
+        steps = data.get("total_steps", 0)
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise ValueError("total_steps is not a count")
+        return cls(
+            script=str(data["script"]),
+            args=tuple(str(a) for a in data.get("args", ())),
+            device=str(data.get("device", "")),
+            device_name=str(data.get("device_name", "")),
+            torch=str(data.get("torch", "")),
+            ended=str(data.get("ended", "")),
+            elapsed_s=_finite(data.get("elapsed_s", 0.0), "elapsed_s"),
+            total_steps=steps,
+            loops=tuple(ProfileLoop.from_dict(loop) for loop in data.get("loops", ())),
+            patterns=tuple(str(p) for p in data.get("patterns", ())),
+            notes=tuple(str(n) for n in data.get("notes", ())),
+        )
+
+
 @dataclass(frozen=True)
 class Finding:
     """One anti-pattern at one place. `cell` is the notebook cell index (0-based) or None for .py files."""
@@ -154,6 +290,8 @@ class Finding:
     excerpt: Excerpt | None = None
     # Facts a rule attaches for later stages, e.g. "transposed": the verifier must not run this code as `A @ B`.
     tags: tuple[str, ...] = ()
+    # What `advisor profile` saw of this finding in the user's own run; None outside a profile run.
+    runtime: RuntimeEvidence | None = None
 
     @property
     def line(self) -> int:
@@ -187,6 +325,8 @@ class Finding:
             "excerpt": self.excerpt.to_dict() if self.excerpt is not None else None,
             "tags": list(self.tags),
         }
+        if self.runtime is not None:
+            data["runtime"] = self.runtime.to_dict()
         return data
 
     @classmethod
@@ -207,6 +347,7 @@ class Finding:
             verifications=tuple(Verification.from_dict(v) for v in data.get("verifications", ())),
             excerpt=Excerpt.from_dict(data["excerpt"]) if data.get("excerpt") else None,
             tags=tuple(str(t) for t in data.get("tags", ())),
+            runtime=RuntimeEvidence.from_dict(data["runtime"]) if data.get("runtime") else None,
         )
 
 
@@ -236,6 +377,8 @@ class ScanResult:
     # Where the run happened (python, advisor, torch, numpy, cpu, gpu, date): filled by the CLI for the
     # formats that show it, from package metadata only, so the scan never imports torch.
     environment: dict[str, str] = field(default_factory=dict)
+    # `advisor profile`: the run the findings' runtime evidence comes from; None for a plain scan.
+    profile: ProfileRun | None = None
 
     def sort(self) -> None:
         self.findings.sort(key=lambda f: (f.path, f.cell or 0, f.span.line, f.span.column, f.code))

@@ -9,6 +9,11 @@ is right; `precision_misses.tsv` (project, path, line, code, status open/fixed, 
 should have reported and did not, and whether a later change made it report it. A finding without a label is printed so the table can never silently drift from
 the code; a label whose finding is gone is printed as a fixed false alarm or a lost true finding.
 `--strict` exits 1 on unlabeled findings or lost true findings.
+
+Recall mode (`--expected FILE`): the file lists what the core rules SHOULD report on the corpus (project,
+path, line, code, reason), written by reading every file before the rules were changed. A finding of a
+labelled rule that matches a row is found; one that matches no row is a false alarm; a row that no finding
+matches is a miss. The table gives recall and precision per rule, then every miss and false alarm.
 """
 
 from __future__ import annotations
@@ -110,6 +115,76 @@ def markdown(rows: list[RuleRow]) -> str:
     return "\n".join(out) + "\n"
 
 
+@dataclass(frozen=True)
+class RecallRow:
+    code: str
+    expected: int
+    found: int
+    findings: int
+    false: int
+
+    @property
+    def recall(self) -> float | None:
+        return self.found / self.expected if self.expected else None
+
+    @property
+    def precision(self) -> float | None:
+        return (self.findings - self.false) / self.findings if self.findings else None
+
+
+def read_expected(path: Path) -> set[Key]:
+    return {(r["project"], r["path"], int(r["line"]), r["code"]) for r in read_tsv(path)}
+
+
+def recall_table(findings: list[Key], expected: set[Key], codes: set[str]) -> list[RecallRow]:
+    """Per rule in `codes`: labels, labels found, findings and findings matching no label."""
+    found = set(findings)
+    rows = []
+    for code in sorted(codes):
+        exp = {k for k in expected if k[3] == code}
+        mine = [k for k in findings if k[3] == code]
+        rows.append(RecallRow(code, len(exp), len(exp & found), len(mine), sum(k not in exp for k in mine)))
+    return rows
+
+
+def _ratio(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def recall_markdown(rows: list[RecallRow]) -> str:
+    out = ["| rule | labels | found | missed | findings | false | recall | precision |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    total = RecallRow("**all**", *(sum(getattr(r, f) for r in rows) for f in ("expected", "found", "findings", "false")))
+    for r in [*rows, total]:
+        out.append(
+            f"| {r.code} | {r.expected} | {r.found} | {r.expected - r.found} | {r.findings} | {r.false} "
+            f"| {_ratio(r.recall)} | {_ratio(r.precision)} |"
+        )
+    return "\n".join(out) + "\n"
+
+
+CORE = frozenset({"ADV101", "ADV102", "ADV103", "ADV201", "ADV202", "ADV203", "ADV204", "ADV301", "ADV302", "ADV401"})
+
+
+def recall_main(args: argparse.Namespace) -> int:
+    findings, errors = scan(args.corpus)
+    expected = read_expected(args.expected)
+    rows = recall_table(findings, expected, set(CORE))
+    text = recall_markdown(rows)
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text, encoding="utf-8")
+    found = set(findings)
+    for k in sorted(expected - found):
+        print(f"MISSED {k[0]}/{k[1]}:{k[2]} {k[3]}")
+    for k in sorted({k for k in findings if k[3] in CORE and k not in expected}):
+        print(f"FALSE {k[0]}/{k[1]}:{k[2]} {k[3]}")
+    for k in sorted({k for k in findings if k[3] not in CORE}):
+        print(f"OTHER RULE {k[0]}/{k[1]}:{k[2]} {k[3]}")
+    for e in errors:
+        print(f"NOT ANALYSED {e}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("corpus", type=Path)
@@ -117,7 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--misses", type=Path, default=HERE / "precision_misses.tsv")
     ap.add_argument("--markdown", type=Path, help="also write the table to this file")
     ap.add_argument("--strict", action="store_true", help="exit 1 on unlabeled findings or lost true findings")
+    ap.add_argument("--expected", type=Path, help="recall mode: what the core rules should report (see above)")
     args = ap.parse_args(argv)
+    if args.expected:
+        return recall_main(args)
 
     findings, errors = scan(args.corpus)
     labels = read_labels(args.labels)

@@ -45,16 +45,23 @@ def test_missing_path(run_cli, tree):
     _check(run_cli, tree, "nope.py", "no such file or directory")
 
 
-def test_directory_named_like_a_python_file(run_cli, tree):
-    (tree / "pkg.py").mkdir()
-    _check(run_cli, tree, "pkg.py", "is a directory named like a Python file")
+def test_directory_named_like_a_python_file_is_scanned_as_a_folder(run_cli, tree):
+    # `llama2.py/` is a project folder, not a broken file: its files are scanned, as Ruff does
+    (tree / "llama2.py").mkdir()
+    (tree / "llama2.py" / "run.py").write_text(MATMUL)
+    proc = run_cli("scan", "llama2.py", cwd=tree)
+    assert proc.returncode == 1, proc.stderr
+    assert "run.py:2:12: ADV401" in proc.stdout and not proc.stderr.strip()
 
 
 def test_directory_named_like_a_python_file_found_while_walking(run_cli, tree):
     (tree / "sub" / "odd.py").mkdir(parents=True)
+    (tree / "sub" / "odd.py" / "inner.py").write_text(MATMUL)
+    (tree / "sub" / "empty.ipynb").mkdir()
     proc = run_cli("scan", ".", cwd=tree)
-    assert proc.returncode == 2
-    assert "odd.py: error: is a directory named like a Python file" in proc.stderr
+    assert proc.returncode == 1, proc.stderr
+    assert "inner.py:2:12: ADV401" in proc.stdout and "good.py:2:12: ADV401" in proc.stdout
+    assert "error" not in proc.stderr
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can read any file")

@@ -8,7 +8,7 @@ the message, since cell lines are not lines of the .ipynb file.
 
 from __future__ import annotations
 
-from advisor.report.text import verification_lines
+from advisor.report.text import describe_runtime, verification_lines
 from advisor.types import Finding, ScanResult, Severity
 
 COMMANDS = {Severity.WARNING: "warning", Severity.INFO: "notice"}
@@ -30,6 +30,8 @@ def _command(name: str, properties: dict[str, object], message: str) -> str:
 def annotation(f: Finding) -> str:
     properties: dict[str, object] = {"file": f.path}
     lines = [f"{f.message}", f"fix: {f.suggestion}", *(line for v in f.verifications for line in verification_lines(v))]
+    if f.runtime is not None:
+        lines.append(describe_runtime(f.runtime))
     if f.cell is None:
         properties.update(line=f.span.line, col=f.span.column, endLine=f.span.end_line)
         if f.span.end_line == f.span.line:

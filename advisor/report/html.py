@@ -15,8 +15,8 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from advisor import __version__
-from advisor.report.text import describe_instructions, describe_verification, format_ratio, format_seconds, location
-from advisor.types import Finding, ScanResult, Severity, Verification
+from advisor.report.text import describe_instructions, describe_runtime, describe_verification, format_ratio, format_seconds, location, step_parts
+from advisor.types import Finding, ProfileLoop, ScanResult, Severity, Verification
 
 CHART_WIDTH = 220  # px of the longest bar
 SEVERITY_ORDER = {Severity.WARNING.value: 0, Severity.INFO.value: 1}
@@ -34,11 +34,42 @@ class Row:
 
 @dataclass(frozen=True)
 class Bar:
-    """One bar of the inline SVG chart, its width already scaled to the longest bar."""
+    """One bar of the inline SVG chart, its width already scaled to the longest bar; `low`/`high` are
+    the ends of its interval whisker in the same pixels (None: no interval to draw)."""
 
     label: str
     width: int
     text: str
+    low: int | None = None
+    high: int | None = None
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One part of one step in the per-step breakdown chart, already placed in pixels."""
+
+    x: int
+    width: int
+    part: str
+    title: str
+
+
+@dataclass(frozen=True)
+class StepRow:
+    label: str
+    segments: list[Segment]
+    total: str
+
+
+@dataclass
+class LoopView:
+    """One profiled loop: its facts and the stacked per-step chart."""
+
+    site: str
+    facts: list[tuple[str, str]]
+    rows: list[StepRow]
+    shown: int
+    total: int
 
 
 @dataclass
@@ -103,11 +134,20 @@ def _equivalence(v: Verification) -> str:
     return {True: "same results (checked before timing)", False: "different results: no gain claimed", None: "not checked"}[v.equivalent]
 
 
-def _bars(values: list[tuple[str, float, str]]) -> list[Bar]:
-    top = max((val for _, val, _ in values), default=0.0)
+def _bars(values: list[tuple[str, float, str]], spreads: list[float] | None = None) -> list[Bar]:
+    """Bars scaled to the longest; with `spreads`, each bar's whisker spans median ± spread / 2."""
+    halves = [s / 2 for s in spreads] if spreads else [0.0] * len(values)
+    top = max((val + half for (_, val, _), half in zip(values, halves)), default=0.0)
     if top <= 0:
         return []
-    return [Bar(label, max(2, round(CHART_WIDTH * val / top)), text) for label, val, text in values]
+
+    def px(x: float) -> int:
+        return round(CHART_WIDTH * x / top)
+
+    return [
+        Bar(label, max(2, px(val)), text, *((px(max(0.0, val - half)), px(val + half)) if spreads else (None, None)))
+        for (label, val, text), half in zip(values, halves)
+    ]
 
 
 def _side_labels(v: Verification) -> tuple[str, str]:
@@ -127,8 +167,11 @@ def verification_view(v: Verification) -> VerificationView:
         facts.insert(1, ("after", f"median {format_seconds(v.after.median_s)}, IQR {format_seconds(v.after.iqr_s)}, {v.after.runs} runs"))
         if v.speedup is not None:
             facts.insert(2, ("speed-up", f"{format_ratio(v.speedup)} (interval {format_ratio(v.speedup_low)}–{format_ratio(v.speedup_high)})"))
-        view.bars = _bars([("before", v.before.median_s, format_seconds(v.before.median_s)), ("after", v.after.median_s, format_seconds(v.after.median_s))])
-        view.chart_title = "median time per call (shorter is faster)"
+        view.bars = _bars(
+            [("before", v.before.median_s, format_seconds(v.before.median_s)), ("after", v.after.median_s, format_seconds(v.after.median_s))],
+            [v.before.iqr_s, v.after.iqr_s],
+        )
+        view.chart_title = "median time per call, whisker: interquartile range (shorter is faster)"
     elif v.metric == "loss" and isinstance(v.extra.get("before"), dict) and isinstance(v.extra.get("after"), dict):
         b, a = v.extra["before"].get("loss_mean"), v.extra["after"].get("loss_mean")
         if isinstance(b, (int, float)) and isinstance(a, (int, float)):
@@ -160,28 +203,31 @@ def finding_view(i: int, f: Finding) -> FindingView:
     )
 
 
-def total_gain(result: ScanResult) -> dict[str, Any] | None:
-    """Each distinct measured pair counted once (many findings share one pair's result)."""
-    seen: dict[tuple[Any, ...], Verification] = {}
-    covered = 0
-    for f in result.findings:
-        measured = [v for v in f.verifications if v.status == "measured" and v.metric == "time" and v.before and v.after and v.speedup]
-        covered += bool(measured)
-        for v in measured:
-            key = (v.code, v.device, tuple(sorted(map(str, v.sizes.items()))), str(v.extra.get("user_function")), v.before.median_s)  # type: ignore[union-attr]  # `measured` kept only v.before set
-            seen[key] = v
-    if not seen:
-        return None
-    before = sum(v.before.median_s for v in seen.values() if v.before is not None)
-    after = sum(v.after.median_s for v in seen.values() if v.after is not None)
-    return {
-        "pairs": len(seen),
-        "findings": covered,
-        "before": format_seconds(before),
-        "after": format_seconds(after),
-        "saved": format_seconds(before - after),
-        "ratio": format_ratio(before / after) if after > 0 else "?",
-    }
+STEP_CHART_WIDTH = 420  # px of the longest step
+STEP_ROWS = 40  # steps drawn per loop; the rest are summarised by the facts
+
+
+def loop_view(loop: ProfileLoop) -> LoopView:
+    """Each step as one stacked bar (data, optimizer, syncs, copies, compute), scaled to the longest."""
+    steps = loop.steps[:STEP_ROWS]
+    top = max((s.total_s for s in steps), default=0.0)
+    rows = []
+    for i, step in enumerate(steps):
+        x, segments = 0.0, []
+        for part, value in step_parts(step):
+            width = STEP_CHART_WIDTH * value / top if top > 0 else 0.0
+            if width >= 0.5:
+                segments.append(Segment(round(x), max(1, round(width)), part, f"{part} {format_seconds(value)}"))
+            x += width
+        rows.append(StepRow(f"step {i + 1}", segments, format_seconds(step.total_s)))
+    return LoopView(loop.site, list(loop.facts), rows, len(steps), len(loop.steps))
+
+
+def share_width(f: Finding) -> int:
+    """Pixels of the estimated-share bar of a finding's runtime evidence (0: none to draw)."""
+    if f.runtime is None or f.runtime.share is None:
+        return 0
+    return max(1, round(CHART_WIDTH * f.runtime.share))
 
 
 def rule_summary(result: ScanResult) -> list[dict[str, Any]]:
@@ -218,6 +264,7 @@ def _template() -> Any:
     package = resources.files("advisor.report")
     env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     env.filters["ticks"] = ticks
+    env.globals.update(describe_runtime=describe_runtime, share_width=share_width)
     template = env.from_string((package / "report.html.j2").read_text(encoding="utf-8"))
     return template, (package / "report.css").read_text(encoding="utf-8"), (package / "report.js").read_text(encoding="utf-8")
 
@@ -234,7 +281,9 @@ def context(result: ScanResult) -> dict[str, Any]:
         "by_rule": rule_summary(result),
         "by_file": sorted(files.items(), key=lambda kv: (-kv[1], kv[0])),
         "by_severity": sorted(severities.items(), key=lambda kv: SEVERITY_ORDER.get(kv[0], 9)),
-        "total_gain": total_gain(result),
+        "profile": result.profile,
+        "loops": [loop_view(loop) for loop in result.profile.loops] if result.profile else [],
+        "step_chart_width": STEP_CHART_WIDTH,
         "environment": result.environment,
         "chart_width": CHART_WIDTH,
     }

@@ -24,6 +24,7 @@ def as_dict(result: ScanResult) -> dict[str, Any]:
         "errors": [e.to_dict() for e in result.errors],
         "files_scanned": result.files_scanned,
         "lines_scanned": result.lines_scanned,
+        **({"profile": result.profile.to_dict()} if result.profile is not None else {}),
     }
 
 

@@ -18,7 +18,7 @@ from advisor.excerpt import excerpt, split_lines
 from advisor.report import shape
 from advisor.report.json_report import SCHEMA_VERSION
 from advisor.source import SourceError, decode
-from advisor.types import FileError, Finding, ScanResult
+from advisor.types import FileError, Finding, ProfileRun, ScanResult
 
 
 class ReportInputError(Exception):
@@ -63,6 +63,7 @@ def result_from_dict(data: Any, origin: str = "<json>", source_root: Path | None
         shape.run(data)
         findings = [Finding.from_dict(f) for f in data["findings"]]
         errors = [FileError.from_dict(e) for e in data.get("errors", [])]
+        profile = ProfileRun.from_dict(data["profile"]) if data.get("profile") else None
     except (KeyError, TypeError, ValueError) as exc:
         why = str(exc) if isinstance(exc, shape.ShapeError) else f"{type(exc).__name__}: {exc}"
         raise ReportInputError(f"{origin}: a finding or error is malformed ({why}) — {HINT}") from None
@@ -72,6 +73,7 @@ def result_from_dict(data: Any, origin: str = "<json>", source_root: Path | None
         files_scanned=int(data.get("files_scanned", 0)),
         lines_scanned=int(data.get("lines_scanned", 0)),
         environment={str(k): str(v) for k, v in (data.get("environment") or {}).items()},
+        profile=profile,
     )
     return result
 

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from advisor import __version__
-from advisor.report.text import verification_lines
+from advisor.report.text import describe_runtime, verification_lines
 from advisor.rule import Rule, rules_by_code
 from advisor.types import Finding, ScanResult, Severity
 
@@ -93,6 +93,8 @@ def _fingerprint(f: Finding) -> str:
 def _message(f: Finding) -> str:
     lines = [f.message + ".", f"Fix: {f.suggestion}."]
     lines += [line for v in f.verifications for line in verification_lines(v)]
+    if f.runtime is not None:
+        lines.append(describe_runtime(f.runtime) + ".")
     if f.cell is not None:
         lines.insert(0, f"Notebook cell {f.cell + 1}:")
     return "\n".join(lines)
@@ -113,6 +115,8 @@ def _result(f: Finding, rule_index: dict[str, int]) -> dict[str, Any]:
         counted = [v.instructions for v in f.verifications if v.instructions and v.instructions.get("before") is not None]
         if counted:
             properties["instructions"] = counted[0]
+    if f.runtime is not None:
+        properties["runtime"] = f.runtime.to_dict()
     result: dict[str, Any] = {
         "ruleId": f.code,
         "ruleIndex": rule_index[f.code],
@@ -164,7 +168,11 @@ def as_dict(result: ScanResult) -> dict[str, Any]:
         "columnKind": "unicodeCodePoints",
         "invocations": [{"executionSuccessful": not result.errors, "toolExecutionNotifications": notifications}],
         "results": [_result(f, rule_index) for f in result.findings],
-        "properties": {"environment": result.environment, "filesScanned": result.files_scanned},
+        "properties": {
+            "environment": result.environment,
+            "filesScanned": result.files_scanned,
+            **({"profile": result.profile.to_dict()} if result.profile is not None else {}),
+        },
     }
     return {"version": "2.1.0", "runs": [run]}
 

@@ -204,6 +204,48 @@ def finding(v: Any, where: str) -> None:
     )
     for i, item in enumerate(array(v.get("verifications", []), f"{where}.verifications")):
         verification(item, f"{where}.verifications[{i}]")
+    runtime(v.get("runtime"), f"{where}.runtime")
+
+
+RUNTIME_STATUSES = ("confirmed", "minor", "not-observed", "cannot-observe", "runtime-only")
+
+
+def runtime(v: Any, where: str) -> None:
+    """`advisor profile`'s evidence on one finding."""
+    if obj(v, where, optional=True):
+        _fields(
+            v, where,
+            {"status": lambda x, w: string(x, w, choices=RUNTIME_STATUSES), "detail": string, "device": string,
+             "per_step": lambda x, w: number(x, w, optional=True, low=0), "share": lambda x, w: number(x, w, optional=True, low=0)},
+            ("status",),
+        )
+
+
+def profile(v: Any, where: str) -> None:
+    """`advisor profile`'s run summary: its loops, their steps and facts, the matcher's lines, notes."""
+    if not obj(v, where, optional=True):
+        return
+    _fields(
+        v, where,
+        {"script": string, "device": string, "device_name": string, "torch": string, "ended": string,
+         "elapsed_s": lambda x, w: number(x, w, low=0), "total_steps": lambda x, w: integer(x, w, high=2**63)},
+        ("script",),
+    )
+    for key in ("args", "patterns", "notes"):
+        for i, item in enumerate(array(v.get(key, []), f"{where}.{key}")):
+            string(item, f"{where}.{key}[{i}]")
+    for i, loop in enumerate(array(v.get("loops", []), f"{where}.loops")):
+        at = f"{where}.loops[{i}]"
+        obj(loop, at)
+        _fields(loop, at, {"site": string, "kind": lambda x, w: string(x, w, choices=("steps", "time"))}, ("site", "kind"))
+        for j, fact in enumerate(array(loop.get("facts", []), f"{at}.facts")):
+            if not (isinstance(fact, list) and len(fact) == 2 and all(isinstance(x, str) for x in fact)):
+                raise _fail(f"{at}.facts[{j}]", "a [label, value] pair of strings", fact)
+        for j, step in enumerate(array(loop.get("steps", []), f"{at}.steps")):
+            obj(step, f"{at}.steps[{j}]")
+            seconds = lambda x, w: number(x, w, low=0)  # noqa: E731
+            _fields(step, f"{at}.steps[{j}]", {k: seconds for k in ("total_s", "data_s", "optimizer_s", "sync_s", "copy_s")}
+                    | {"samples": lambda x, w: None if x is None else integer(x, w, high=2**63)}, ("total_s", "data_s", "optimizer_s", "sync_s", "copy_s"))
 
 
 def run(data: Any) -> None:
@@ -219,6 +261,7 @@ def run(data: Any) -> None:
     for key in ("files_scanned", "lines_scanned"):
         if key in data:
             integer(data[key], key, high=2**63)
+    profile(data.get("profile"), "profile")
     if obj(data.get("environment"), "environment", optional=True):
         for key, value in data["environment"].items():
             if not isinstance(value, (str, int, float)) or isinstance(value, bool):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from advisor.types import Finding, ScanResult, Verification
+from advisor.types import Finding, ProfileLoop, ProfileRun, ProfileStep, RuntimeEvidence, ScanResult, Verification
 
 
 def location(f: Finding) -> str:
@@ -75,6 +75,52 @@ def format_seconds(s: float) -> str:
     return f"{s:g} s"
 
 
+RUNTIME_LABELS = {
+    "confirmed": "confirmed at runtime",
+    "minor": "seen at runtime, minor",
+    "not-observed": "not observed in this run",
+    "cannot-observe": "cannot be observed on {device}",
+    "runtime-only": "found at runtime only (the scan did not report it)",
+}
+
+SUMMARY_LABELS = {"confirmed": "confirmed", "minor": "minor", "not-observed": "not observed", "cannot-observe": "not observable here", "runtime-only": "runtime-only"}
+
+
+def describe_runtime(ev: RuntimeEvidence) -> str:
+    """The one line `advisor profile` adds to a finding."""
+    label = RUNTIME_LABELS.get(ev.status, ev.status).format(device=ev.device or "this device")
+    return f"{label}: {ev.detail}" if ev.detail else label
+
+
+def step_parts(step: ProfileStep) -> list[tuple[str, float]]:
+    """The parts of a step the breakdown shows, in the order charts stack them."""
+    return [("data", step.data_s), ("optimizer", step.optimizer_s), ("syncs", step.sync_s), ("copies", step.copy_s), ("compute", step.compute_s)]
+
+
+def median_step(loop: ProfileLoop) -> ProfileStep | None:
+    """The step whose total is the median one: a real step, so its parts add up."""
+    if not loop.steps:
+        return None
+    ordered = sorted(loop.steps, key=lambda s: s.total_s)
+    return ordered[len(ordered) // 2]
+
+
+def profile_lines(run: ProfileRun) -> list[str]:
+    """The run summary the text output ends with."""
+    where = f"{run.device}{f' ({run.device_name})' if run.device_name else ''}"
+    lines = [f"Profile of {run.script} on {where}, torch {run.torch}: {run.total_steps} optimizer steps in {run.elapsed_s:.1f} s; stopped: {run.ended}"]
+    for loop in run.loops:
+        lines.append(f"  loop at {loop.site}")
+        lines.extend(f"    {k}: {v}" for k, v in loop.facts)
+        step = median_step(loop)
+        if step is not None:
+            parts = ", ".join(f"{name} {format_seconds(value)}" for name, value in step_parts(step))
+            lines.append(f"    median step {format_seconds(step.total_s)}: {parts}")
+    lines.extend(f"  torch's pattern matcher: {p}" for p in run.patterns)
+    lines.extend(f"  note: {n}" for n in run.notes)
+    return lines
+
+
 def render(result: ScanResult, *, statistics: bool = False, quiet: bool = False, **_: object) -> str:
     lines: list[str] = []
     for f in result.findings:
@@ -83,8 +129,12 @@ def render(result: ScanResult, *, statistics: bool = False, quiet: bool = False,
             lines.append(f"  fix: {f.suggestion}")
             for v in f.verifications:
                 lines.extend(f"  {line}" for line in verification_lines(v))
+            if f.runtime is not None:
+                lines.append(f"  {describe_runtime(f.runtime)}")
     if statistics:
         lines.extend(render_statistics(result))
+    if result.profile is not None and not quiet:
+        lines.extend(profile_lines(result.profile))
     if not quiet:
         lines.append(summary(result))
     return "\n".join(lines) + "\n" if lines else ""
@@ -110,4 +160,9 @@ def summary(result: ScanResult) -> str:
         parts.append(f"{unsafe} more with --unsafe-fixes")
     if result.errors:
         parts.append(f"{len(result.errors)} file{'s' if len(result.errors) != 1 else ''} could not be analysed")
+    if result.profile is not None:
+        counts = Counter(f.runtime.status for f in result.findings if f.runtime is not None)
+        shown = [f"{counts[k]} {SUMMARY_LABELS[k]}" for k in SUMMARY_LABELS if counts[k]]
+        if shown:
+            parts.append("runtime: " + ", ".join(shown))
     return "; ".join(parts) + "."

@@ -8,6 +8,7 @@ from typing import Any, Callable
 import libcst as cst
 
 from advisor.context import dotted_name, int_value, positional
+from advisor.matvec import accumulated_matvec, row_dot, scalar_autograd
 from advisor.fixes import AddImport, DeleteLine, FixPlan, Op, Replace, ReplaceStatement, guarded, node_code
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
@@ -21,7 +22,9 @@ OPERATOR_METHODS = frozenset({"__mul__", "__rmul__", "__imul__", "__matmul__", "
 # A product of two subscripts (`a[i][k] * b[k][j]`, `A[i, k]*B[k, j]`) or a zip of rows and columns.
 # Suggestion for the layouts where one operand is read transposed (`X[i][k] * X[j][k]` is `X @ X.T`).
 TRANSPOSED = "one operand is read transposed: use `np.asarray(A) @ np.asarray(B).T` (or `A.T @ B`, as the indices say)"
-_SHAPE = re.compile(r"\]\s*\*\s*[\w.]+\s*\[|\bzip\(")
+_SHAPE = re.compile(r"\]\s*\*\s*[\w.]+\s*\[|\bzip\(|\+=\s*[\w.]+\s*\*\s*[\w.]+\[")
+MATVEC = "Replace this Python-loop matrix-vector product with `W @ x` (NumPy): one BLAS call instead of a multiply-add per element"
+MATVEC_FIX = "use `np.asarray(W) @ np.asarray(x)`, and keep the weights as arrays: converting lists on every call costs most of the gain"
 
 
 def _subscript_indices(node: cst.BaseExpression) -> tuple[str, tuple[str, ...]] | None:
@@ -147,9 +150,12 @@ class PythonMatmul(Rule):
         pkq = matmul_product(product)
         transposed = pkq is None
         pkq = pkq or transposed_product(product)
-        if pkq is None:
-            return
         binders = self._binders(node)
+        if pkq is None:
+            outer = accumulated_matvec(self.ctx, node, product, binders)
+            if outer is not None and not scalar_autograd(self.ctx):
+                self._report(outer, confidence=Confidence.MEDIUM, message=MATVEC, suggestion=MATVEC_FIX)
+            return
         p, k, q = pkq
         if all(name in binders for name in pkq) and isinstance(binders[k], cst.For):
             outer = self._outermost(binders, pkq)
@@ -173,11 +179,22 @@ class PythonMatmul(Rule):
                 outer = self._outermost(binders, (p, q)) or node
                 self._report(outer, fix=None if transposed else lambda: self._index_fix(outer, node, gen.elt, (p, q)), suggestion=TRANSPOSED if transposed else None)
             return
+        # sum(q[j] * k[j] for j in ...) once per row k of an outer iteration: K @ q
+        per_row = row_dot(self.ctx, gen, binders)
+        if per_row is not None:
+            if not scalar_autograd(self.ctx):
+                self._report(per_row, confidence=Confidence.MEDIUM, message=MATVEC, suggestion=MATVEC_FIX)
+            return
         # sum(x * y for x, y in zip(row, col)) with row, col drawn from two enclosing iterations
         row_col = self._zip_dot(gen)
         if row_col is None:
             return
         row, col = row_col
+        if (row in binders) != (col in binders):  # one vector against every row: a matrix-vector product
+            if not scalar_autograd(self.ctx):
+                bound = row if row in binders else col
+                self._report(self._outermost(binders, (bound,)), confidence=Confidence.MEDIUM, message=MATVEC, suggestion=MATVEC_FIX)
+            return
         if row not in binders or col not in binders:
             return
         # Two separate iterations (rows of A, columns of B); one loop yielding (r, c) pairs is not a matmul.
@@ -191,16 +208,23 @@ class PythonMatmul(Rule):
         """`[[dot(r, c) for c in cols(B)] for r in A]` where `dot` is a helper in this file whose whole body
         is `return sum(...)` of an inner product of its two parameters."""
         args = positional(node)
-        if len(args) != 2 or len(node.args) != 2 or not all(isinstance(a.value, cst.Name) for a in args):
+        if len(args) != 2 or len(node.args) != 2 or not all(isinstance(a.value, (cst.Name, cst.Call)) for a in args):
             return
         func = node.func
         name = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else None
         defs = self.ctx.functions.get(name or "", [])
         if len(defs) != 1 or not self._is_dot_function(defs[0]):
             return
-        row, col = (a.value.value for a in args)
         binders = self._binders(node)
-        if row == col or row not in binders or col not in binders:
+        row, col = (_operand(a.value, binders) for a in args)
+        if row is None or col is None or row == col:
+            return
+        if (row in binders) != (col in binders):  # `[dot(w, x) for w in W]`: W @ x
+            if not scalar_autograd(self.ctx):
+                bound = row if row in binders else col
+                self._report(self._outermost(binders, (bound,)), confidence=Confidence.MEDIUM, message=MATVEC, suggestion=MATVEC_FIX)
+            return
+        if row not in binders or col not in binders:
             return
         if not all(isinstance(binders[n], COMPREHENSIONS + (cst.For,)) for n in (row, col)):
             return
@@ -396,12 +420,14 @@ class PythonMatmul(Rule):
         confidence: Confidence = Confidence.HIGH,
         fix: Callable[[], FixPlan | None] | None = None,
         suggestion: str | None = None,
+        message: str | None = None,
     ) -> None:
         """Report unless only tiny literal matrices reach this code; the fix is built only for a report.
-        A product read transposed is tagged so that the verifier does not compare it with `A @ B`."""
+        A product read transposed is tagged so that the verifier does not compare it with `A @ B`, and a
+        matrix-vector product so that it is compared with `W @ x`."""
         if not self._only_tiny_matrices(node):
-            tags = ("transposed",) if suggestion == TRANSPOSED else ()
-            self.report(node, confidence=confidence, fix=fix() if fix is not None else None, suggestion=suggestion, tags=tags)
+            tags = ("transposed",) if suggestion == TRANSPOSED else ("matvec",) if message == MATVEC else ()
+            self.report(node, message, confidence=confidence, fix=fix() if fix is not None else None, suggestion=suggestion, tags=tags)
 
     def _only_tiny_matrices(self, node: cst.CSTNode) -> bool:
         """Every caller in this file passes small literal matrices (2x2 recurrences, rotations): a BLAS
@@ -487,6 +513,16 @@ class PythonMatmul(Rule):
             if all(candidate is other or any(a is candidate for a in self.ctx.ancestors(other)) for other in nodes):
                 return candidate
         return nodes[0]
+
+
+def _operand(value: cst.BaseExpression, binders: dict[str, cst.CSTNode]) -> str | None:
+    """A dot helper's argument: a name, or a column helper (`get_column(B, j)`) named by its iteration."""
+    if isinstance(value, cst.Name):
+        return value.value
+    if isinstance(value, cst.Call):
+        loops = [a.value.value for a in value.args if isinstance(a.value, cst.Name) and a.value.value in binders]
+        return loops[0] if len(loops) == 1 else None
+    return None
 
 
 def _indexed_dot(gen: cst.GeneratorExp | cst.ListComp) -> tuple[str, str] | None:

@@ -9,6 +9,7 @@ import libcst as cst
 from advisor.context import FileContext, callee_name, dotted_name, int_value, names_in, positional, target_names, walk
 from advisor.rule import Rule, RuleDocs
 from advisor.rules._training import loader_loops, step_every_iteration, steps_optimizer
+from advisor.types import Confidence
 from advisor.verify.sizes import Literals, matrices, nearest
 
 # Producers whose items are batches or plain indices, not samples (and `torch.load`, which may hold either).
@@ -36,7 +37,7 @@ class PerSampleTraining(Rule):
         "vectorised calls."
     )
     suggestion = "build `DataLoader(TensorDataset(X, y), batch_size=64, shuffle=True)` and loop over its batches (retune the learning rate for the batch size)"
-    triggers = ("backward(",)
+    triggers = ("backward(", "backprop", ".dot(")
     docs = RuleDocs(
         what="Finds a training loop that steps once per sample: it iterates a dataset, a tensor or array "
         "(`zip(X, y)`, `for x, y in dataset`) or an index over one (`for i in range(len(X))` with `X[i]`, "
@@ -88,6 +89,9 @@ class PerSampleTraining(Rule):
 
     def visit_For(self, node: cst.For) -> None:
         if step_every_iteration(self.ctx, node) != "always" or not steps_optimizer(self.ctx, node):
+            evidence = numpy_per_sample(self.ctx, node)
+            if evidence is not None:
+                self.report(node, f"Train on mini-batches instead of one sample at a time: {evidence}", confidence=Confidence.MEDIUM)
             return
         if self._loader_loops is None:
             self._loader_loops = loader_loops(self.ctx)
@@ -190,6 +194,74 @@ class PerSampleTraining(Rule):
                 if isinstance(first, cst.Index) and isinstance(first.value, cst.Name) and first.value.value == "None":
                     return True
         return False
+
+def numpy_per_sample(ctx: FileContext, loop: cst.For) -> str | None:
+    """A NumPy (or pure Python) network trained one sample at a time: the loop walks paired samples
+    (`zip(images, labels)`, `for x, y in mini_batch`) and each iteration runs backprop, either through a
+    function named for it or by updating, in place, a weight matrix it multiplies by."""
+    if not any(v == "numpy" or v.startswith("numpy.") for v in ctx.imports.values()) or ctx.in_test_function(loop):
+        return None
+    targets = target_names(loop.target)
+    if len(targets) < 2 or any(_batch_named(t) for t in targets):
+        return None
+    iterable = _unwrap(loop.iter, "enumerate")
+    if callee_name(iterable) == "zip":
+        sources = [dotted_name(a.value) for a in positional(iterable)]
+        if len(sources) < 2 or any(s is None or _batch_named(s) for s in sources):
+            return None
+    elif not (isinstance(iterable, cst.Name) and "batch" in iterable.value.lower()):
+        return None  # `for x, y in mini_batch`: a mini-batch walked sample by sample
+    shown = cst.Module([]).code_for_node(loop.iter)
+    if _runs_backprop(ctx, loop):
+        return f"each item of `{shown}` gets its own forward and backward pass; stack them into one matrix and run both once per mini-batch"
+    return None
+
+
+def _runs_backprop(ctx: FileContext, scope: cst.CSTNode) -> bool:
+    """`scope` calls something named backprop / backward (not a tensor's `.backward()`), or updates a matrix
+    it multiplies by (`w -= lr * np.outer(x, delta)`), itself or through functions of this file it calls
+    (the product may sit in the helper, the update in the loop: names are compared by their last part)."""
+    from advisor.callgraph import call_graph  # the call graph is only needed for NumPy training loops
+
+    graph = call_graph(ctx)
+    multiplied: set[str] = set()
+    updated: set[str] = set()
+    todo: list[tuple[cst.CSTNode, int]] = [(scope, 0)]
+    seen: set[int] = set()
+    while todo:
+        node_scope, depth = todo.pop()
+        if id(node_scope) in seen:
+            continue
+        seen.add(id(node_scope))
+        for node in walk(node_scope):
+            if isinstance(node, cst.Call):
+                name = callee_name(node) or ""
+                if ("backprop" in name.lower() or name in ("backward", "backward_pass")) and not ctx.uses_framework():
+                    return True
+                if name in ("dot", "matmul", "outer"):
+                    operands = [a.value for a in positional(node)]
+                    if isinstance(node.func, cst.Attribute):
+                        operands.append(node.func.value)
+                    multiplied.update(_last(d) for d in map(dotted_name, operands) if d)
+                if depth < 2:
+                    todo.extend((f, depth + 1) for f in graph.targets(node))
+            elif isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.MatrixMultiply):
+                multiplied.update(_last(d) for d in (dotted_name(node.left), dotted_name(node.right)) if d)
+            elif isinstance(node, cst.AugAssign) and isinstance(node.operator, (cst.SubtractAssign, cst.AddAssign)):
+                d = dotted_name(node.target)
+                if d:
+                    updated.add(_last(d))
+            elif isinstance(node, cst.Assign):
+                for t in node.targets:
+                    d = dotted_name(t.target)
+                    if d and d in names_in(node.value):
+                        updated.add(_last(d))
+    return bool(multiplied & updated)
+
+
+def _last(dotted: str) -> str:
+    return dotted.rsplit(".", 1)[-1]
+
 
 def _unwrap(expr: cst.BaseExpression, *wrappers: str) -> cst.BaseExpression:
     """`enumerate(zip(X, y))` → `zip(X, y)`."""

@@ -95,6 +95,8 @@ class HostSyncEveryStep(Rule):
 
     def visit_FormattedStringExpression(self, node: cst.FormattedStringExpression) -> None:
         name = dotted_name(node.expression)
+        if name is not None and name.endswith(".data"):
+            name = name[: -len(".data")]  # `{loss.data}`: the legacy accessor is the same CUDA tensor
         if name is not None and name in self.tensor_names():
             self._report_if_per_step(
                 node,

@@ -6,20 +6,13 @@ from typing import Any
 
 import libcst as cst
 
-from advisor.context import FileContext, has_star_args, keyword, move_target, positional
+from advisor.callgraph import call_graph
+from advisor.context import FileContext, call_attr, dotted_name, has_star_args, keyword, move_target, positional, walk
+from advisor.host_tensors import SAME_TENSOR, SHAPE_FACTORIES, Origin, alias_on_device, factory_origin, preceding_binding, unwrap_variable
 from advisor.fixes import FixPlan, Replace, guarded, node_code, with_keyword
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 from advisor.verify.sizes import Literals, nearest
-
-# Factories that build a tensor from a shape: with `device=` they allocate straight on the device.
-SHAPE_FACTORIES = frozenset(
-    "torch.zeros torch.ones torch.full torch.empty torch.rand torch.randn torch.randint torch.randperm "
-    "torch.arange torch.linspace torch.logspace torch.eye torch.tril_indices torch.triu_indices".split()
-)
-
-# Factories that copy Python/NumPy data: `device=` saves the intermediate host tensor, not the copy.
-DATA_FACTORIES = frozenset({"torch.tensor", "torch.as_tensor"})
 
 # Drawing random numbers on the device uses the device's generator: same distribution, other values.
 RANDOM_FACTORIES = frozenset({"torch.rand", "torch.randn", "torch.randint", "torch.randperm"})
@@ -34,7 +27,7 @@ class HostTensorThenMove(Rule):
         "a host-to-device transfer per call, where `device=` allocates it directly on the device."
     )
     suggestion = "pass `device=` to the factory, e.g. `torch.zeros(n, device=device)`"
-    triggers = (".to(", ".cuda(")
+    triggers = (".to(", ".cuda(", "cuda.FloatTensor", "cuda.LongTensor", "cuda.DoubleTensor", "cuda.HalfTensor")
     fix_safe = True
     fix_title = "create the tensor with `device=`"
     docs = RuleDocs(
@@ -77,34 +70,98 @@ class HostTensorThenMove(Rule):
         return {"n": total}
 
     def visit_Call(self, node: cst.Call) -> None:
-        if not isinstance(node.func, cst.Attribute) or node.func.attr.value not in ("to", "cuda"):
+        moved = self._moved(node)
+        if moved is None:
             return
-        factory: cst.BaseExpression | None = _unwrap_variable(self.ctx, node.func.value)
-        if isinstance(factory, cst.Name):
-            factory = self._factory_bound_to(factory, node)  # `h = torch.zeros(n)` ... `h = h.cuda()`
-        if factory is None:
+        expr, move, device = moved
+        origin = factory_origin(self.ctx, expr)
+        if origin is None and isinstance(unwrap_variable(self.ctx, expr), cst.Name):
+            origin = self._origin_of_name(unwrap_variable(self.ctx, expr), node)  # type: ignore[arg-type]
+        if origin is None:
             return
-        q = self.ctx.call_qualname(factory)
-        if q not in SHAPE_FACTORIES and q not in DATA_FACTORIES:
-            return
-        assert isinstance(factory, cst.Call)
+        factory, q = origin.factory, origin.qualname
         if keyword(factory, "device") is not None or has_star_args(factory):
             return
-        if move_target(self.ctx, node) != "device" or len(positional(node)) > 1 or keyword(node, "dtype"):
-            return  # `.to(device, dtype)` or non-device targets: leave them alone
+        via = None
         repeated = self._repeats(node)
         if repeated is None:
-            return
-        confidence = repeated if q in SHAPE_FACTORIES else Confidence.MEDIUM
-        short = q.rsplit(".", 1)[-1]
-        device = '"cuda"' if node.func.attr.value == "cuda" else node_code((keyword(node, "device") or positional(node)[0]).value)
+            rep = call_graph(self.ctx).repeat_of(node)
+            if rep is None:
+                return
+            repeated, via = (Confidence.HIGH if rep.training and not rep.gated else Confidence.MEDIUM), rep
+        confidence = repeated if q in SHAPE_FACTORIES or origin.suggest != origin.qualname.rsplit(".", 1)[-1] else Confidence.MEDIUM
         self.report(
             node,
-            f"Create this tensor on the device: `torch.{short}(..., device={device})` instead of `.{node.func.attr.value}()` afterwards",
+            f"Create this tensor on the device: `torch.{origin.suggest}(..., device={device})` instead of `{move}` afterwards",
             confidence=confidence,
-            suggestion=f"pass `device={device}` to `torch.{short}` and drop the `.{node.func.attr.value}(...)`",
-            fix=self._with_device(node, factory, q),
+            suggestion=f"pass `device={device}` to `torch.{origin.suggest}` and drop the `{move}`",
+            fix=self._with_device(node, factory, q) if origin.direct and move.startswith(".") else None,
+            via=via,
         )
+
+    def _moved(self, node: cst.Call) -> tuple[cst.BaseExpression, str, str] | None:
+        """(the expression moved to the device, how it is moved, the device as source text) for a `.to()` /
+        `.cuda()` call, a project helper that moves its argument, or a CUDA tensor type built from a NumPy
+        draw; None for anything else."""
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in ("to", "cuda"):
+            if move_target(self.ctx, node) != "device" or len(positional(node)) > 1 or keyword(node, "dtype"):
+                return None  # `.to(device, dtype)` or non-device targets: leave them alone
+            attr = func.attr.value
+            device = '"cuda"' if attr == "cuda" else node_code((keyword(node, "device") or positional(node)[0]).value)
+            return func.value, f".{attr}()", device
+        helper = self._mover(node)
+        if helper is not None:
+            index, attr = helper
+            args = positional(node)
+            if index < len(args):
+                device = '"cuda"' if attr == "cuda" else "device"
+                return args[index].value, f"{node_code(node.func)}(...)", device
+            return None
+        origin = factory_origin(self.ctx, node)
+        if origin is not None and origin.qualname == dotted_name(node.func) and alias_on_device(self.ctx, node):
+            return node, f"{node_code(node.func)}(...)", '"cuda"'
+        return None
+
+    def _mover(self, call: cst.Call) -> tuple[int, str] | None:
+        """A function of this file whose every `return` moves its parameter to the device
+        (`return Variable(x).cuda()` / `return x.to(device)`, maybe only under a CUDA check): the index of
+        that argument at this call site, and the move used."""
+        for target in call_graph(self.ctx).targets(call):
+            found = _moved_parameter(self.ctx, target)
+            if found is not None:
+                name, attr = found
+                params = [p.name.value for p in target.params.params]
+                if params and params[0] == "self" and isinstance(call.func, cst.Attribute):
+                    params = params[1:]
+                if name in params:
+                    return params.index(name), attr
+        return None
+
+    def _origin_of_name(self, name: cst.Name, move: cst.Call) -> Origin | None:
+        """`z = torch.randn(...)` in an earlier statement, then `z.cuda()` / `helper(z)`: the tensor was
+        built on the host. The loop-wide binding check of the plain shape comes first; then the nearest
+        earlier assignment of the same block (following `eta = eta.expand(...)` rebindings)."""
+        factory = self._factory_bound_to(name, move)
+        if factory is not None:
+            origin = factory_origin(self.ctx, factory)
+            return Origin(origin.factory, origin.qualname, origin.suggest, origin.direct) if origin else None
+        current: cst.CSTNode = move
+        for _ in range(4):
+            value = preceding_binding(self.ctx, name.value, current)
+            if value is None:
+                return None
+            origin = factory_origin(self.ctx, value)
+            if origin is not None:
+                return Origin(origin.factory, origin.qualname, origin.suggest, False)
+            base = unwrap_variable(self.ctx, value)
+            while isinstance(base, cst.Call) and call_attr(base) in SAME_TENSOR and isinstance(base.func, cst.Attribute):
+                base = base.func.value
+            if not (isinstance(base, cst.Name) and base.value == name.value):
+                return None
+            current = value
+        return None
+
 
     def _factory_bound_to(self, name: cst.Name, move: cst.Call) -> cst.Call | None:
         """The factory call `name` holds when it is moved: inside the loop around the move, every binding of
@@ -120,7 +177,7 @@ class HostTensorThenMove(Rule):
             if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in ("to", "cuda"):
                 if isinstance(value.func.value, cst.Name) and value.func.value.value == name.value:
                     continue
-            candidate = _unwrap_variable(self.ctx, value)
+            candidate = unwrap_variable(self.ctx, value)
             if factory is not None or not isinstance(candidate, cst.Call):
                 return None
             factory = candidate
@@ -162,10 +219,23 @@ class HostTensorThenMove(Rule):
             return Confidence.HIGH
         return None
 
-def _unwrap_variable(ctx: FileContext, node: cst.BaseExpression) -> cst.BaseExpression:
-    """`Variable(torch.ones(n))` is `torch.ones(n)` for placement: the legacy wrapper copies nothing."""
-    if isinstance(node, cst.Call) and ctx.qualname(node.func) == "torch.autograd.Variable":
-        args = positional(node)
-        if len(args) == 1 and len(node.args) == 1:
-            return args[0].value
-    return node
+
+def _moved_parameter(ctx: FileContext, func: cst.FunctionDef) -> tuple[str, str] | None:
+    """(parameter, "cuda" | "to") when every `return` of `func` returns that parameter moved to the device
+    (through `Variable(...)`), or the parameter itself on a CPU-only branch."""
+    moved: tuple[str, str] | None = None
+    returns = [n for n in walk(func.body) if isinstance(n, cst.Return)]
+    for ret in returns:
+        value = ret.value
+        if value is None:
+            return None
+        value = unwrap_variable(ctx, value)
+        attr = call_attr(value) if isinstance(value, cst.Call) else None
+        if attr in ("cuda", "to") and move_target(ctx, value) == "device":  # type: ignore[arg-type]
+            inner = unwrap_variable(ctx, value.func.value)  # type: ignore[union-attr]
+            if not isinstance(inner, cst.Name) or (moved is not None and moved[0] != inner.value):
+                return None
+            moved = (inner.value, attr)  # type: ignore[assignment]
+        elif not (isinstance(value, cst.Name) and (moved is None or moved[0] == value.value)):
+            return None
+    return moved

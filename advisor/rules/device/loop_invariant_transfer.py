@@ -6,7 +6,9 @@ from typing import Any
 
 import libcst as cst
 
+from advisor.callgraph import call_graph
 from advisor.context import STEP_TRIGGERS, FileContext, dotted_name, move_target
+from advisor.host_tensors import host_corpus
 from advisor.fixes import DeleteLine, FixPlan, InsertBefore, Op, Replace, fresh_name, guarded, node_code
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
@@ -86,6 +88,7 @@ class LoopInvariantTransfer(Rule):
             return
         loop = self.ctx.training_step_loop(node)
         if loop is None or self.ctx.is_conditional_within(node, loop):
+            self._corpus_slice(node, kind)
             return
         receiver = node.func.value
         dotted = dotted_name(receiver)
@@ -115,6 +118,26 @@ class LoopInvariantTransfer(Rule):
             confidence=Confidence.HIGH if confident else Confidence.MEDIUM,
             suggestion=f"move it once before the loop (`{dotted}_dev = {call}`) and use the device copy inside",
             fix=self._hoist_tensor_move(node, loop, dotted, confident),
+        )
+
+    def _corpus_slice(self, node: cst.Call, kind: str) -> None:
+        """`x = torch.stack([data[i:i + n] for i in ix]); x.to(device)` in a `get_batch()` the training loop
+        calls every step, over a tensor built once on the host: moving that tensor to the device once
+        removes a host-to-device copy per step. Its size is unknown here (it may not fit), hence LOW."""
+        if kind != "device":
+            return
+        rep = call_graph(self.ctx).repeat_of(node)
+        if self.ctx.innermost_loop(node) is not None or rep is None or not rep.training or rep.gated:
+            return
+        corpus = host_corpus(self.ctx, node.func.value, node)  # type: ignore[union-attr]
+        if corpus is None:
+            return
+        self.report(
+            node,
+            f"Move `{corpus}` to the device once before the training loop and slice it there: each step copies a slice of it from the host",
+            confidence=Confidence.LOW,
+            suggestion=f"`{corpus} = {corpus}.to(device)` once (if it fits in device memory), then index it on the device",
+            via=rep,
         )
 
     @guarded

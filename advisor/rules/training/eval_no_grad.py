@@ -6,7 +6,9 @@ import re
 
 import libcst as cst
 
-from advisor.context import dotted_name, walk
+from advisor.callgraph import Repeat, call_graph, step_gated
+from advisor.context import call_attr, dotted_name, walk
+from advisor.grad_flow import DETACHED, HOST, GradFlow
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 
@@ -18,6 +20,14 @@ GRAD_NEEDED = frozenset({"torch.autograd.grad", "torch.autograd.backward", "torc
 # the name says what it does, and `enable_grad` never matches.
 GRAD_OFF_WRAPPER = re.compile(r"(^|_)(no_grad|inference_mode)(_|$)", re.I)
 EVAL_NAME = re.compile(r"(^|_)(eval|evaluate|evaluation|valid|validate|validation|test|predict|inference|infer)(_|$)", re.I)
+# Functions whose loop produces outputs rather than training: sampling text, decoding, generating images.
+GENERATE_NAME = re.compile(r"(^|_)(generate|generation|sample|sampling|decode|translate|predict|infer|inference)(_|$)", re.I)
+MODEL_NAME = re.compile(r"(^|_)(model|net|network|decoder|encoder|generator|gen|rnn|lstm|gru|policy|actor|critic|transformer)$", re.I)
+# Methods of a model that are not a forward pass.
+NOT_FORWARD = frozenset(
+    "parameters named_parameters modules children state_dict load_state_dict train eval to cuda cpu half float "
+    "double zero_grad apply requires_grad_ register_buffer add_module buffers named_buffers save load".split()
+)
 
 
 class EvalWithoutNoGrad(Rule):
@@ -31,7 +41,7 @@ class EvalWithoutNoGrad(Rule):
         "time saved depends on the model, so measure it with `advisor verify ADV302`."
     )
     suggestion = "put the loop under `with torch.inference_mode():` (or decorate the function with `@torch.no_grad()`)"
-    triggers = (".eval(",)
+    triggers = (".eval(", ".step(", "def generate", "def sample", "def predict", "def decode", "def evaluate")
     docs = RuleDocs(
         what="Finds loops that put a model in `eval()` mode (or live in a function named like evaluate / "
         "validate / test / predict) and call it on data, with no `torch.no_grad()`, `torch.inference_mode()` "
@@ -66,13 +76,24 @@ class EvalWithoutNoGrad(Rule):
         ),
     )
 
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self._reported_loops: set[int] = set()
+        self._model_calls: dict[int, bool] = {}
+
     def visit_For(self, node: cst.For) -> None:
         self._check(node)
 
     def visit_While(self, node: cst.While) -> None:
         self._check(node)
 
+    def _uses_torch(self) -> bool:
+        """Autograd only exists in torch code: a NumPy network's `network.update(X, y)` is no forward pass."""
+        return any(v == "torch" or v.startswith("torch.") for v in self.ctx.imports.values()) or self.ctx.star_imports
+
     def _check(self, loop: cst.For | cst.While) -> None:
+        if not self._uses_torch():
+            return
         if self.ctx.loop_facts(loop).is_training_loop or self.ctx.in_test_function(loop):
             return
         outer = self.ctx.innermost_loop(loop)
@@ -85,16 +106,204 @@ class EvalWithoutNoGrad(Rule):
         evaluating = any(self._eval_called_before(m, loop, func) for m in models) or (
             func is not None and EVAL_NAME.search(func.name.value) is not None and self._eval_called_anywhere(func)
         )
+        if not evaluating:
+            evaluating = self._outputs_discarded(loop) or (
+                func is not None
+                and (GENERATE_NAME.search(func.name.value) is not None or EVAL_NAME.search(func.name.value) is not None)
+                and not self._trains_in(func)
+            )
         if not evaluating or self._grad_disabled_around(loop):
             return
         confidence = Confidence.HIGH
         if func is not None:
             callers = self._callers(func.name.value)
-            if callers and all(self._grad_disabled_around(c) for c in callers):
+            if callers and all(self._caller_disabled(c) for c in callers):
                 return
             if not callers:
                 confidence = Confidence.MEDIUM  # may be called under no_grad from another module
+        self._reported_loops.add(id(loop))
         self.report(loop, confidence=confidence)
+
+    # ------------------------------------------------------------------ forward passes outside eval loops
+    def finish(self) -> None:
+        """A forward pass whose output never reaches a backward pass, run every (or every N) training
+        steps or in a function a loop calls: periodic sampling inside the training loop, an action picked
+        by the network, a `generate_images()` helper. Reported at the call, naming the loop."""
+        if not self._uses_torch():
+            return
+        for call in self.ctx.nodes_by_type.get("Call", ()):
+            if not self._is_model_call(call) or self.ctx.in_test_function(call) or self._inside_model(call):  # type: ignore[arg-type]
+                continue
+            where = self._repeated(call)  # type: ignore[arg-type]
+            if where is None:
+                continue
+            loop, via = where
+            if self._inside_reported_loop(call) or self._grad_disabled_around(call) or self._grad_disabled_within(call, loop):
+                continue
+            if self._method_forwards(call) and not self._method_of_module(call):  # type: ignore[arg-type]
+                continue  # a helper method: the forward passes inside it are judged where they are
+            fate = self._flow().fate(call)  # type: ignore[arg-type]
+            func = self.ctx.enclosing_function(call)
+            if fate not in (HOST, DETACHED) or self._gradients_wanted(call):  # type: ignore[arg-type]
+                continue
+            trains = (func is not None and self._trains_in(func)) or (
+                via is None and isinstance(loop, (cst.For, cst.While)) and self.ctx.loop_facts(loop).is_training_loop
+            )
+            if fate == DETACHED and trains and not step_gated(self.ctx, call, loop):  # type: ignore[arg-type]
+                continue  # a target network's `.detach()` inside the training step: not an evaluation
+            if via is not None and func is not None:
+                callers = self._callers(func.name.value)
+                if callers and all(self._caller_disabled(c) for c in callers):
+                    continue
+            self.report(
+                call,
+                "Run this forward pass under `torch.no_grad()`: its output is never backpropagated",
+                confidence=Confidence.MEDIUM if via is not None and via.gated else Confidence.HIGH,
+                suggestion="wrap the call (or the function) in `with torch.no_grad():` / `@torch.no_grad()`",
+                via=via,
+            )
+
+    def _repeated(self, call: cst.Call) -> tuple[cst.CSTNode, Repeat | None] | None:
+        """The loop that repeats this forward pass: a training loop around it, or the loop whose call chain
+        reaches its function (None when it runs once)."""
+        loop = self.ctx.innermost_loop(call)
+        if loop is not None:
+            outer = loop
+            for anc in self.ctx.ancestors(call):
+                if isinstance(anc, (cst.For, cst.While)) and self.ctx.loop_facts(anc).is_training_loop:
+                    return anc, None
+                if isinstance(anc, cst.FunctionDef):
+                    break
+            return (outer, None) if self._acting(outer) else None
+        rep = call_graph(self.ctx).repeat_of(call)
+        if rep is None:
+            return None
+        site_loop = self.ctx.innermost_loop(rep.site)
+        if site_loop is not None and id(site_loop) in self._reported_loops:
+            return None
+        return rep.loop, rep
+
+    def _acting(self, loop: cst.CSTNode) -> bool:
+        """The loop steps an environment (`env.step(action)`): the network picks actions."""
+        for call in self.ctx.calls_by_attr.get("step", ()):
+            recv = dotted_name(call.func.value) or ""  # type: ignore[union-attr]
+            if "env" in recv.rsplit(".", 1)[-1].lower() and any(a is loop for a in self.ctx.ancestors(call)):
+                return True
+        return False
+
+    def _method_of_module(self, call: cst.Call) -> bool:
+        """`q_network.get_action(x)`: a method of an nn.Module subclass (its layers are not judged alone)."""
+        return any(
+            (cls := self.ctx.enclosing_class(t)) is not None and cls.name.value in self.ctx.module_classes()
+            for t in call_graph(self.ctx).targets(call)
+        )
+
+    def _inside_model(self, node: cst.CSTNode) -> bool:
+        """Layers called inside a module's own methods are part of the forward pass that calls them."""
+        cls = self.ctx.enclosing_class(node)
+        return cls is not None and cls.name.value in self.ctx.module_classes()
+
+    def _inside_reported_loop(self, node: cst.CSTNode) -> bool:
+        return any(id(a) in self._reported_loops for a in self.ctx.ancestors(node))
+
+    def _outputs_discarded(self, loop: cst.For | cst.While) -> bool:
+        """Every forward pass in the loop ends in `.item()`, `.numpy()`, `.data`, an argmax or a sample, and
+        the loop either steps an environment or lives in a function that never trains."""
+        calls = [c for c in walk(loop) if isinstance(c, cst.Call) and self._is_model_call(c)]
+        if not calls or any(self._flow().fate(c) not in (HOST, DETACHED) for c in calls):
+            return False
+        func = self.ctx.enclosing_function(loop)
+        return self._acting(loop) or func is None or not self._trains_in(func)
+
+    def _trains_in(self, func: cst.FunctionDef) -> bool:
+        return any(isinstance(n, cst.Call) and self.ctx.is_training_call(n) for n in walk(func))
+
+    def _gradients_wanted(self, call: cst.Call) -> bool:
+        """Input gradients are taken in the same function (saliency, gradient penalty, adversarial input)."""
+        func = self.ctx.enclosing_function(call)
+        scope: cst.CSTNode = func if func is not None else self.ctx.module
+        return any(
+            isinstance(n, cst.Call) and (self.ctx.call_qualname(n) in GRAD_NEEDED or call_attr(n) == "requires_grad_")
+            for n in walk(scope)
+        )
+
+    def _flow(self) -> GradFlow:
+        flow = self.ctx.shared.get("gradflow")
+        if flow is None:
+            flow = self.ctx.shared["gradflow"] = GradFlow(self.ctx, self._is_model_call, self._method_forwards)
+        return flow  # type: ignore[no-any-return]
+
+    def _is_model_call(self, call: cst.Call) -> bool:
+        """A forward pass: a module called (`model(x)`, `self.G(z)`, `self(x)` in a module), or a method of
+        a model of this file that runs one (`model.pi(s)`, `q.sample_action(s)`, `net.forward(x)`)."""
+        key = id(call)
+        cache = self._model_calls
+        if key in cache:
+            return cache[key]
+        cache[key] = False
+        func = call.func
+        result = False
+        if self._model_like(func, call) or self._named_like_model(call):
+            result = True
+        elif isinstance(func, cst.Name) and func.value == "self":
+            cls = self.ctx.enclosing_class(call)
+            result = cls is not None and cls.name.value in self.ctx.module_classes()
+        elif isinstance(func, cst.Attribute) and func.attr.value not in NOT_FORWARD:
+            recv = func.value
+            if func.attr.value == "forward" and (self._model_like(recv, call) or dotted_name(recv) == "self"):
+                result = True
+            elif self._model_like(recv, call) or dotted_name(recv) == "self":
+                graph = call_graph(self.ctx)
+                targets = graph.targets(call)
+                if targets:
+                    result = any(self._runs_model(t) for t in targets) and not any(self._trains_in(t) for t in targets)
+                else:  # a model whose class is not in this file: a method of it that returns something
+                    result = graph.class_of(recv, call) is None and dotted_name(recv) != "self"
+        cache[key] = result
+        return result
+
+    def _model_like(self, expr: cst.BaseExpression, where: cst.CSTNode, depth: int = 0) -> bool:
+        """A module: bound to one (`self.gen = gen` where `gen` is a model), or a parameter named like a
+        network (`policy`, `generator`, `model`) that nothing in the file binds to anything else."""
+        if self.ctx.kind_of(expr) == "model":
+            return True
+        dotted = dotted_name(expr)
+        if dotted is None or depth > 2:
+            return False
+        values = self.ctx.bindings.get(dotted, ())
+        if values:
+            return all(isinstance(v, cst.Name) and self._model_like(v, where, depth + 1) for v in values)
+        func = self.ctx.enclosing_function(where)
+        params = func.params.params if func is not None else ()
+        last = dotted.rsplit(".", 1)[-1]
+        return "." not in dotted and any(p.name.value == last for p in params) and MODEL_NAME.search(last) is not None
+
+    def _named_like_model(self, call: cst.Call) -> bool:
+        """`decoder(x, h)` in a generate / evaluate / predict function, where `decoder` is a parameter or a
+        `torch.load`-ed object: named like a network and called, nothing says it is anything else."""
+        func = call.func
+        if not isinstance(func, cst.Name) or not MODEL_NAME.search(func.value):
+            return False
+        where = self.ctx.enclosing_function(call)
+        if where is None or not (GENERATE_NAME.search(where.name.value) or EVAL_NAME.search(where.name.value)):
+            return False
+        values = self.ctx.bindings.get(func.value, ())
+        return all(self.ctx.call_qualname(v) == "torch.load" for v in values)
+
+    def _method_forwards(self, call: cst.Call) -> list[cst.Call]:
+        """The forward passes run inside a model method called here (`q.sample_action(s)`), if it is one."""
+        func = call.func
+        if not isinstance(func, cst.Attribute) or func.attr.value == "forward" or not self._is_model_call(call):
+            return []
+        out: list[cst.Call] = []
+        for target in call_graph(self.ctx).targets(call):
+            if target.name.value == "forward":
+                return []
+            out.extend(n for n in walk(target.body) if isinstance(n, cst.Call) and self._is_model_call(n))
+        return out
+
+    def _runs_model(self, fdef: cst.FunctionDef) -> bool:
+        return any(isinstance(n, cst.Call) and self._is_model_call(n) for n in walk(fdef.body))
 
     def _models_called(self, loop: cst.CSTNode) -> set[str]:
         names: set[str] = set()
@@ -105,7 +314,7 @@ class EvalWithoutNoGrad(Rule):
                 ):
                     return set()  # gradients are wanted here (saliency, adversarial examples)
                 callee = dotted_name(node.func)
-                if callee and self.ctx.kind_of(node.func) == "model" and not self._grad_disabled_within(node, loop):
+                if callee and self._is_model_call(node) and not self._grad_disabled_within(node, loop):
                     names.add(callee)
         return names
 
@@ -173,6 +382,20 @@ class EvalWithoutNoGrad(Rule):
         if name is None or (q or "").startswith("torch."):
             return False
         return GRAD_OFF_WRAPPER.search(name.rsplit(".", 1)[-1]) is not None
+
+    def _caller_disabled(self, call: cst.Call, depth: int = 0) -> bool:
+        """The call runs with gradients off: under no_grad itself, or inside a function every caller of
+        which does (`benchmark_all()` called under `no_grad` calling `validation()`), a few levels up."""
+        if self._grad_disabled_around(call):
+            return True
+        func = self.ctx.enclosing_function(call)
+        if func is None or depth >= 3:
+            return False
+        callers = [c for c in self._callers(func.name.value) if c is not call and not self._inside(c, func)]
+        return bool(callers) and all(self._caller_disabled(c, depth + 1) for c in callers)
+
+    def _inside(self, node: cst.CSTNode, func: cst.FunctionDef) -> bool:
+        return any(a is func for a in self.ctx.ancestors(node))
 
     def _callers(self, name: str) -> list[cst.Call]:
         return [

@@ -1,0 +1,199 @@
+"""Which loop makes a function run repeatedly: an in-file call graph over functions, methods and modules.
+
+Rules see one node at a time; the per-step work of real code often sits one call away from its loop
+(`forward()` of a module called as `model(x)`, a helper the loop calls, a method called every N batches).
+This module resolves calls to the functions of the file they reach (plain functions, `self.method`,
+`obj.method` where `obj = LocalClass(...)`, `model(x)` → `LocalModule.forward`) and lets "runs in a loop"
+flow from each loop to everything it reaches, keeping the loop that starts the chain so a finding can
+name it. Built once per file on first use and shared by every rule through `ctx.shared`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import libcst as cst
+
+from advisor.context import FileContext, dotted_name, walk
+
+MAX_HOPS = 4  # a chain longer than this is rarely per-step work a reader would follow
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """A function runs repeatedly because `site` (a call inside `loop`) reaches it."""
+
+    loop: cst.For | cst.While
+    site: cst.Call
+    gated: bool  # the call sits under an `if step % N` inside the loop: every N iterations
+    training: bool  # the loop trains (backward / optimizer step inside)
+    hops: int
+    steps: bool = True  # the loop's own body takes the optimizer step (else it is an epoch loop)
+
+    @property
+    def how(self) -> str:
+        unit = "step" if self.steps else "epoch"
+        if not self.training:
+            return "in a loop"
+        return f"every N {unit}s" if self.gated else f"every {unit}"
+
+    def rank(self) -> tuple[int, int, int]:
+        """Lower is stronger evidence: a training loop, ungated, fewest hops."""
+        return (0 if self.training else 1, 1 if self.gated else 0, self.hops)
+
+
+class CallGraph:
+    def __init__(self, ctx: FileContext) -> None:
+        self.ctx = ctx
+        self._module_funcs: dict[str, cst.FunctionDef] = {}
+        self._methods: dict[str, dict[str, cst.FunctionDef]] = {}
+        for fdefs in ctx.functions.values():
+            for f in fdefs:
+                owner = ctx.parent(ctx.parent(f) or f)  # FunctionDef -> IndentedBlock -> ClassDef / Module
+                if isinstance(owner, cst.ClassDef):
+                    self._methods.setdefault(owner.name.value, {})[f.name.value] = f
+                elif isinstance(ctx.parent(f), cst.Module):
+                    self._module_funcs[f.name.value] = f
+        self._class_of_cache: dict[str, str | None] = {}
+        self._repeats: dict[int, Repeat] | None = None
+
+    # ------------------------------------------------------------------ resolution
+    def targets(self, call: cst.Call) -> list[cst.FunctionDef]:
+        """Functions of this file that `call` runs (empty when it leaves the file or is unknown)."""
+        func = call.func
+        if isinstance(func, cst.Name):
+            if func.value in self._module_funcs:
+                return [self._module_funcs[func.value]]
+            cls = self.class_of(func, call)
+            return self._method(cls, "forward") if cls else []
+        if isinstance(func, cst.Attribute):
+            cls = self.class_of(func.value, call)
+            if cls is None:
+                return []
+            found = self._method(cls, func.attr.value)
+            if found or func.attr.value in self._methods.get(cls, {}):
+                return found
+            # `self.G(z)`: an attribute holding a local module, called
+            inner = self.class_of(func, call)
+            return self._method(inner, "forward") if inner else []
+        return []
+
+    def _method(self, cls: str | None, name: str) -> list[cst.FunctionDef]:
+        seen: set[str] = set()
+        while cls is not None and cls not in seen:
+            seen.add(cls)
+            found = self._methods.get(cls, {}).get(name)
+            if found is not None:
+                return [found]
+            cls = self._local_base(cls)
+        return []
+
+    def _local_base(self, cls: str) -> str | None:
+        node = self.ctx.classes.get(cls)
+        if node is None:
+            return None
+        for base in node.bases:
+            name = dotted_name(base.value)
+            if name in self.ctx.classes:
+                return name
+        return None
+
+    def class_of(self, expr: cst.BaseExpression, where: cst.CSTNode) -> str | None:
+        """The local class an expression holds an instance of: `self` in a method, or a name / attribute
+        every binding of which constructs that class (possibly moved: `Net().to(device)`)."""
+        if isinstance(expr, cst.Name) and expr.value == "self":
+            cls = self.ctx.enclosing_class(where)
+            return cls.name.value if cls is not None else None
+        dotted = dotted_name(expr)
+        if dotted is None:
+            return None
+        if dotted in self._class_of_cache:
+            return self._class_of_cache[dotted]
+        self._class_of_cache[dotted] = None
+        found: set[str | None] = {self._constructed(v) for v in self.ctx.bindings.get(dotted, ())}
+        cls = found.pop() if len(found) == 1 else None
+        self._class_of_cache[dotted] = cls
+        return cls
+
+    def _constructed(self, value: cst.BaseExpression) -> str | None:
+        while isinstance(value, cst.Call):
+            func = value.func
+            if isinstance(func, cst.Name):
+                return func.value if func.value in self.ctx.classes else None
+            if isinstance(func, cst.Attribute) and func.attr.value in ("to", "cuda", "cpu", "train", "eval", "float", "half", "double"):
+                value = func.value
+                continue
+            return None
+        return None
+
+    # ------------------------------------------------------------------ repetition
+    def repeat_of(self, node: cst.CSTNode) -> Repeat | None:
+        """Why the function holding `node` runs repeatedly: the loop whose call chain reaches it."""
+        func = self.ctx.enclosing_function(node)
+        if func is None:
+            return None
+        return self._all_repeats().get(id(func))
+
+    def repeat_of_function(self, func: cst.FunctionDef) -> Repeat | None:
+        return self._all_repeats().get(id(func))
+
+    def _all_repeats(self) -> dict[int, Repeat]:
+        if self._repeats is not None:
+            return self._repeats
+        ctx = self.ctx
+        ctx._index_calls()
+        call_loops = ctx._call_loops or {}
+        call_func = ctx._call_func or {}
+        best: dict[int, Repeat] = {}
+        by_func: dict[int, list[cst.Call]] = {}
+        for call in ctx.nodes_by_type.get("Call", ()):
+            owner = call_func.get(id(call))
+            if owner is not None:
+                by_func.setdefault(id(owner[0]), []).append(call)
+        work: list[tuple[cst.FunctionDef, Repeat]] = []
+        for call in ctx.nodes_by_type.get("Call", ()):
+            loops = call_loops.get(id(call))
+            if not loops:
+                continue
+            loop = next((lp for lp, _ in loops if ctx.loop_facts(lp).is_training_loop), loops[0][0])  # type: ignore[arg-type]
+            if ctx.in_test_function(loop):
+                continue
+            for target in self.targets(call):
+                facts = ctx.loop_facts(loop)  # type: ignore[arg-type]
+                rep = Repeat(loop, call, step_gated(ctx, call, loop), facts.is_training_loop, 1, facts.is_step_loop)  # type: ignore[arg-type]
+                work.append((target, rep))
+        while work:
+            func, rep = work.pop()
+            known = best.get(id(func))
+            if known is not None and known.rank() <= rep.rank():
+                continue
+            best[id(func)] = rep
+            if rep.hops >= MAX_HOPS:
+                continue
+            for call in by_func.get(id(func), ()):
+                for target in self.targets(call):
+                    if target is not func:
+                        work.append((target, Repeat(rep.loop, rep.site, rep.gated, rep.training, rep.hops + 1, rep.steps)))
+        self._repeats = best
+        return best
+
+
+def step_gated(ctx: FileContext, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
+    """Under an `if` inside `loop` whose test takes a remainder (`if step % 100 == 0:`): every N steps."""
+    child = node
+    for anc in ctx.ancestors(node):
+        if anc is loop:
+            return False
+        if isinstance(anc, cst.If) and child is not anc.test:
+            if any(isinstance(n, cst.BinaryOperation) and isinstance(n.operator, cst.Modulo) for n in walk(anc.test)):
+                return True
+        child = anc
+    return False
+
+
+def call_graph(ctx: FileContext) -> CallGraph:
+    """The file's call graph, built once and shared by every rule."""
+    graph = ctx.shared.get("callgraph")
+    if graph is None:
+        graph = ctx.shared["callgraph"] = CallGraph(ctx)
+    return graph
