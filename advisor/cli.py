@@ -16,8 +16,10 @@ from advisor.cli_params import SECONDS
 from advisor.config import Config, ConfigError, find_pyproject, load_config, parse_size
 from advisor.report import FORMATS, render
 from advisor.rule import is_known_code, rules_by_code
+from advisor.types import Severity
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+FAIL_ON = ("info", "warning")  # severities from least to most severe
 # Formats that record where the run happened (versions, CPU, GPU, date).
 WITH_ENVIRONMENT = ("json", "sarif", "html")
 
@@ -39,7 +41,7 @@ def _load_config(config_path: str | None, paths: tuple[str, ...]) -> Config:
     return load_config(find_pyproject(start))
 
 
-def _write(text: str, output: str | None) -> None:
+def _write(text: str, output: str | None, color: bool = False) -> None:
     if output:
         try:
             Path(output).write_text(text, encoding="utf-8")
@@ -48,7 +50,7 @@ def _write(text: str, output: str | None) -> None:
                        "and has space, or choose another -o path", err=True)
             sys.exit(EXIT_ERROR)
     else:
-        click.echo(text, nl=False)
+        click.echo(text, nl=False, color=color or None)
 
 
 class _Main(click.Group):
@@ -81,10 +83,19 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--select", multiple=True, help="Only these codes or prefixes (comma-separated), e.g. ADV1,ADV401.")
+@click.option("--extend-select", multiple=True, help="Add these codes or prefixes to the selection (comma-separated).")
 @click.option("--ignore", multiple=True, help="Skip these codes or prefixes (comma-separated).")
-@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text", show_default=True)
+@click.option(
+    "--format", "--output-format", "fmt", type=click.Choice(sorted(FORMATS)), default="text", show_default=True,
+    help="text: findings with fix hints and a summary; concise: one line per finding; json, sarif, github, html: reports.",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stdout.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are reported (errors still exit 2).")
+@click.option(
+    "--fail-on", type=click.Choice(FAIL_ON), default="info", show_default=True,
+    help="Lowest severity that makes the exit code 1: info (any finding) or warning (the pre-commit hook's default).",
+)
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True, help="Colour the text output (auto: on a terminal, unless NO_COLOR is set).")
 @click.option("--statistics", is_flag=True, help="Show how many findings each rule produced.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Parallel worker processes [default: CPU count].")
 @click.option("--exclude", multiple=True, help="Glob of files or folders to skip (repeatable), on top of the defaults.")
@@ -106,10 +117,13 @@ def main() -> None:
 def scan(
     paths: tuple[str, ...],
     select: tuple[str, ...],
+    extend_select: tuple[str, ...],
     ignore: tuple[str, ...],
     fmt: str,
     output: str | None,
     exit_zero: bool,
+    fail_on: str,
+    color: str,
     statistics: bool,
     jobs: int | None,
     exclude: tuple[str, ...],
@@ -139,7 +153,16 @@ def scan(
     except ConfigError as exc:
         click.echo(f"advisor: error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
-    config = loaded.with_command_line(_split_codes(select, "--select") or None, _split_codes(ignore, "--ignore"), debug)
+    config = loaded.with_command_line(_split_codes(select, "--select") or None, [], debug)
+    if extend_select:
+        extra = _split_codes(extend_select, "--extend-select")
+        config = replace(
+            config,
+            select=None if config.select is None else config.select + extra,
+            ignore=[c for c in config.ignore if not any(s.startswith(c) or c.startswith(s) for s in extra)],
+        )
+    if ignore:
+        config = replace(config, ignore=config.ignore + _split_codes(ignore, "--ignore"))
     if max_file_size is not None:
         config = replace(config, max_file_size=max_file_size)
     files, errors = discover(
@@ -157,7 +180,10 @@ def scan(
     fix_errors = _apply_fixes(files, config, unsafe_fixes, quiet, paths) if apply_fixes or unsafe_fixes else []
     from advisor.scan_cache import ScanCache
 
-    result = run_scan(files, config, jobs=jobs, cache=None if no_cache else ScanCache())
+    from advisor.progress import Progress
+
+    with Progress("scanning", len(files)) as progress:  # draws only on a terminal, and only if it takes a while
+        result = run_scan(files, config, jobs=jobs, cache=None if no_cache else ScanCache(), progress=progress.finish)
     result.errors.extend(errors)
     reported = {e.path for e in result.errors}  # a file the scan could not read either is reported once
     result.errors.extend(e for e in fix_errors if e.path not in reported)
@@ -172,16 +198,31 @@ def scan(
         from advisor.environment import run_environment
 
         result.environment = run_environment(result)
-    options: dict[str, Any] = {"statistics": statistics, "quiet": quiet}
-    _write(render(fmt, result, **options), output)
+    options: dict[str, Any] = {"statistics": statistics, "quiet": quiet, "color": fmt == "text" and _use_color(color, output)}
+    _write(render(fmt, result, **options), output, color=options["color"])
     if fmt in ("text", "concise"):
         for err in result.errors:
             click.echo(f"{err.path}: error: {err.message}", err=True)
     if result.errors:
         sys.exit(EXIT_ERROR)
-    if result.findings and not exit_zero:
+    if not exit_zero and any(fails(f.severity, fail_on) for f in result.findings):
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_CLEAN)
+
+
+main.add_command(scan, name="check")  # Ruff's habit: `advisor check src/`
+
+
+def fails(severity: Severity, fail_on: str) -> bool:
+    """A finding sets exit code 1 when its severity is at or above `--fail-on`."""
+    return FAIL_ON.index(severity.value) >= FAIL_ON.index(fail_on)
+
+
+def _use_color(choice: str, output: str | None) -> bool:
+    """ANSI colour for text written to a terminal; never into a file or a pipe unless asked."""
+    if choice != "auto":
+        return choice == "always"
+    return output is None and "NO_COLOR" not in os.environ and sys.stdout.isatty()
 
 
 @main.command("report")
@@ -190,7 +231,8 @@ def scan(
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stdout.")
 @click.option("--source-root", type=click.Path(file_okay=False, exists=True), default=None,
               help="For findings saved without code excerpts: read their files, but only those under DIR.")
-def report(results: str, fmt: str, output: str | None, source_root: str | None) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="Text: findings and their measurements only, no fix hints or summary.")
+def report(results: str, fmt: str, output: str | None, source_root: str | None, quiet: bool) -> None:
     """Render a saved `advisor scan --format json` run (e.g. a CI artifact) without scanning again."""
     from advisor.guard import internal_errors_exit_2
     from advisor.report.load import ReportInputError, load_result
@@ -201,7 +243,7 @@ def report(results: str, fmt: str, output: str | None, source_root: str | None) 
         except ReportInputError as exc:
             click.echo(f"advisor: error: {exc}", err=True)
             sys.exit(EXIT_ERROR)
-        _write(render(fmt, result), output)
+        _write(render(fmt, result, quiet=quiet), output)
 
 
 def _apply_fixes(files: list[Path], config: Config, unsafe: bool, quiet: bool, paths: tuple[str, ...]) -> list[Any]:
@@ -246,7 +288,7 @@ def _diff_only(files: list[Path], errors: list[Any], config: Config, unsafe: boo
 def list_rules(fmt: str) -> None:
     """List every rule with its code, name and one-line summary."""
     if fmt == "markdown":
-        from advisor.docs_blocks import rules_table
+        from advisor.docs_gen import rules_table
 
         click.echo(rules_table())
         return
@@ -258,10 +300,13 @@ def list_rules(fmt: str) -> None:
 @main.command()
 @click.argument("code")
 def explain(code: str) -> None:
-    """Explain a rule: what it does, why it is slow, an example and what to use instead."""
-    rule = rules_by_code().get(code.strip().upper())
+    """Explain a rule, by code or name (ADV301, fixed-learning-rate): what it does, why it is slow, an example
+    and what to use instead."""
+    wanted = code.strip()
+    rules = rules_by_code()
+    rule = rules.get(wanted.upper()) or next((r for r in rules.values() if r.name == wanted.lower()), None)
     if rule is None:
-        click.echo(f"advisor: error: unknown rule code {code} — run `advisor rules` for the list", err=True)
+        click.echo(f"advisor: error: unknown rule {code} — run `advisor rules` for the codes and names", err=True)
         sys.exit(EXIT_ERROR)
     from advisor.explain import explain_text
 
@@ -333,3 +378,19 @@ def profile(script: str, script_args: tuple[str, ...], steps: int, device: str, 
     if result.errors:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if result.findings and not exit_zero else EXIT_CLEAN)
+
+
+@main.command()
+def server() -> None:
+    """Run the language server on stdin/stdout, for editors (needs advisor[lsp]; docs/editors.md)."""
+    try:
+        from advisor.server import start
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
+        click.echo("advisor: error: the language server needs pygls — pip install 'advisor[lsp]'", err=True)
+        sys.exit(EXIT_ERROR)
+    from advisor.guard import internal_errors_exit_2
+
+    with internal_errors_exit_2("server"):
+        start()

@@ -22,7 +22,8 @@ from advisor.rule import is_known_code, rules_by_code
 from advisor.source import DEFAULT_MAX_FILE_SIZE
 
 KNOWN_KEYS = (
-    "select", "ignore", "extend-select", "exclude", "per-file-ignores", "options", "respect-gitignore", "max-file-size",
+    "select", "ignore", "extend-select", "extend-ignore", "exclude", "per-file-ignores", "options", "respect-gitignore",
+    "max-file-size",
 )
 SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|k|mb|mib|m|gb|gib|g)?\s*", re.IGNORECASE)
 UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
@@ -132,9 +133,13 @@ def load_config(pyproject: Path | None) -> Config:
     if "select" in table:
         config.select = _codes(table["select"], f"{where} select")
     if "extend-select" in table:
-        config.select = (config.select or []) + _codes(table["extend-select"], f"{where} extend-select")
+        extra = _codes(table["extend-select"], f"{where} extend-select")
+        if config.select is not None:  # with no `select` every rule is selected already
+            config.select = config.select + extra
     if "ignore" in table:
         config.ignore = _codes(table["ignore"], f"{where} ignore")
+    if "extend-ignore" in table:  # Ruff's name for adding to `ignore`
+        config.ignore = config.ignore + _codes(table["extend-ignore"], f"{where} extend-ignore")
     if "exclude" in table:
         value = table["exclude"]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

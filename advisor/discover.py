@@ -156,3 +156,9 @@ def discover(
             seen.add(key)
             ordered.append(f)
     return ordered, errors
+
+
+def excluded_by(path: Path, patterns: tuple[str, ...]) -> bool:
+    """Whether a file named explicitly (an editor buffer, a staged file) falls under these excludes or a
+    default-excluded folder, the way `--force-exclude` decides."""
+    return _force_excluded(path, patterns)

@@ -13,15 +13,15 @@ import sys
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from advisor.config import Config
 from advisor.context import FileContext, build_context
 from advisor.excerpt import excerpt, fix_diff, split_lines
 from advisor.fixes import DEBUG, Anchors, Unanchorable, plan_edits, to_fix
+from advisor.positions import LazyPositions
 from advisor.rule import Report, Rule, rules_by_code, select_rules
 from advisor.source import SourceError, decode, display_path, read_bytes
 from advisor.suppress import is_suppressed, suppressions
@@ -151,17 +151,17 @@ def _analyse(unit: SourceUnit, rules: list[type[Rule]], config: Config) -> list[
     reported = [(v, r) for v in visitors for r in v.reports]
     if not reported:
         return []
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    positions = LazyPositions(module, unit.text, ctx.parent)  # only the statements holding findings
     silenced = suppressions(unit.text)
     lines = split_lines(unit.text)
     anchors = Anchors(unit.text, positions, module, ctx.parent) if any(r.fix for _, r in reported) else None
     findings: list[Finding] = []
-    seen: set[tuple[str, int, int]] = set()
+    seen: set[tuple[str, int | None, int, int]] = set()
     for visitor, report in reported:
         found = _finding(unit, visitor, report, positions, silenced, ctx, lines, anchors)
         if found is None:
             continue
-        key = (found.code, found.span.line, found.span.column)
+        key = (found.code, found.cell, found.span.line, found.span.column)  # notebook lines restart per cell
         if key not in seen:
             seen.add(key)
             findings.append(found)
@@ -311,8 +311,12 @@ def _lost(args: tuple[Path, list[str], Config, "ScanCache | None"], why: str) ->
     return [], FileError(_display(args[0]), f"not analysed: {why} — exclude the file or lower max-file-size"), 0
 
 
-def scan(files: list[Path], config: Config, jobs: int | None = None, cache: "ScanCache | None" = None) -> ScanResult:
-    """Scan files (in a process pool when there are many) and return sorted results.
+def scan(
+    files: list[Path], config: Config, jobs: int | None = None, cache: "ScanCache | None" = None,
+    progress: Callable[[str], None] | None = None,
+) -> ScanResult:
+    """Scan files (in a process pool when there are many) and return sorted results. `progress`, if
+    given, is called with each file's name as it is finished.
 
     Memory follows file size (libcst's tree is ~550 bytes per source byte), so in a pool the big files
     (over a quarter of max-file-size) run one at a time after the others: peak memory stays that of
@@ -323,12 +327,17 @@ def scan(files: list[Path], config: Config, jobs: int | None = None, cache: "Sca
     result = ScanResult()
     workers = worker_count(jobs, len(files))
     work = [(f, codes, config, cache) for f in files]
+    outcomes = []
     if workers > 1 and len(files) >= PARALLEL_THRESHOLD:
         big = [w for w in work if _size(w[0]) > config.max_file_size // 4]
         small = [w for w in work if _size(w[0]) <= config.max_file_size // 4]
-        outcomes = map_surviving(_scan_star, small, workers, _lost) + (map_surviving(_scan_star, big, 1, _lost) if big else [])
+        report: dict[str, Any] = {} if progress is None else {"done": lambda w: progress(str(w[0]))}
+        outcomes = map_surviving(_scan_star, small, workers, _lost, **report) + (map_surviving(_scan_star, big, 1, _lost, **report) if big else [])
     else:
-        outcomes = [scan_file(*w) for w in work]
+        for w in work:
+            outcomes.append(scan_file(*w))
+            if progress is not None:
+                progress(str(w[0]))
     for findings, error, lines in outcomes:
         result.findings.extend(findings)
         if error is not None:

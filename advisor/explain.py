@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 from advisor.rule import Rule
 
@@ -41,16 +42,41 @@ def fix_availability(rule: type[Rule]) -> str:
 
 
 def measured_gain_text(rule: type[Rule]) -> str:
-    """Only numbers measured on this machine and cached by `advisor verify`; never a quoted figure."""
+    """Numbers measured on this machine and cached by `advisor verify`; where there are none, the figures
+    recorded on another machine, labelled with it. Never suggests a verify that cannot measure here."""
     if rule.pair_path() is None:
         return f"Not measured: {rule.no_pair_reason}."
+    from advisor.report.text import describe_verification
+
+    here = _cached_here(rule.code)
+    if here:
+        return "\n".join(describe_verification(v) for v in here)
+    devices = _pair_devices(rule.code)
+    if devices and "cpu" not in devices:
+        lines = [f"Not measured on this machine: the pair needs a CUDA device (`advisor verify {rule.code}` on a machine with one)."]
+    else:
+        lines = [f"Not measured on this machine yet: run `advisor verify {rule.code}`."]
+    from advisor.recorded import recorded_machine, recorded_results
+
+    elsewhere = recorded_results(rule.code)
+    if elsewhere:
+        lines.append(f"Recorded on another machine ({recorded_machine()}; yours will differ):")
+        lines += [describe_verification(v) for v in elsewhere]
+    return "\n".join(lines)
+
+
+def _cached_here(code: str) -> list[Any]:
     try:
         from advisor.verify.cache import cached_results_for
     except ImportError:
-        return f"Run `advisor verify {rule.code}` to measure it on this machine."
-    results = cached_results_for(rule.code)
-    if not results:
-        return f"Not measured on this machine yet: run `advisor verify {rule.code}`."
-    from advisor.report.text import describe_verification
+        return []
+    return cached_results_for(code)
 
-    return "\n".join(describe_verification(v) for v in results)
+
+def _pair_devices(code: str) -> tuple[str, ...]:
+    try:
+        from advisor.verify.pairs import pair_for
+    except ImportError:
+        return ()
+    spec = pair_for(code)
+    return tuple(spec.devices) if spec is not None else ()

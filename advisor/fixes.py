@@ -291,7 +291,8 @@ def apply_edits(text: str, fixes: list[Fix]) -> tuple[str, list[Fix]]:
         accepted.extend(new)
         applied.append(fix)
     out = text
-    for e in sorted(accepted, key=lambda e: (e.start, e.end), reverse=True):
+    # from the end backwards; lines inserted at one point keep the order their fixes were accepted in
+    for _, e in sorted(enumerate(accepted), key=lambda ie: (ie[1].start, ie[1].end, ie[0]), reverse=True):
         out = out[: e.start] + e.replacement + out[e.end :]
     return out, applied
 
@@ -299,5 +300,8 @@ def apply_edits(text: str, fixes: list[Fix]) -> tuple[str, list[Fix]]:
 def _overlaps(a: Edit, b: Edit) -> bool:
     if a.start == a.end or b.start == b.end:  # an insertion conflicts only with a change around its point
         point, other = (a, b) if a.start == a.end else (b, a)
-        return other.start < point.start < other.end or (point.start == other.start and other.start == other.end)
+        if point.start == other.start == other.end:
+            # two insertions at one point: whole lines stack (two schedulers stepped after one loop)
+            return not (point.replacement.endswith("\n") and other.replacement.endswith("\n"))
+        return other.start < point.start < other.end
     return a.start < b.end and b.start < a.end

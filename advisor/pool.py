@@ -69,7 +69,8 @@ def _run_chunk(fn: Callable[[Any], Any], chunk: list[tuple[int, Any]]) -> list[t
 
 
 def map_surviving(
-    fn: Callable[[T], R], items: Sequence[T], workers: int, lost: Callable[[T, str], R]
+    fn: Callable[[T], R], items: Sequence[T], workers: int, lost: Callable[[T, str], R],
+    done: Callable[[T], None] | None = None,
 ) -> list[R]:
     """[fn(item) for item in items] in `workers` processes, in order. An item whose worker died while
     running it gets `lost(item, why)` instead; `fn` must be a picklable module-level function.
@@ -81,7 +82,7 @@ def map_surviving(
     for _ in range(MAX_RESTARTS + 1):
         if not pending:
             break
-        suspects = _round(fn, items, pending, workers, results)
+        suspects = _round(fn, items, pending, workers, results, done)
         for i in suspects:
             if not _round(fn, items, [i], 1, results):
                 continue
@@ -92,7 +93,10 @@ def map_surviving(
     return [results[i] for i in range(len(items))]
 
 
-def _round(fn: Callable[[Any], Any], items: Sequence[Any], indices: list[int], workers: int, results: dict[int, Any]) -> list[int]:
+def _round(
+    fn: Callable[[Any], Any], items: Sequence[Any], indices: list[int], workers: int, results: dict[int, Any],
+    done: Callable[[Any], None] | None = None,
+) -> list[int]:
     """Run `indices` in one fresh pool, adding to `results`; the indices in flight if the pool broke."""
     state = multiprocessing.RawArray(ctypes.c_byte, len(items))
     size = max(1, min(64, len(indices) // (workers * 4)))
@@ -102,7 +106,10 @@ def _round(fn: Callable[[Any], Any], items: Sequence[Any], indices: list[int], w
         futures = [pool.submit(_run_chunk, fn, chunk) for chunk in chunks]
         for future in as_completed(futures):
             try:
-                results.update(future.result())
+                chunk_results = dict(future.result())
+                results.update(chunk_results)
+                for i in chunk_results if done is not None else ():
+                    done(items[i])
             except BrokenProcessPool:
                 broken = True
     return [i for i in indices if broken and i not in results and state[i] == RUNNING]

@@ -121,7 +121,7 @@ def test_discovery_finds_notebooks_and_skips_checkpoints(run_cli, tmp_path: Path
     (tmp_path / ".ipynb_checkpoints").mkdir()
     (tmp_path / ".ipynb_checkpoints" / "a-checkpoint.ipynb").write_text(nb)
     proc = run_cli("scan", ".", "-q", cwd=tmp_path)
-    assert proc.stdout.splitlines() == ["a.ipynb:cell 1:2:12: ADV401 Replace this Python-loop matrix multiplication with `numpy.matmul` / `@` / `torch.matmul`"]
+    assert proc.stdout.splitlines() == ["a.ipynb:cell 1:2:12: ADV401 Replace this Python-loop matrix multiplication with `numpy.matmul` / `@` / `torch.matmul` (warning, high confidence)"]
 
 
 def test_suppression_comment_in_a_cell(tmp_path: Path) -> None:

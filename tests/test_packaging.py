@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# What `advisor scan` must never load: the verifier's frameworks and the editor/notebook integrations.
+HEAVY = ("torch", "numpy", "pygls", "lsprotocol", "IPython")
 MATMUL = "def mm(A, B):\n    return [[sum(a * b for a, b in zip(r, c)) for c in zip(*B)] for r in A]\n"
 
 
@@ -27,11 +29,26 @@ def test_scan_never_imports_torch_or_numpy(tmp_path, fmt):
         f"    main(['scan', {str(target)!r}, '--format', {fmt!r}, '--jobs', '1', '-o', {str(tmp_path / 'out')!r}])\n"
         "except SystemExit as exc:\n"
         "    code = exc.code\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy'))\n"
+        f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})\n"
         "print('CODE', code, 'HEAVY', heavy, file=sys.stderr)\n"
     )
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert "CODE 1 HEAVY []" in proc.stderr, proc.stderr
+
+
+def test_installing_the_scanner_alone_pulls_no_framework_or_integration():
+    """`pip install .` installs the base dependencies only: torch/numpy, pygls and IPython stay in extras."""
+    import re
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    base = {re.split(r"[<>=;\[ ]", dep, maxsplit=1)[0].lower() for dep in project["dependencies"]}
+    assert base == {"libcst", "click", "jinja2", "tomli"}
+    extras = project["optional-dependencies"]
+    assert {"pygls", "lsprotocol"} <= {re.split(r"[<>=;\[ ]", d, maxsplit=1)[0] for d in extras["lsp"]}
 
 
 @pytest.mark.slow

@@ -21,6 +21,10 @@ pytestmark = pytest.mark.slow
 
 BAD = "def mm(A, B):\n    return [[sum(a * b for a, b in zip(r, c)) for c in zip(*B)] for r in A]\n"
 CLEAN = "def add(a, b):\n    return a + b\n"
+INFO_ONLY = (
+    "import torch\n\noptimizer = torch.optim.SGD(model.parameters(), lr=0.1)\nfor epoch in range(30):\n"
+    "    for x, y in loader:\n        optimizer.zero_grad()\n        loss_fn(model(x), y).backward()\n        optimizer.step()\n"
+)
 FIXABLE = "import torch\n\n\ndef forward(x):\n    for _ in range(3):\n        h = torch.zeros(4).to(x.device)\n    return h\n"
 
 
@@ -91,7 +95,8 @@ def test_scan_hook_blocks_a_finding_and_passes_clean_code(tmp_path: Path, precom
     (repo / "clean.py").write_text(CLEAN)
     (repo / "clean.ipynb").write_text(_notebook("!pip list\n" + CLEAN))
     (repo / "notes.txt").write_text("not python\n")
-    subprocess.run(["git", "add", "clean.py", "clean.ipynb", "notes.txt"], cwd=repo, check=True, env=env)
+    (repo / "advice.py").write_text(INFO_ONLY)  # an info-level finding is shown but does not block
+    subprocess.run(["git", "add", "clean.py", "clean.ipynb", "notes.txt", "advice.py"], cwd=repo, check=True, env=env)
     passed = _commit(repo, env, "add clean code")
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "Passed" in passed.stdout + passed.stderr

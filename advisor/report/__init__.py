@@ -14,6 +14,7 @@ FORMATS: dict[str, str] = {
     "json": "advisor.report.json_report:render",
     "sarif": "advisor.report.sarif:render",
     "github": "advisor.report.github:render",
+    "gitlab": "advisor.report.gitlab:render",
     "html": "advisor.report.html:render",
 }
 

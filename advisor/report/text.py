@@ -21,12 +21,13 @@ def describe_verification(v: Verification) -> str:
             f"(interval {format_ratio(v.speedup_low)}–{format_ratio(v.speedup_high)}, "
             f"{format_seconds(v.before.median_s)} → {format_seconds(v.after.median_s)}, {sizes_origin(v)})"
         )
+    if v.metric == "loss" and v.detail and v.status in ("measured", "no-significant-gain"):
+        # a quality pair trains our own small model: the figures say what a schedule did there, not for yours
+        return f"on {where}, our synthetic task (not your model): {v.detail}"
     if v.status == "no-significant-gain":
         return f"measured on {where}: no significant gain ({v.detail})" if v.detail else f"measured on {where}: no significant gain"
     if v.status == "not-equivalent":
         return f"on {where}: before and after gave different results — no gain claimed ({v.detail})"
-    if v.metric == "loss" and v.detail:
-        return f"on {where}: {v.detail}"
     if v.status == "skipped":
         return f"not measured: {v.detail}" if v.device == "-" else f"not measured on {where}: {v.detail}"
     return f"verification {v.status} on {where}: {v.detail}"
@@ -54,7 +55,10 @@ def verification_lines(v: Verification) -> list[str]:
 
 
 def sizes_origin(v: Verification) -> str:
-    return "sizes from your code" if v.sizes_source == "user code" else "default sizes"
+    """Whose code was timed, and at which sizes: the user's own function (ADV401) or our pair."""
+    sizes = "sizes from your code" if v.sizes_source == "user code" else "default sizes"
+    function = v.extra.get("user_function") if isinstance(v.extra, dict) else None
+    return f"your function `{function}`, {sizes}" if isinstance(function, str) and function else sizes
 
 
 def format_ratio(x: float | None) -> str:
@@ -121,18 +125,48 @@ def profile_lines(run: ProfileRun) -> list[str]:
     return lines
 
 
-def render(result: ScanResult, *, statistics: bool = False, quiet: bool = False, **_: object) -> str:
+# ANSI styles, Ruff-like: the location bold, the code by severity, the fixable mark green, hints dim.
+STYLES = {"location": {"bold": True}, "warning": {"fg": "red", "bold": True}, "info": {"fg": "cyan", "bold": True},
+          "fixable": {"fg": "green", "bold": True}, "hint": {"dim": True}}
+
+
+def _style(text: str, kind: str, color: bool) -> str:
+    if not color:
+        return text
+    import click
+
+    return click.style(text, **STYLES[kind])  # type: ignore[arg-type]
+
+
+def fix_mark(f: Finding) -> str:
+    """`[*]` as Ruff prints it: `--fix` applies this finding's fix. Unsafe fixes are counted in the summary."""
+    return "[*] " if f.fix is not None and f.fix.safe else ""
+
+
+def headline(f: Finding, color: bool = False) -> str:
+    """`path:line:col: CODE [*] message (severity, confidence)`: what a reader needs to triage one finding."""
+    return (
+        f"{_style(location(f), 'location', color)}: {_style(f.code, f.severity.value, color)} "
+        f"{_style(fix_mark(f), 'fixable', color) if fix_mark(f) else ''}{f.message} "
+        f"({f.severity.value}, {f.confidence.value} confidence)"
+    )
+
+
+def render(result: ScanResult, *, statistics: bool = False, quiet: bool = False, color: bool = False, **_: object) -> str:
+    """Findings with their fix hints and measurements, then the summary. `quiet` drops the fix hints and the
+    summary only: a measurement is the point of `--verify`. `statistics` prints the counts table alone."""
+    if statistics:
+        rows = render_statistics(result)
+        return "\n".join(rows) + "\n" if rows else ""
     lines: list[str] = []
     for f in result.findings:
-        lines.append(f"{location(f)}: {f.code} {f.message}")
+        lines.append(headline(f, color))
         if not quiet:
-            lines.append(f"  fix: {f.suggestion}")
-            for v in f.verifications:
-                lines.extend(f"  {line}" for line in verification_lines(v))
-            if f.runtime is not None:
-                lines.append(f"  {describe_runtime(f.runtime)}")
-    if statistics:
-        lines.extend(render_statistics(result))
+            lines.append(_style(f"  fix: {f.suggestion}", "hint", color))
+        for v in f.verifications:
+            lines.extend(f"  {line}" for line in verification_lines(v))
+        if f.runtime is not None:
+            lines.append(f"  {describe_runtime(f.runtime)}")
     if result.profile is not None and not quiet:
         lines.extend(profile_lines(result.profile))
     if not quiet:
@@ -146,7 +180,11 @@ def render_concise(result: ScanResult, **_: object) -> str:
 
 def render_statistics(result: ScanResult) -> list[str]:
     counts = Counter((f.code, f.name) for f in result.findings)
-    return [f"{n:5d}  {code}  {name}" for (code, name), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    fixable = {f.code for f in result.findings if fix_mark(f)}
+    return [
+        f"{n:5d}  {code}  {'[*] ' if code in fixable else '    '}{name}"
+        for (code, name), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
 
 
 def summary(result: ScanResult) -> str:

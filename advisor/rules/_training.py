@@ -103,6 +103,11 @@ def _iterated_directly(ctx: FileContext, call: cst.Call) -> cst.For | None:
 def moves_batches(ctx: FileContext, use: LoaderUse) -> bool:
     """The loop copies its batch to a device: `x.to(device)`, `batch["x"].cuda()`, a comprehension of
     `.to(device)` over the batch, or a name unpacked from the batch first (`inputs, labels = data`)."""
+    return bool(batch_moves(ctx, use))
+
+
+def batch_moves(ctx: FileContext, use: LoaderUse) -> list[cst.Call]:
+    """The calls that copy the loop's batch to a device (see `moves_batches`)."""
     body = _body_nodes(use.loop)
     names = set(use.batch_names)
     for _ in range(3):  # follow a few steps of `a = f(batch)` / `x, y = batch` inside the loop
@@ -115,11 +120,14 @@ def moves_batches(ctx: FileContext, use: LoaderUse) -> bool:
                     names |= target_names(t.target)
         if len(names) == before:
             break
-    for node in body:
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and move_target(ctx, node) == "device":
-            if _names(node.func.value) & names:
-                return True
-    return False
+    return [
+        node
+        for node in body
+        if isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and move_target(ctx, node) == "device"
+        and _names(node.func.value) & names
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- refs

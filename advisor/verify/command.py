@@ -55,11 +55,18 @@ def devices_for(spec: PairSpec, choice: str) -> list[str]:
 
 
 def _progress(items: list[T], label: str) -> Iterable[T]:
-    if sys.stderr.isatty():
-        with click.progressbar(items, label=label, file=sys.stderr, item_show_func=lambda x: str(x[0]) if x else "") as bar:
-            yield from bar
-    else:
-        yield from items
+    """On a terminal: the pair being measured, how many are done and an estimate of the rest (redrawn on
+    stderr). Off a terminal: one line per finished pair on stderr."""
+    from advisor.progress import track
+
+    return track(items, len(items), label, name=_job_name, finished_lines=True)
+
+
+def _job_name(item: object) -> str:
+    """A pair job as a person reads it: `ADV401 cpu` for (code, spec, device), else its label."""
+    if isinstance(item, tuple) and len(item) == 3 and isinstance(item[2], str):
+        return f"{item[0]} {item[2]}"
+    return str(item[0]) if isinstance(item, tuple) and item else str(item)
 
 
 def _sizes_text(v: Verification) -> str:
@@ -87,7 +94,8 @@ def _text_line(v: Verification) -> str:
             f"after {format_seconds(v.after.median_s)} (IQR {format_seconds(v.after.iqr_s)}, {v.after.runs} runs); {sizes}"
         )
     label = {"measured": "", "no-significant-gain": "no significant gain: ", "not-equivalent": "NOT EQUIVALENT, no gain claimed: "}.get(v.status, f"{v.status}: ")
-    return f"{where}: {label}{v.detail}; {sizes}"
+    task = "our synthetic task: " if v.metric == "loss" and v.status in ("measured", "no-significant-gain") else ""
+    return f"{where}: {task}{label}{v.detail}; {sizes}"
 
 
 def results_json(results: list[Verification]) -> str:
@@ -182,7 +190,7 @@ def attach_verifications(result: ScanResult, device: str, options: RunOptions) -
         spec = pairs[code]
         chosen = next((s for s in (sizes_for(f, texts[f.path], spec.default_sizes, known[code]) for f in findings) if s.source == "user code"), None)
         for d in devices_for(spec, device):
-            jobs.append((code, partial(_shared, shared, spec, d, chosen, options)))
+            jobs.append((f"{code} on {d}", partial(_shared, shared, spec, d, chosen, options)))
     per_finding: dict[int, Verification | None] = {}
     for i, f in enumerate(result.findings):
         if f.code in pairs and f.code in known and known[f.code].verifies_user_function:

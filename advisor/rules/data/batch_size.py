@@ -22,7 +22,10 @@ class DataLoaderBatchSize(_LoaderRule):
         "With batch size 1 every optimizer step runs the model, the backward pass and the update for a "
         "single sample: per-call overheads dominate and the vectorised kernels have almost nothing to work on."
     )
-    suggestion = "pass `batch_size=32` to `batch_size=256` (tune the learning rate with it); keep `batch_size=1` only for inputs that cannot be stacked"
+    suggestion = (
+        "pass `batch_size=64` (any size from 32 to 256 that fits in memory; retune the learning rate with it); "
+        "keep `batch_size=1` only for inputs that cannot be stacked"
+    )
     docs = RuleDocs(
         what="Finds a `DataLoader` whose batches feed a training loop (a loop that calls `.backward()` or "
         "`optimizer.step()`) and that has no `batch_size` (the default is 1) or a literal `batch_size=1`. "

@@ -6,10 +6,10 @@ from typing import Any
 
 import libcst as cst
 
-from advisor.context import has_star_args, walk
+from advisor.context import has_star_args, keyword, names_in, positional, walk
 from advisor.fixes import FixPlan, Replace, guarded, with_keyword
 from advisor.rule import RuleDocs
-from advisor.rules._training import LoaderUse, arg_value, literal, moves_batches
+from advisor.rules._training import LoaderUse, arg_value, batch_moves, literal, moves_batches
 from advisor.rules.data._loader import _LoaderRule
 from advisor.types import Confidence, Severity
 from advisor.verify.sizes import Literals, matrices, nearest
@@ -29,8 +29,10 @@ class DataLoaderNoPinMemory(_LoaderRule):
         "with `.to(device, non_blocking=True)`."
     )
     suggestion = "add `pin_memory=True` to the DataLoader and move batches with `.to(device, non_blocking=True)`"
-    fix_safe = True  # the batches hold the same values; only the memory they sit in changes
-    fix_title = "add `pin_memory=True` to the DataLoader"
+    # The batches hold the same values; only the memory they sit in changes, and a host-to-device copy
+    # with non_blocking=True is ordered before every later use of the copy on its stream.
+    fix_safe = True
+    fix_title = "add `pin_memory=True` to the DataLoader and `non_blocking=True` to the copies of its batches"
     docs = RuleDocs(
         what="Finds a `DataLoader` whose batches feed a training loop that moves them to the device "
         "(`x.to(device)`, `x.cuda()`) in a file that shows CUDA (`.cuda()`, `\"cuda\"`, "
@@ -98,7 +100,7 @@ class DataLoaderNoPinMemory(_LoaderRule):
         moving = [u for u in uses if moves_batches(self.ctx, u)]
         if not moving:
             return
-        fix = self._pin(call, arg)
+        fix = self._pin(call, arg, [m for u in moving for m in batch_moves(self.ctx, u)])
         if any(self._non_blocking(u) for u in moving):
             self.report(
                 call,
@@ -110,13 +112,40 @@ class DataLoaderNoPinMemory(_LoaderRule):
             self.report(call, confidence=Confidence.HIGH, fix=fix)
 
     @guarded
-    def _pin(self, call: cst.Call, arg: cst.Arg | None) -> FixPlan | None:
-        """`pin_memory=False` → `True`, or the keyword added; never beside `**kwargs`, which may hold it."""
+    def _pin(self, call: cst.Call, arg: cst.Arg | None, moves: list[cst.Call]) -> FixPlan | None:
+        """`pin_memory=False` → `True`, or the keyword added (never beside `**kwargs`, which may hold it),
+        and `non_blocking=True` on each copy of a batch, without which pinning gains nothing. When a copy
+        cannot take the keyword, the fix pins only and says that the copies stay synchronous."""
         if arg is not None:
-            return self.plan(Replace(arg.value, "True"))
-        if has_star_args(call):
+            pin = Replace(arg.value, "True")
+        elif has_star_args(call):
             return None
-        return self.plan(Replace(call, with_keyword(call, "pin_memory", cst.Name("True"))))
+        else:
+            pin = Replace(call, with_keyword(call, "pin_memory", cst.Name("True")))
+        unique = list({id(m): m for m in moves}.values())
+        todo = [m for m in unique if keyword(m, "non_blocking") is None]
+        if any(has_star_args(m) or len(positional(m)) > 1 or self._host_copy_written(m) for m in todo):
+            return self.plan(pin, description="add `pin_memory=True` to the DataLoader (the copies of its batches stay "
+                             "synchronous: add `non_blocking=True` to them by hand)")
+        return self.plan(pin, *(Replace(m, with_keyword(m, "non_blocking", cst.Name("True"))) for m in todo))
+
+    def _host_copy_written(self, move: cst.Call) -> bool:
+        """The host tensor a copy reads is changed in place in the same loop (`x.mul_(2)`, `x[0] = 0`):
+        an asynchronous copy could then read the new values, so `non_blocking=True` is not added."""
+        source = names_in(move.func.value)  # type: ignore[union-attr]
+        loop = self.ctx.innermost_loop(move)
+        if not source or loop is None:
+            return True
+        for node in walk(loop.body):
+            if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+                attr = node.func.attr.value
+                if attr.endswith("_") and not attr.startswith("_") and names_in(node.func.value) & source:
+                    return True
+            elif isinstance(node, (cst.Assign, cst.AugAssign)):
+                targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+                if any(isinstance(t, cst.Subscript) and names_in(t.value) & source for t in targets):
+                    return True
+        return False
 
     def _non_blocking(self, use: LoaderUse) -> bool:
         for node in walk(use.loop.body):

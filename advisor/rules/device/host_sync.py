@@ -12,6 +12,8 @@ from advisor.types import Confidence
 from advisor.verify.sizes import Literals, matrices, nearest
 
 SYNC_METHODS = ("item", "cpu", "numpy", "tolist")
+# A finite/NaN check of the loss is a guard worth keeping; the message says how to keep it cheap.
+NAN_GUARDS = frozenset({"isfinite", "isnan", "isinf"})
 # Calls whose result already lives on the host: syncing methods on them cost nothing more.
 HOST_PRODUCERS = frozenset({"item", "cpu", "numpy", "tolist", "detach_numpy"})
 
@@ -84,6 +86,9 @@ class HostSyncEveryStep(Rule):
         super().__init__(ctx, options)
         self._confidence: Confidence | None | bool = False  # False: not computed yet
         self._tensors: set[str] | None = None
+        # (step scope, value) -> its host reads in that scope: one finding per value per step
+        self._reads: dict[tuple[int, str], list[tuple[cst.CSTNode, str, str]]] = {}
+        self._scopes: dict[int, cst.CSTNode] = {}
 
     # ------------------------------------------------------------------ entry points
     def visit_Call(self, node: cst.Call) -> None:
@@ -102,6 +107,7 @@ class HostSyncEveryStep(Rule):
                 node,
                 f"Log `{name}` every N steps or after the loop: formatting a tensor copies it to the host every step",
                 f"format `{name}` under `if step % N == 0`, or accumulate it on the device and format once per epoch",
+                name,
             )
 
     # ------------------------------------------------------------------ checks
@@ -123,7 +129,7 @@ class HostSyncEveryStep(Rule):
         else:
             message = f"Keep `{what}` on the device in the training loop: `.{attr}()` waits for the GPU every step"
             fix = f"collect `{what}.detach()` on the device and move it to the host once after the loop"
-        self._report_if_per_step(node, message, fix)
+        self._report_if_per_step(node, message, fix, what)
 
     def _check_builtin(self, node: cst.Call, func: str) -> None:
         tensors = self.tensor_names()
@@ -135,19 +141,68 @@ class HostSyncEveryStep(Rule):
             message = f"Print `{hits[0]}` every N steps or after the loop: printing a tensor copies it to the host every step"
         else:
             message = f"Avoid `{func}({hits[0]})` every step: converting a tensor to a Python number waits for the GPU"
-        self._report_if_per_step(node, message, self.suggestion)
+        self._report_if_per_step(node, message, self.suggestion, hits[0])
 
-    def _report_if_per_step(self, node: cst.CSTNode, message: str, suggestion: str) -> None:
+    def _report_if_per_step(self, node: cst.CSTNode, message: str, suggestion: str, value: str) -> None:
+        """Record a read of `value` on the host that runs every step; `finish` reports one per value per step."""
         loop = self.ctx.training_step_loop(node)
+        scope: cst.CSTNode | None = loop
         if loop is None:
             if not self._in_helper_called_per_step(node):
                 return
+            scope = self.ctx.enclosing_function(node)
         elif self.ctx.is_conditional_within(node, loop):
             return
+        if scope is None or self.confidence() is None:
+            return
+        self._scopes[id(scope)] = scope
+        self._reads.setdefault((id(scope), value), []).append((node, message, suggestion))
+
+    def finish(self) -> None:
+        """One finding per value per step, at its first read, naming the other reads of the same value:
+        the first sync waits for the GPU; the others in the same step mostly cost a copy each."""
         confidence = self.confidence()
         if confidence is None:
             return
-        self.report(node, message, confidence=confidence, suggestion=suggestion)
+        order: dict[int, dict[int, int]] = {}
+        for (scope_id, value), reads in self._reads.items():
+            if scope_id not in order:
+                order[scope_id] = {id(n): i for i, n in enumerate(walk(self._scopes[scope_id]))}
+            reads = sorted(reads, key=lambda r: order[scope_id].get(id(r[0]), 0))
+            node, message, suggestion = reads[0]
+            if len(reads) > 1:
+                places = ", ".join(f"`{self._reader(n)}`" for n, _, _ in reads[1:])
+                message = f"{message} (also read {len(reads) - 1} more time{'s' if len(reads) > 2 else ''} this step: {places})"
+                suggestion = (
+                    f"read it once per step and reuse the number for every use, or keep `{value}` on the device "
+                    "and read it under `if step % N == 0`"
+                )
+            if any(self._guards_nan(n) for n, _, _ in reads):
+                suggestion += (
+                    f"; a NaN guard can stay cheap: check `torch.isfinite({value})` on the device and read the flag "
+                    "every N steps, or test the one number you already read"
+                )
+            self.report(node, message, confidence=confidence, suggestion=suggestion)
+
+    def _reader(self, node: cst.CSTNode) -> str:
+        """What reads the value, shown short: the call around it (`pbar.set_postfix`), else its own code."""
+        current = self.ctx.parent(node)
+        while current is not None and not isinstance(current, cst.BaseSmallStatement):
+            if isinstance(current, cst.Call):
+                name = dotted_name(current.func)
+                if name:
+                    return name
+            current = self.ctx.parent(current)
+        text = _source(node)
+        return text if len(text) <= 40 else text[:37] + "..."
+
+    def _guards_nan(self, node: cst.CSTNode) -> bool:
+        current = self.ctx.parent(node)
+        while current is not None and not isinstance(current, cst.BaseSmallStatement):
+            if isinstance(current, cst.Call) and (dotted_name(current.func) or "").rsplit(".", 1)[-1] in NAN_GUARDS:
+                return True
+            current = self.ctx.parent(current)
+        return False
 
     def _in_helper_called_per_step(self, node: cst.CSTNode) -> bool:
         """`node` runs unconditionally in a helper (`def metrics(...)`, no loop of its own around it) that a

@@ -18,10 +18,16 @@ from advisor.verify.sizes import Literals, nearest
 LR_HELPER = re.compile(r"sched|adjust_?(lr|learning_rate)|(set|update|decay|warmup|cosine|poly)_?(lr|learning_rate)|lr_?(decay|warmup|update|policy|lambda)", re.I)
 NOT_OPTIMIZERS = frozenset({"Optimizer", "LBFGS"})  # the base class; LBFGS runs its own line search
 PARAMETER_METHODS = frozenset({"parameters", "named_parameters"})
-MIN_EPOCHS = 5  # fewer literal epochs is a demo or a short fine-tune: a schedule changes little
+# Fewer literal epochs is a demo or a short fine-tune (a 5-epoch run): a schedule changes little there.
+# 8 keeps the 9-epoch MNIST tutorials our precision labels call true. Option `min-epochs`.
+MIN_EPOCHS = 8
 MIN_STEPS = 100  # a single loop of fewer literal steps is a smoke test or a toy, not a training run
 # Reinforcement learning trains on a moving data distribution; a fixed rate is the usual recipe there.
 RL_LIBRARIES = frozenset({"gym", "gymnasium", "dm_control", "stable_baselines3", "pettingzoo", "minigrid", "procgen"})
+# What an optimizer's names say it trains, in a GAN: `optimizerD`, `netG.parameters()`, `opt_disc`, `critic`.
+CRITIC_ROLES = frozenset({"d", "disc", "dis", "discriminator", "critic", "netd"})
+GENERATOR_ROLES = frozenset({"g", "gen", "generator", "netg"})
+NAME_NOISE = frozenset({"self", "optimizer", "optimiser", "optim", "opt", "net", "model", "parameters", "params", "module", "torch", "nn"})
 
 
 class FixedLearningRate(Rule):
@@ -46,13 +52,19 @@ class FixedLearningRate(Rule):
     # Unsafe: a schedule changes what the model learns; the skeleton is a starting point to review.
     fix_safe = False
     fix_title = "add a cosine learning-rate schedule stepped once per epoch (a skeleton to tune)"
+    # min-epochs: shorter literal runs are a demo or a fine-tune; gans: GAN recipes keep both rates fixed on
+    # purpose (DCGAN's Adam at 2e-4), so optimizers trained adversarially are left alone unless asked.
+    options = {"min-epochs": MIN_EPOCHS, "gans": False}
     docs = RuleDocs(
         what="Finds a `torch.optim` optimizer over a model's `.parameters()` whose `.step()` runs in a loop "
         "that is itself repeated "
         "(an epoch loop around the batch loop, a helper called once per epoch, or one long step loop) in a "
         "file with no `torch.optim.lr_scheduler`, no assignment to a param group's `\"lr\"`, no helper "
         "named like `adjust_learning_rate`, and no training framework (Lightning, Hugging Face Trainer, "
-        "Accelerate, Ignite, fastai, Keras…) that would manage the rate.",
+        "Accelerate, Ignite, fastai, Keras…) that would manage the rate. Each optimizer is checked on its own: "
+        "a scheduler built on one does not cover another. Runs of fewer than 8 literal epochs (option "
+        "`min-epochs`) and GANs, where one optimizer trains a discriminator or critic and another a generator "
+        "and both keep a fixed rate by recipe (option `gans`), are left alone.",
         why="With a constant rate, SGD-style training stops improving once the gradient noise at that "
         "rate dominates. Schedules — step decay, cosine annealing, one-cycle, or lowering the rate when "
         "validation loss plateaus — are standard practice and often reach a lower loss in the same epoch "
@@ -95,11 +107,14 @@ class FixedLearningRate(Rule):
         return {"epochs": epochs} if epochs else {}
 
     def finish(self) -> None:
-        if self.ctx.uses_framework() or _schedule_in_file(self.ctx) or _reinforcement_learning(self.ctx):
+        if self.ctx.uses_framework() or _reinforcement_learning(self.ctx):
             return
         optimizers = [c for c in self.ctx.nodes_by_type.get("Call", ()) if _is_optimizer(self.ctx, c) and self._trains_weights(c)]
+        scheduled = _scheduled(self.ctx, {n for c in optimizers for n in _bound_names(self.ctx, c)})
+        if scheduled is None or (not self.opts["gans"] and _adversarial(self.ctx, optimizers)):
+            return
         for call in optimizers:
-            if self.ctx.in_test_function(call):
+            if self.ctx.in_test_function(call) or _bound_names(self.ctx, call) & scheduled:
                 continue
             run = self._repeated_training(call, only=len(optimizers) == 1)
             if run is None:
@@ -111,15 +126,16 @@ class FixedLearningRate(Rule):
                 "Add a learning-rate schedule to this optimizer (StepLR, ReduceLROnPlateau, OneCycleLR or "
                 f"cosine annealing): {span} one fixed rate; the gain depends on the task",
                 confidence=Confidence.HIGH if count else Confidence.MEDIUM,
-                fix=self._skeleton(call),
+                fix=self._skeleton(call, several=len(optimizers) > 1),
             )
 
     @guarded
-    def _skeleton(self, optimizer: cst.Call) -> FixPlan | None:
+    def _skeleton(self, optimizer: cst.Call, several: bool = False) -> FixPlan | None:
         """`scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=<epochs>)` below the line
         that creates the optimizer, and `scheduler.step()` after the step loop inside the epoch loop.
         Offered only for that plain shape: `opt = torch.optim.X(...)` on its own line, and a
-        `for ... in range(n)` epoch loop whose body holds the loop that calls `opt.step()`."""
+        `for ... in range(n)` epoch loop whose body holds the loop that calls `opt.step()`. With several
+        optimizers in the file each gets its own scheduler, named after it (`optimizerD` → `schedulerD`)."""
         stmt = self.ctx.parent(self.ctx.parent(optimizer))  # Call → Assign → SimpleStatementLine
         names = _bound_names(self.ctx, optimizer)
         if len(names) != 1 or not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
@@ -149,7 +165,7 @@ class FixedLearningRate(Rule):
                 return None
             torch = "torch"
             ops.append(AddImport(stmt, "import torch"))
-        sched = fresh_name({n.value for n in self.ctx.nodes_by_type.get("Name", ())}, "scheduler")
+        sched = fresh_name({n.value for n in self.ctx.nodes_by_type.get("Name", ())}, _scheduler_name(opt) if several else "scheduler")
         ops += [
             InsertAfter(stmt, f"{sched} = {torch}.optim.lr_scheduler.CosineAnnealingLR({opt}, T_max={t_max})"),
             InsertAfter(step_loop, f"{sched}.step()"),
@@ -217,15 +233,16 @@ class FixedLearningRate(Rule):
         outer = self.ctx.innermost_loop(loop)
         if _environment_loop(loop) or (outer is not None and _environment_loop(outer)):
             return out  # reinforcement learning: episodes of a moving target, not epochs over data
+        min_epochs = self.opts["min-epochs"]
         if outer is not None:
-            out.append(_count(self.ctx, outer, MIN_EPOCHS, "epochs"))
+            out.append(_count(self.ctx, outer, min_epochs, "epochs"))
         func = self.ctx.enclosing_function(loop)
         if func is not None:
             for call in self.ctx.nodes_by_type.get("Call", ()):
                 if callee_name(call) == func.name.value:
                     caller_loop = self.ctx.innermost_loop(call)
                     if caller_loop is not None and not self.ctx.in_test_function(caller_loop):
-                        out.append(_count(self.ctx, caller_loop, MIN_EPOCHS, "epochs"))
+                        out.append(_count(self.ctx, caller_loop, min_epochs, "epochs"))
         if isinstance(loop, cst.While) or _is_range(loop.iter):
             out.append(_count(self.ctx, loop, MIN_STEPS, "steps"))
         return out
@@ -264,28 +281,102 @@ def _is_optimizer(ctx: FileContext, call: cst.Call) -> bool:
     return tail[:1].isupper() and tail not in NOT_OPTIMIZERS
 
 
-def _schedule_in_file(ctx: FileContext) -> bool:
-    """Anything that changes the learning rate: a scheduler, a param group's "lr" written, a helper
-    named for it, or SWA's rate schedule."""
-    if any(v.startswith(("torch.optim.lr_scheduler", "torch.optim.swa_utils")) for v in ctx.imports.values()):
-        return True
+def _scheduled(ctx: FileContext, optimizers: set[str]) -> set[str] | None:
+    """The optimizers whose rate something changes: a scheduler built on it, a param group's "lr" written,
+    a helper named for it (`adjust_learning_rate(opt, epoch)`), SWA's schedule. None when something
+    changes a rate and we cannot tell whose: then every optimizer in the file counts as managed."""
+    out: set[str] = set()
+    seen_scheduler = False
     for call in ctx.nodes_by_type.get("Call", ()):
-        q = ctx.call_qualname(call) or ""
-        if q.startswith(("torch.optim.lr_scheduler.", "torch.optim.swa_utils.SWALR")):
-            return True
-        name = dotted_name(call.func)
-        if name is not None and LR_HELPER.search(name):
-            return True
-        if isinstance(call.func, cst.Attribute) and call.func.attr.value == "update" and any(
+        name = dotted_name(call.func) or ""
+        receiver, _, method = name.rpartition(".")
+        if _builds_schedule(ctx, call):
+            seen_scheduler = True
+            owners = {dotted_name(a.value) for a in call.args if a.keyword is None or a.keyword.value == "optimizer"} & optimizers
+            if not owners:
+                return None
+            out |= owners  # type: ignore[arg-type]
+        elif isinstance(call.func, cst.Attribute) and call.func.attr.value == "update" and any(
             a.keyword is not None and a.keyword.value == "lr" for a in call.args
         ):
-            return True  # param_group.update(lr=...)
+            return None  # param_group.update(lr=...)
+        elif receiver and LR_HELPER.search(receiver) and not any(
+            isinstance(v, cst.Call) and _builds_schedule(ctx, v) for v in ctx.bindings.get(receiver, ())
+        ):
+            return None  # `scheduler.step()` on a scheduler made elsewhere (a parameter, another module)
+    if not seen_scheduler and any(v.startswith(("torch.optim.lr_scheduler", "torch.optim.swa_utils")) for v in ctx.imports.values()):
+        return None  # imported but built where we cannot follow (a factory, getattr)
     for kind in ("Assign", "AugAssign"):
         for node in ctx.nodes_by_type.get(kind, ()):
             targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
-            if any(_writes_lr(t) for t in targets):
-                return True
-    return False
+            for target in targets:
+                if not _writes_lr(target):
+                    continue
+                owner = _param_group_owner(ctx, target)
+                if owner is None or owner not in optimizers:
+                    return None
+                out.add(owner)
+    return out
+
+
+def _builds_schedule(ctx: FileContext, call: cst.Call) -> bool:
+    """`StepLR(opt, ...)`, `SWALR(opt, ...)`, or a helper named for the rate (`adjust_learning_rate(opt, e)`,
+    `get_cosine_schedule_with_warmup(opt, ...)`); not a method of one (`scheduler.step()`)."""
+    q = ctx.call_qualname(call) or ""
+    if q.startswith(("torch.optim.lr_scheduler.", "torch.optim.swa_utils.SWALR")):
+        return True
+    name = dotted_name(call.func)
+    return name is not None and bool(LR_HELPER.search(name.rsplit(".", 1)[-1]))
+
+
+def _param_group_owner(ctx: FileContext, target: cst.BaseExpression) -> str | None:
+    """Whose param group `target` writes: `opt.param_groups[0]["lr"]` → opt; `group["lr"]` inside
+    `for group in opt.param_groups` → opt."""
+    for node in walk(target):
+        if isinstance(node, cst.Attribute) and node.attr.value == "param_groups":
+            return dotted_name(node.value)
+    base = target.value if isinstance(target, cst.Subscript) else None
+    group = dotted_name(base) if base is not None else None
+    for loop in ctx.nodes_by_type.get("For", ()):
+        it = loop.iter
+        if (
+            isinstance(loop.target, cst.Name)
+            and loop.target.value == group
+            and isinstance(it, cst.Attribute)
+            and it.attr.value == "param_groups"
+        ):
+            return dotted_name(it.value)
+    return None
+
+
+def _roles(ctx: FileContext, optimizer: cst.Call) -> set[str]:
+    """The words an optimizer's names are made of, less the generic ones: `optimizerD` → {"d"},
+    `torch.optim.Adam(netG.parameters())` bound to `opt_g` → {"g", "netg"}."""
+    names = set(_bound_names(ctx, optimizer))
+    if optimizer.args:
+        names |= {n for n in (dotted_name(x) for x in walk(optimizer.args[0].value) if isinstance(x, (cst.Name, cst.Attribute))) if n}
+    words: set[str] = set()
+    for name in names:
+        for part in re.split(r"[._]", name):
+            words.add(part.lower())
+            words |= {w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+", part)}
+    return words - NAME_NOISE
+
+
+def _adversarial(ctx: FileContext, optimizers: list[cst.Call]) -> bool:
+    """A GAN: one optimizer trains a discriminator (critic) and another a generator."""
+    roles = [_roles(ctx, c) for c in optimizers]
+    return any(r & CRITIC_ROLES for r in roles) and any(r & GENERATOR_ROLES for r in roles)
+
+
+def _scheduler_name(optimizer: str) -> str:
+    """`optimizerD` → `schedulerD`, `opt_g` → `sched_g`, `encoder_opt` → `encoder_opt_scheduler`."""
+    last = optimizer.rsplit(".", 1)[-1]
+    if "optimizer" in last:
+        return last.replace("optimizer", "scheduler")
+    if last.startswith("opt"):
+        return "sched" + last[3:]
+    return f"{last}_scheduler"
 
 
 def _writes_lr(target: cst.BaseExpression) -> bool:

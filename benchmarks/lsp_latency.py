@@ -1,0 +1,152 @@
+"""Language-server latency: from a `didChange` of a 5,000-line file to its `publishDiagnostics`.
+
+Starts `python -m advisor server` with a real LSP client (pytest-lsp's, over stdio), opens a generated
+5,000-line training module, then edits it repeatedly (one line appended and removed in turn) and times
+each change until fresh diagnostics arrive. Prints the median and spread, next to the in-process
+analysis time and the libcst parse floor of the same text measured in the same run (the ratio matters
+more than the absolute figure on a shared machine). Target: under 300 ms.
+
+    python3 benchmarks/lsp_latency.py [--changes 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+_HEADER = '''"""A generated training module: many ordinary helpers and one training loop with known findings."""
+
+import math
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+'''
+
+_HELPER = '''
+
+def block_{i}(x, weight, bias, scale={i}):
+    """Helper {i}: ordinary tensor code that no rule should report."""
+    y = torch.matmul(x, weight) + bias
+    y = torch.relu(y) * scale
+    if y.dim() > 2:
+        y = y.flatten(1)
+    total = 0.0
+    for k in range(3):
+        total = total + math.sqrt(k + scale)
+    norm = y.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+    y = y / norm
+    out = {{"value": y, "total": total, "name": "block_{i}"}}
+    return out["value"] * out["total"]
+'''
+
+_LOOP = '''
+
+def train(model, dataset, device):
+    model = nn.DataParallel(model)
+    loader = DataLoader(dataset, shuffle=True)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for epoch in range(30):
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            loss = nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+'''
+
+
+def five_thousand_lines() -> str:
+    """A deterministic module of at least 5,000 lines with a training loop in the middle."""
+    helpers = [_HELPER.format(i=i) for i in range(340)]
+    text = _HEADER + "".join(helpers[:170]) + _LOOP + "".join(helpers[170:])
+    assert len(text.splitlines()) >= 5000
+    return text
+
+
+async def _measure(changes: int) -> list[float]:
+    from lsprotocol import types
+    from pytest_lsp import ClientServerConfig, client_capabilities
+
+    import tempfile
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))}
+    config = ClientServerConfig(server_command=[sys.executable, "-m", "advisor", "server"], server_env=env)
+    client = await config.start()
+    folder = Path(tempfile.mkdtemp(prefix="advisor-lsp-"))
+    await client.initialize_session(types.InitializeParams(capabilities=client_capabilities("visual-studio-code"), root_uri=folder.as_uri()))
+    text = five_thousand_lines()
+    uri = (folder / "big.py").as_uri()
+
+    async def settle() -> None:
+        while uri not in client.diagnostics:
+            await asyncio.wait_for(client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), 120)
+
+    client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
+    await settle()
+    times = []
+    for n in range(changes):
+        edited = text + ("\nmodel = nn.DataParallel(model)\n" if n % 2 == 0 else "")
+        client.diagnostics.pop(uri, None)
+        start = time.perf_counter()
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=n + 2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=edited)],
+        ))
+        await settle()
+        times.append(time.perf_counter() - start)
+        codes = {d.code for d in client.diagnostics[uri]}
+        assert ("ADV501" in codes) and (len(client.diagnostics[uri]) > 1), codes
+    await client.shutdown_session()
+    await client.stop()
+    return times
+
+
+def _in_process(repeats: int) -> tuple[list[float], list[float]]:
+    import libcst
+
+    from advisor.config import Config
+    from advisor.lsp_analysis import analyse_python
+
+    text = five_thousand_lines()
+    analyse, parse = [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        analyse_python(text, None, Config())
+        analyse.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        libcst.parse_module(text)
+        parse.append(time.perf_counter() - t)
+    return analyse, parse
+
+
+def _ms(values: list[float]) -> str:
+    q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
+    return f"median {statistics.median(values) * 1e3:.0f} ms (IQR {q[0] * 1e3:.0f}–{q[2] * 1e3:.0f} ms, n={len(values)})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--changes", type=int, default=15)
+    args = parser.parse_args()
+    sys.path.insert(0, str(REPO))
+    lines = len(five_thousand_lines().splitlines())
+    latency = asyncio.run(_measure(args.changes))
+    analyse, parse = _in_process(5)
+    print(f"file: {lines} lines; cores: {os.cpu_count()}; load average: {os.getloadavg()[0]:.1f}")
+    print(f"didChange -> publishDiagnostics: {_ms(latency)}  (target < 300 ms)")
+    print(f"in-process analysis:             {_ms(analyse)}")
+    print(f"libcst parse floor:              {_ms(parse)}")
+    print(f"latency / parse floor: {statistics.median(latency) / statistics.median(parse):.2f}x")
+
+
+if __name__ == "__main__":
+    main()
