@@ -15,7 +15,7 @@ from advisor import __version__
 from advisor.cli_params import SECONDS
 from advisor.config import Config, ConfigError, find_pyproject, load_config, parse_size
 from advisor.report import FORMATS, render
-from advisor.rule import is_known_code, rules_by_code
+from advisor.rule import Rule, is_known_code, rules_by_code
 from advisor.types import Severity
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -286,15 +286,22 @@ def _diff_only(files: list[Path], errors: list[Any], config: Config, unsafe: boo
 @main.command("rules")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True, help="markdown: the README's rules table.")
 def list_rules(fmt: str) -> None:
-    """List every rule with its code, name and one-line summary."""
+    """List every rule by family, with its code, name and one-line summary."""
     if fmt == "markdown":
         from advisor.docs_gen import rules_table
 
         click.echo(rules_table())
         return
+    from advisor.rule import family_summary
+
+    families: dict[str, list[type[Rule]]] = {}
     for rule in rules_by_code().values():
-        fix = {None: "", True: "  [fix]", False: "  [unsafe fix]"}[rule.fix_safe]
-        click.echo(f"{rule.code}  {rule.name:<28} {rule.summary}{fix}")
+        families.setdefault(rule.family(), []).append(rule)
+    for i, (family, rules) in enumerate(families.items()):
+        click.echo(("\n" if i else "") + f"{family}: {family_summary(family)}")
+        for rule in rules:
+            fix = {None: "", True: "  [fix]", False: "  [unsafe fix]"}[rule.fix_safe]
+            click.echo(f"{rule.code}  {rule.name:<32} {rule.summary}{fix}")
 
 
 @main.command()

@@ -188,6 +188,12 @@ def all_rules() -> tuple[type[Rule], ...]:
     return tuple(sorted(found, key=lambda r: r.code))
 
 
+def family_summary(family: str) -> str:
+    """A family's one-line description: the first line of its package docstring, without the code range."""
+    doc = (importlib.import_module(f"advisor.rules.{family}").__doc__ or "").strip().splitlines()
+    return doc[0].split(": ", 1)[-1] if doc else ""
+
+
 def rules_by_code() -> dict[str, type[Rule]]:
     return {r.code: r for r in all_rules()}
 

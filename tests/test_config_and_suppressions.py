@@ -14,7 +14,7 @@ SYNC = textwrap.dedent(
     """\
     import torch
 
-    device = torch.device("cuda")
+    device = torch.device("cuda")  # float32 on purpose (precision is not what this sample shows)
     for x, y in loader:
         loss = criterion(model(x.to(device)), y.to(device))
         loss.backward()

@@ -1,1 +1,1 @@
-"""ADV4xx: numeric work written as Python loops where one vectorised call does it."""
+"""ADV4xx: numeric work written out by hand (Python loops, growing arrays, formulas) where one vectorised or fused call does it."""

@@ -1,1 +1,1 @@
-"""ADV1xx: work moved between host and device every step that could happen once, or not at all."""
+"""ADV1xx: host↔device work each step (copies, syncs, allocator calls) and CUDA settings or debugging aids that slow every step."""

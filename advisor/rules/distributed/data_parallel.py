@@ -6,7 +6,7 @@ import re
 
 import libcst as cst
 
-from advisor.context import dotted_name
+from advisor.context import FileContext, dotted_name
 from advisor.rule import Rule, RuleDocs
 
 DATA_PARALLEL = frozenset(
@@ -82,10 +82,15 @@ class DataParallelInsteadOfDDP(Rule):
     def _file_wraps_in_ddp(self) -> bool:
         """DataParallel next to a DDP wrap in the same file is the single-process fallback of a script
         that already offers DDP (`if distributed: DDP(...) else: DataParallel(...)`): the advice is taken."""
-        for call in self.ctx.nodes_by_type.get("Call", ()):
-            if self.ctx.call_qualname(call) in DDP:
-                return True
-            name = dotted_name(call.func)
-            if name is not None and DDP_WRAPPER.search(name.rsplit(".", 1)[-1]):
-                return True
-        return False
+        return wraps_in_ddp(self.ctx)
+
+
+def wraps_in_ddp(ctx: FileContext) -> bool:
+    """The file wraps a model in DistributedDataParallel, or in a project's own `*ddp*` helper."""
+    for call in ctx.nodes_by_type.get("Call", ()):
+        if ctx.call_qualname(call) in DDP:
+            return True
+        name = dotted_name(call.func)  # type: ignore[attr-defined]
+        if name is not None and DDP_WRAPPER.search(name.rsplit(".", 1)[-1]):
+            return True
+    return False
