@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -146,29 +147,24 @@ def scan(
     from advisor.discover import discover
     from advisor.engine import scan as run_scan
 
-    if debug:
-        os.environ["ADVISOR_DEBUG"] = "1"
     paths = paths or (".",)
     try:
-        config = _load_config(config_path, paths)
+        loaded = _load_config(config_path, paths)
     except ConfigError as exc:
         click.echo(f"advisor: error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
-    if select:
-        config.select = _split_codes(select, "--select")
-        # an explicit --select beats a configured ignore of the same rules
-        config.ignore = [c for c in config.ignore if not any(s.startswith(c) or c.startswith(s) for s in config.select)]
+    config = loaded.with_command_line(_split_codes(select, "--select") or None, [], debug)
     if extend_select:
         extra = _split_codes(extend_select, "--extend-select")
-        if config.select is not None:
-            config.select = config.select + extra
-        config.ignore = [c for c in config.ignore if not any(s.startswith(c) or c.startswith(s) for s in extra)]
+        config = replace(
+            config,
+            select=None if config.select is None else config.select + extra,
+            ignore=[c for c in config.ignore if not any(s.startswith(c) or c.startswith(s) for s in extra)],
+        )
     if ignore:
-        config.ignore = config.ignore + _split_codes(ignore, "--ignore")
-    if config.select and "ALL" in config.select:
-        config.select = None
+        config = replace(config, ignore=config.ignore + _split_codes(ignore, "--ignore"))
     if max_file_size is not None:
-        config.max_file_size = max_file_size
+        config = replace(config, max_file_size=max_file_size)
     files, errors = discover(
         list(paths), config.exclude + exclude, respect_gitignore=config.respect_gitignore and not no_gitignore, force_exclude=force_exclude
     )
@@ -196,12 +192,12 @@ def scan(
         from advisor.guard import internal_errors_exit_2
         from advisor.verify.command import attach_verifications, run_options
 
-        with internal_errors_exit_2("scan --verify"):
+        with internal_errors_exit_2("scan --verify", config.debug):
             result = attach_verifications(result, device, run_options(timeout, no_cache, count_instructions, verify_user_code))
     if fmt in WITH_ENVIRONMENT:
-        from advisor.report.environment import collect
+        from advisor.environment import run_environment
 
-        result.environment = collect(result)
+        result.environment = run_environment(result)
     options: dict[str, Any] = {"statistics": statistics, "quiet": quiet, "color": fmt == "text" and _use_color(color, output)}
     _write(render(fmt, result, **options), output, color=options["color"])
     if fmt in ("text", "concise"):
@@ -288,8 +284,14 @@ def _diff_only(files: list[Path], errors: list[Any], config: Config, unsafe: boo
 
 
 @main.command("rules")
-def list_rules() -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True, help="markdown: the README's rules table.")
+def list_rules(fmt: str) -> None:
     """List every rule by family, with its code, name and one-line summary."""
+    if fmt == "markdown":
+        from advisor.docs_gen import rules_table
+
+        click.echo(rules_table())
+        return
     from advisor.rule import family_summary
 
     families: dict[str, list[type[Rule]]] = {}
@@ -372,9 +374,9 @@ def profile(script: str, script_args: tuple[str, ...], steps: int, device: str, 
         click.echo("advisor: error: --device cuda: torch in the script's process sees no CUDA device — use --device cpu or auto", err=True)
         sys.exit(EXIT_ERROR)
     if fmt in WITH_ENVIRONMENT:
-        from advisor.report.environment import collect
+        from advisor.environment import run_environment
 
-        result.environment = collect(result)
+        result.environment = run_environment(result)
     with internal_errors_exit_2("profile"):
         _write(render(fmt, result), output)
     if fmt in ("text", "concise"):

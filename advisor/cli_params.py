@@ -11,7 +11,7 @@ import click
 MAX_TIMEOUT_S = 24 * 3600.0
 
 
-class Seconds(click.ParamType):
+class Seconds(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click; the base works in all
     """A finite number of seconds from 1 to a day."""
 
     name = "seconds"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from advisor.rule import all_rules, is_known_code, rules_by_code
+from advisor.rule import is_known_code, rules_by_code
 from advisor.source import DEFAULT_MAX_FILE_SIZE
 
 KNOWN_KEYS = (
@@ -43,6 +43,22 @@ class Config:
     respect_gitignore: bool = True
     max_file_size: int = DEFAULT_MAX_FILE_SIZE  # bytes; bigger files are skipped with a per-file error
     source: Path | None = None  # the pyproject.toml read, if any
+    # `--debug`: an internal error re-raises with its traceback instead of becoming one file error.
+    debug: bool = False
+
+    def with_command_line(self, select: list[str] | None, ignore: list[str], debug: bool = False) -> "Config":
+        """This configuration with the command line's choices over it (a new Config; this one is kept).
+
+        An explicit `--select` beats a configured `ignore` of the same rules; `--ignore` adds to the
+        configured ones; `ALL` selects everything."""
+        chosen, ignored = self.select, list(self.ignore)
+        if select:
+            chosen = select
+            ignored = [c for c in ignored if not any(s.startswith(c) or c.startswith(s) for s in select)]
+        ignored += ignore
+        if chosen and "ALL" in chosen:
+            chosen = None
+        return replace(self, select=chosen, ignore=ignored, debug=self.debug or debug)
 
     def ignored_for(self, path: str) -> list[str]:
         """Codes ignored for one file through per-file-ignores (globs match the path or its name)."""
@@ -167,5 +183,3 @@ def validate_options(options: Any, where: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def all_codes() -> list[str]:
-    return [r.code for r in all_rules()]

@@ -148,7 +148,7 @@ def discover(
     if respect_gitignore and walked:
         ignored = _git_ignored(walked)
         walked = [f for f in walked if f not in ignored]
-    seen: set[Path] = set()
+    seen: set[str] = set()
     ordered: list[Path] = []
     for f in explicit + walked:
         key = os.path.realpath(f)  # never raises, even on a symlink loop (reported when read)

@@ -11,7 +11,7 @@ import os
 import re
 import sys
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -20,12 +20,13 @@ import libcst as cst
 from advisor.config import Config
 from advisor.context import FileContext, build_context
 from advisor.excerpt import excerpt, fix_diff, split_lines
-from advisor.fixes import Anchors, Unanchorable, plan_edits, to_fix
+from advisor.fixes import DEBUG, Anchors, Unanchorable, plan_edits, to_fix
 from advisor.positions import LazyPositions
 from advisor.rule import Report, Rule, rules_by_code, select_rules
 from advisor.source import SourceError, decode, display_path, read_bytes
 from advisor.suppress import is_suppressed, suppressions
-from advisor.types import Edit, FileError, Finding, Fix, ScanResult, Span
+from advisor.types import FileError, Finding, Fix, ScanResult, Span
+from advisor.unit import SourceUnit
 
 if TYPE_CHECKING:
     from advisor.scan_cache import ScanCache
@@ -41,85 +42,6 @@ DEEP_STACK_BYTES = 1024 * 1024 * 1024  # address space only; pages are used as t
 PYTHON2 = re.compile(
     r"^[ \t]*(print[ \t]+(?![ \t]*[(=.,)\[]|[ \t]*$)|exec[ \t]+[\"']|except[ \t]+[\w.]+[ \t]*,[ \t]*\w+[ \t]*:)|`\w[^`\n]*`|\w[ \t]*<>[ \t]*\w"
 )
-
-
-@dataclass(frozen=True)
-class SourceUnit:
-    """Text to analyse as one module. Notebooks become one unit whose lines map back to cells."""
-
-    path: str
-    text: str
-    cells: tuple[tuple[int, int], ...] | None = None  # per unit line (1-based index-1): (cell, line in cell)
-    # notebooks: (cell index, the cell's source as stored, 0-based lines blanked because they were IPython)
-    cell_sources: tuple[tuple[int, str, frozenset[int]], ...] = ()
-
-    def locate(self, line: int, column: int) -> tuple[int | None, int, int]:
-        if self.cells is None:
-            return None, line, column
-        cell, cell_line = self.cells[min(line, len(self.cells)) - 1]
-        return cell, cell_line, column
-
-    def same_cell(self, a: int, b: int) -> bool:
-        """Whether two offsets of the unit text lie in one notebook cell (always, for a plain file)."""
-        if self.cells is None:
-            return True
-        return self._cell_at(a) == self._cell_at(b)
-
-    def _cell_at(self, offset: int) -> int:
-        line = self.text.count("\n", 0, offset) + 1
-        return self.locate(line, 0)[0] or 0
-
-    def fixed_text_and_name(self, cell: int | None) -> tuple[str, str]:
-        """The text a finding's fix edits apply to (the file, or its cell's source) and its name in a diff."""
-        if cell is None or self.cells is None:
-            return self.text, self.path
-        source = next(src for idx, src, _ in self.cell_sources if idx == cell)
-        return source, f"{self.path}:cell {cell + 1}"
-
-    def display_edits(self, edits: tuple[Edit, ...], cell: int | None) -> tuple[Edit, ...]:
-        """Edits in the coordinates a user applies them to: the file's text, or the cell's own source.
-
-        Raises Unanchorable when a notebook edit leaves its cell or touches a blanked IPython line.
-        """
-        if self.cells is None:
-            return edits
-        source, blanked = next((src, bl) for idx, src, bl in self.cell_sources if idx == cell)
-        starts = [0] + [i + 1 for i, ch in enumerate(source) if ch == "\n"]
-        unit_starts = [0] + [i + 1 for i, ch in enumerate(self.text) if ch == "\n"]
-        real_lines = len(self.cells) - 1  # the last entry maps libcst's one-past-the-end line
-
-        def cell_offset(pos: int, is_end: bool) -> tuple[int, int]:
-            """(offset in the cell's source, 0-based cell line) for a unit offset; an end at the start of a
-            line is taken as the end of the line before, so an edit never reaches into the next line."""
-            line = _line_at(unit_starts, pos)
-            col = pos - unit_starts[line - 1]
-            if is_end and col == 0 and line > 1:
-                line -= 1
-                col = unit_starts[line] - unit_starts[line - 1]
-            if line > real_lines:
-                raise Unanchorable("the edit reaches past the last cell")
-            where, cell_line = self.cells[line - 1]
-            if where != cell:
-                raise Unanchorable("the edit leaves its notebook cell")
-            return min(starts[cell_line - 1] + col, len(source)), cell_line - 1
-
-        out = []
-        for e in edits:
-            begin, first = cell_offset(e.start, False)
-            finish, last = cell_offset(e.end, True) if e.end > e.start else (begin, first - 1)
-            if any(n in blanked for n in range(first, last + 1)):
-                raise Unanchorable("the edit touches an IPython line")
-            analysed = self.text[e.start : e.end]
-            if source[begin:finish] not in (analysed, analysed[:-1] if analysed.endswith("\n") else analysed):
-                raise Unanchorable("the cell's text differs from the analysed text here")
-            out.append(Edit(begin, finish, e.replacement))
-        return tuple(out)
-
-
-def _line_at(starts: list[int], offset: int) -> int:
-    import bisect
-
-    return bisect.bisect_right(starts, offset)
 
 
 def load_unit(path: Path, display: str, data: bytes | None = None) -> SourceUnit:
@@ -199,13 +121,22 @@ def analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | Non
     except RecursionError:
         pass
     try:
-        return _with_deep_stack(_analyse_unit, unit, rules, config)
+        found: list[Finding] = _with_deep_stack(_analyse_unit, unit, rules, config)
+        return found
     except RecursionError:
         raise SourceError("too deeply nested to analyse — simplify the expression or exclude the file") from None
 
 
 def _analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | None) -> list[Finding]:
     config = config or Config()
+    token = DEBUG.set(config.debug)
+    try:
+        return _analyse(unit, rules, config)
+    finally:
+        DEBUG.reset(token)
+
+
+def _analyse(unit: SourceUnit, rules: list[type[Rule]], config: Config) -> list[Finding]:
     active = prefilter(unit.text, rules)
     ignored_here = config.ignored_for(unit.path)
     if ignored_here:
@@ -299,7 +230,7 @@ def _fix(unit: SourceUnit, report: Report, anchors: Anchors | None, cell: int | 
     except Unanchorable:
         return None
     except Exception:  # a bug in a fix costs the fix, not the finding
-        if os.environ.get("ADVISOR_DEBUG"):
+        if DEBUG.get():
             raise
         return None
 
@@ -350,6 +281,14 @@ def _internal_error(error: FileError | None) -> bool:
     return error is not None and error.message.startswith("internal error")
 
 
+def internal_error(display: str, exc: Exception, doing: str, config: Config) -> FileError:
+    """A bug in advisor (a rule, a fix) while handling one file: one file error, the run goes on; with
+    `--debug` it re-raises with its traceback instead. Call it from an `except` block."""
+    if config.debug:
+        raise exc
+    return FileError(display, f"internal error while {doing} ({type(exc).__name__}: {exc}) — please report it; run with --debug for the traceback")
+
+
 def _analyse_file(path: Path, display: str, data: bytes, codes: list[str], config: Config) -> tuple[list[Finding], FileError | None, int]:
     known = rules_by_code()
     rules = [known[c] for c in codes]
@@ -361,9 +300,7 @@ def _analyse_file(path: Path, display: str, data: bytes, codes: list[str], confi
     except MemoryError:
         return [], FileError(display, "out of memory while analysing — exclude the file or lower max-file-size"), 0
     except Exception as exc:  # a bug in a rule must not end the run or hide the other files
-        if os.environ.get("ADVISOR_DEBUG"):
-            raise
-        return [], FileError(display, f"internal error while analysing ({type(exc).__name__}: {exc}) — please report it; run with --debug for the traceback"), 0
+        return [], internal_error(display, exc, "analysing", config), 0
 
 
 def _scan_star(args: tuple[Path, list[str], Config, "ScanCache | None"]) -> tuple[list[Finding], FileError | None, int]:

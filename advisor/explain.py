@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 from advisor.rule import Rule
 
@@ -64,7 +65,7 @@ def measured_gain_text(rule: type[Rule]) -> str:
     return "\n".join(lines)
 
 
-def _cached_here(code: str) -> list:
+def _cached_here(code: str) -> list[Any]:
     try:
         from advisor.verify.cache import cached_results_for
     except ImportError:

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from advisor.config import Config
-from advisor.engine import SourceUnit, analyse_unit
+from advisor.engine import analyse_unit, internal_error
 from advisor.excerpt import unified_diff
 from advisor.fixes import apply_edits
 from advisor.rule import Rule, rules_by_code, select_rules
 from advisor.safe_write import UnsafeTarget, write_fixed
 from advisor.source import SourceError, decode_with_encoding, display_path, read_bytes
 from advisor.types import FileError, Finding, Fix
+from advisor.unit import SourceUnit
 
 MAX_ROUNDS = 5
 
@@ -119,6 +120,9 @@ def fix_file(path: Path, config: Config, *, unsafe: bool = False, write: bool = 
         before, after, fixed = fixer(path, display, rules, config, unsafe)
     except SourceError as exc:
         result.error = FileError(display, str(exc))
+        return result
+    except Exception as exc:  # a bug in a rule or a fix: this file is left as it was, the run goes on
+        result.error = internal_error(display, exc, "fixing", config)
         return result
     if after == before:
         return result

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import bisect
 import functools
-import os
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar, Union
 
@@ -85,6 +85,11 @@ _NEWLINE = re.compile("\n")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# `--debug` (Config.debug) for the code that runs rules and their fix builders, which see no Config:
+# set by the engine for the duration of one file, so it follows the config into worker processes.
+DEBUG: ContextVar[bool] = ContextVar("advisor_debug", default=False)
+
+
 def guarded(builder: F) -> F:
     """For a rule's fix builder: an unexpected shape costs the fix, never the finding (or the file's
     other findings). `--debug` re-raises so the bug can be found."""
@@ -94,11 +99,11 @@ def guarded(builder: F) -> F:
         try:
             return builder(*args, **kwargs)
         except Exception:
-            if os.environ.get("ADVISOR_DEBUG"):
+            if DEBUG.get():
                 raise
             return None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper  # type: ignore[return-value]  # same signature, but it may also return None (its purpose)
 
 
 class Unanchorable(Exception):

@@ -16,16 +16,17 @@ EXIT_ERROR = 2
 
 
 @contextmanager
-def internal_errors_exit_2(command: str) -> Iterator[None]:
+def internal_errors_exit_2(command: str, debug: bool = False) -> Iterator[None]:
+    """`debug`: the command's `--debug` (Config.debug), which also prints the traceback."""
     try:
         yield
     except Exception as exc:  # noqa: BLE001 - the point is to catch what nothing else did
-        exit_internal_error(command, exc)
+        exit_internal_error(command, exc, debug)
 
 
-def exit_internal_error(command: str, exc: BaseException) -> NoReturn:
+def exit_internal_error(command: str, exc: BaseException, debug: bool = False) -> NoReturn:
     """Say in one line that `advisor COMMAND` hit a bug (the traceback only under --debug); exit 2."""
-    if os.environ.get("ADVISOR_DEBUG"):
+    if debug or os.environ.get("ADVISOR_DEBUG"):
         traceback.print_exception(exc)
     first = (str(exc).splitlines() or [""])[0][:200]
     print(f"advisor: internal error in `advisor {command}` ({type(exc).__name__}: {first}) — please report it", file=sys.stderr)

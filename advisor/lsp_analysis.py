@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from advisor.config import Config, ConfigError, find_pyproject, load_config
-from advisor.engine import SourceUnit, analyse_unit
+from advisor.engine import analyse_unit
+from advisor.unit import SourceUnit
 from advisor.rule import Rule, rules_by_code, select_rules
 from advisor.source import SourceError
 from advisor.types import Edit, Finding

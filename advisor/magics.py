@@ -164,7 +164,7 @@ def scan_cells(history: list[tuple[int, str]], options: Options, current: str | 
 def _verified(result: AdvisorResult, options: Options) -> AdvisorResult:
     """Measure the fired rules' pairs here: child processes of this kernel's interpreter."""
     from advisor.verify.command import attach_verifications, run_options
-    from advisor.verify.environment import INSTALL_HINT, frameworks_missing
+    from advisor.environment import INSTALL_HINT, frameworks_missing
 
     missing = frameworks_missing()
     if missing:

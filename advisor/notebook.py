@@ -15,8 +15,8 @@ import json
 import re
 from dataclasses import dataclass
 
-from advisor.engine import SourceUnit
 from advisor.source import SourceError, decode
+from advisor.unit import SourceUnit
 
 # Cell magics whose body is still Python; any other `%%magic` cell (bash, html, writefile...) is skipped whole.
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "pypy"})
@@ -137,12 +137,12 @@ _DECODER = json.JSONDecoder()
 
 
 def _ws(text: str, i: int) -> int:
-    return _WS.match(text, i).end()  # type: ignore[union-attr]
+    return _WS.match(text, i).end()  # type: ignore[union-attr]  # `[ \t\n\r]*` matches everywhere, if only empty
 
 
 def _members(text: str, i: int) -> list[tuple[str, int, int]]:
     """(key, value start, value end) for the JSON object starting at `text[i] == "{"`."""
-    from json.decoder import scanstring  # type: ignore[attr-defined]
+    from json.decoder import scanstring  # type: ignore[attr-defined]  # public in the module, missing from typeshed
 
     out: list[tuple[str, int, int]] = []
     i = _ws(text, i + 1)

@@ -12,23 +12,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from advisor import __version__
+from advisor.storage import atomic_write, cache_folder
 from advisor.types import FileError, Finding
 
 FORMAT = 1
 
 
 def default_dir() -> Path:
-    if os.environ.get("ADVISOR_CACHE_DIR"):
-        return Path(os.environ["ADVISOR_CACHE_DIR"]) / "scan"
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "advisor" / "scan"
+    return cache_folder("scan")
 
 
 @lru_cache(maxsize=1)
@@ -111,9 +107,6 @@ class ScanCache:
         target = self._path(key)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(payload, out, ensure_ascii=False)
-            os.replace(tmp, target)
+            atomic_write(target, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
         except OSError:
             pass  # a read-only or full cache folder only costs speed

@@ -205,7 +205,8 @@ class ProfileStep:
         samples = data.get("samples")
         if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 0):
             raise ValueError("samples is not a count")
-        return cls(*(_finite(data.get(k), k) for k in ("total_s", "data_s", "optimizer_s", "sync_s", "copy_s")), samples=samples)
+        times = {k: _finite(data.get(k), k) for k in ("total_s", "data_s", "optimizer_s", "sync_s", "copy_s")}
+        return cls(**times, samples=samples)
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,5 @@ def test_internal_error_is_reported_not_raised(tree, monkeypatch):
         raise ValueError("rule bug")
 
     monkeypatch.setattr(engine, "build_context", boom)
-    monkeypatch.delenv("ADVISOR_DEBUG", raising=False)
     findings, error, _ = engine.scan_file(tree / "good.py", ["ADV401"], Config())
     assert error is not None and "internal error" in error.message and "rule bug" in error.message

@@ -137,3 +137,14 @@ def test_rule_option_changes_behaviour(tmp_path, run_cli):
     (root / "pyproject.toml").write_text('[tool.advisor.options.ADV103]\nassume-accelerator = "yes"\n')
     proc = run_cli("scan", "pkg", cwd=root)
     assert proc.returncode == 2 and "assume-accelerator must be bool" in proc.stderr
+
+
+def test_command_line_precedence_lives_in_the_config():
+    from advisor.config import Config
+
+    loaded = Config(select=["ADV1"], ignore=["ADV103", "ADV4"])
+    merged = loaded.with_command_line(["ADV103"], ["ADV501"], debug=True)
+    assert merged.select == ["ADV103"] and merged.ignore == ["ADV4", "ADV501"] and merged.debug
+    assert loaded.select == ["ADV1"] and loaded.ignore == ["ADV103", "ADV4"] and not loaded.debug  # untouched
+    assert loaded.with_command_line(["ALL"], []).select is None
+    assert loaded.with_command_line(None, []).select == ["ADV1"]

@@ -261,7 +261,7 @@ def test_a_broken_fix_costs_the_fix_not_the_finding(monkeypatch: pytest.MonkeyPa
     import advisor.engine as engine
     from advisor.fixes import guarded
 
-    monkeypatch.delenv("ADVISOR_DEBUG", raising=False)
+    from advisor.fixes import DEBUG
 
     def explode(*_: object) -> None:
         raise RuntimeError("bug in a fix")
@@ -270,9 +270,38 @@ def test_a_broken_fix_costs_the_fix_not_the_finding(monkeypatch: pytest.MonkeyPa
     [finding] = [f for f in analyse_text(ADV102, "a.py") if f.code == "ADV102"]
     assert finding.fix is None and finding.line == 6
     assert guarded(explode)() is None
-    monkeypatch.setenv("ADVISOR_DEBUG", "1")
     with pytest.raises(RuntimeError):
-        guarded(explode)()
+        analyse_text(ADV102, "a.py", config=Config(debug=True))
+    token = DEBUG.set(True)
+    try:
+        with pytest.raises(RuntimeError):
+            guarded(explode)()
+    finally:
+        DEBUG.reset(token)
+
+
+def test_a_rule_bug_during_fix_is_one_file_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--fix` runs the same guard as the scan: the broken file is left alone and reported, the others are fixed."""
+    import advisor.engine as engine
+
+    broken, fine = tmp_path / "broken.py", tmp_path / "fine.py"
+    broken.write_text(ADV102 + "# break here\n")
+    fine.write_text(ADV102)
+    real = engine.build_context
+
+    def sometimes(module, text, path):  # type: ignore[no-untyped-def]
+        if "break here" in text:
+            raise ValueError("rule bug")
+        return real(module, text, path)
+
+    monkeypatch.setattr(engine, "build_context", sometimes)
+    bad = fix_file(broken, Config())
+    assert bad.error is not None and "internal error while fixing" in bad.error.message and "rule bug" in bad.error.message
+    assert not bad.changed and broken.read_text() == ADV102 + "# break here\n"
+    good = fix_file(fine, Config())
+    assert good.error is None and fine.read_text() == ADV102_FIXED
+    with pytest.raises(ValueError):
+        fix_file(broken, Config(debug=True))
 
 
 def test_finding_carries_the_diff_of_its_own_fix(tmp_path: Path) -> None:

@@ -157,7 +157,7 @@ def test_the_parent_side_of_profile_never_imports_torch():
 
 
 def _has_cuda() -> bool:
-    from advisor.verify.environment import environment
+    from advisor.environment import environment
 
     return environment().has_cuda
 

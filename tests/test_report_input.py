@@ -208,7 +208,7 @@ def test_a_cache_entry_with_wrong_field_types_is_a_miss(tmp_path, monkeypatch):
     good = Verification(code="ADV401", device="cpu", status="measured", equivalent=True, sizes={"n": 8}, sizes_source="defaults", speedup=2.0)
     cache.store("ADV401", "k" * 64, good)
     assert cache.load("ADV401", "k" * 64) is not None
-    path = next(tmp_path.iterdir())
+    path = next(cache.cache_dir().iterdir())  # $ADVISOR_CACHE_DIR/verify
     entry = json.loads(path.read_text())
     for key, bad in [("speedup", "fast"), ("equivalent", "yes"), ("sizes", []), ("before", {"median_s": "x", "iqr_s": 0, "runs": 1}),
                      ("extra", 5), ("status", 3), ("instructions", "none")]:

@@ -35,6 +35,7 @@ def two_counts() -> tuple[Verification, Verification]:
     return verify_pair(tiny, "cpu", options=COUNT), verify_pair(tiny, "cpu", options=COUNT)
 
 
+@pytest.mark.needs_torch
 @needs_valgrind
 def test_counts_repeat_within_one_percent(two_counts):
     first, second = (v.instructions for v in two_counts)
@@ -44,6 +45,7 @@ def test_counts_repeat_within_one_percent(two_counts):
         assert abs(first[side] - second[side]) <= 0.01 * first[side], (side, first[side], second[side])
 
 
+@pytest.mark.needs_torch
 @needs_valgrind
 def test_the_side_doing_more_work_counts_more(two_counts):
     v = two_counts[0]
@@ -54,6 +56,7 @@ def test_the_side_doing_more_work_counts_more(two_counts):
     assert v.instructions["ratio"] > 1
 
 
+@pytest.mark.needs_torch
 @needs_valgrind
 def test_count_sizes_replace_the_timed_sizes(two_counts):
     v = two_counts[0]
@@ -62,6 +65,7 @@ def test_count_sizes_replace_the_timed_sizes(two_counts):
     assert "n=1000" in text_line(v)
 
 
+@pytest.mark.needs_torch
 @needs_valgrind
 def test_json_shape(two_counts):
     data = json.loads(results_json([two_counts[0]]))
@@ -72,6 +76,7 @@ def test_json_shape(two_counts):
     assert Verification.from_dict(data["results"][0]).instructions == ins
 
 
+@pytest.mark.needs_torch
 def test_without_valgrind_the_result_says_so_and_the_timing_stands(tmp_path, monkeypatch):
     bare = tmp_path / "bin"
     bare.mkdir()
@@ -87,7 +92,7 @@ def test_without_valgrind_the_result_says_so_and_the_timing_stands(tmp_path, mon
 
 def test_cuda_results_are_not_counted(monkeypatch):
     monkeypatch.setenv("ADVISOR_NO_CUDA", "1")
-    from advisor.verify.environment import environment
+    from advisor.environment import environment
 
     environment.cache_clear()
     try:
@@ -103,6 +108,7 @@ def test_not_asked_means_no_instructions_key_filled():
     assert "instructions" not in text_line(v)
 
 
+@pytest.mark.needs_torch
 def test_a_pair_that_is_not_equivalent_is_not_counted():
     v = verify_pair(load_spec(PAIRS / "not_equal.py", code="TNE"), "cpu", options=COUNT)
     assert v.status == "not-equivalent"
@@ -139,6 +145,7 @@ def test_cli_takes_the_flag_on_verify_and_scan():
         assert "--count-instructions" in out
 
 
+@pytest.mark.needs_torch
 @pytest.mark.slow
 @needs_valgrind
 def test_adv401_triple_loop_counts_far_more_than_matmul():

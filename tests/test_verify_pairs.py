@@ -10,7 +10,7 @@ import pytest
 
 from advisor.verify.child import load_pair
 from advisor.verify.compare import compare
-from advisor.verify.environment import environment
+from advisor.environment import environment
 from advisor.verify.pairs import all_pairs
 
 PAIRS = all_pairs()
@@ -34,6 +34,7 @@ def test_pair_documents_sizes_and_equivalence(code):
         assert f"`{key}`" in doc, f"{code} does not document size {key}"
 
 
+@pytest.mark.needs_torch
 @pytest.mark.parametrize("code", TIMED)
 def test_pair_sides_agree_at_small_sizes(code):
     spec = PAIRS[code]
@@ -49,6 +50,7 @@ def test_pair_sides_agree_at_small_sizes(code):
     assert ok, why
 
 
+@pytest.mark.needs_torch
 def test_loss_pair_trains_both_sides_for_the_same_budget():
     spec = PAIRS["ADV301"]
     module = load_pair(str(spec.path))
@@ -56,6 +58,7 @@ def test_loss_pair_trains_both_sides_for_the_same_budget():
     assert len(module.before(inputs, 0)) == len(module.after(inputs, 0)) == 3
 
 
+@pytest.mark.needs_torch
 @pytest.mark.slow
 def test_full_verify_run(run_cli, tmp_path):
     proc = run_cli("verify", "--device", "cpu", "--format", "json", env={"ADVISOR_NO_CUDA": "1", "ADVISOR_CACHE_DIR": str(tmp_path)}, )

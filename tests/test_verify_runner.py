@@ -23,6 +23,7 @@ def spec(name: str):
     return load_spec(PAIRS / f"{name}.py", code=f"T{name.upper()}")
 
 
+@pytest.mark.needs_torch
 def test_not_equivalent_pair_claims_no_gain():
     v = verify_pair(spec("not_equal"), "cpu", options=FAST)
     assert v.status == "not-equivalent"
@@ -49,6 +50,7 @@ def test_memory_cap_turns_a_huge_allocation_into_a_failure():
     assert "out of memory" in v.detail
 
 
+@pytest.mark.needs_torch
 def test_second_run_is_a_cache_hit_without_a_child(monkeypatch):
     first = verify_pair(spec("tiny"), "cpu", options=RunOptions(timeout_s=60, budget_s=0.2))
     assert first.status in ("measured", "no-significant-gain")
@@ -77,7 +79,7 @@ def test_no_cache_bypasses_the_cache(monkeypatch):
 
 def test_cuda_on_a_machine_without_one_is_skipped_cleanly(monkeypatch):
     monkeypatch.setenv("ADVISOR_NO_CUDA", "1")
-    from advisor.verify.environment import environment
+    from advisor.environment import environment
 
     environment.cache_clear()
     try:

@@ -44,3 +44,15 @@ def test_rounding_follows_the_spread():
 def test_mismatched_rounds_are_rejected():
     with pytest.raises(ValueError):
         stats.speedup_interval([[1.0]], [])
+
+
+def test_verify_and_scan_verify_round_a_measurement_the_same_way():
+    """`advisor verify` (text_line) and `scan --verify` (the reporters) show one measurement with one rounding."""
+    from advisor.report.text import describe_verification
+    from advisor.types import Measurement, Verification
+    from advisor.verify.command import text_line
+
+    v = Verification("ADV401", "cpu", "measured", True, {"n": 200}, "defaults",
+                     Measurement(0.01234567, 0.0001, 10), Measurement(0.0000612345, 0.000001, 10), 201.6, 160.2, 240.7)
+    for shown in (text_line(v), describe_verification(v)):
+        assert "202x faster" in shown and "160x–241x" in shown and "12.3 ms" in shown and "61.2 µs" in shown

@@ -9,10 +9,11 @@ import textwrap
 
 import pytest
 
+from advisor.rule import rules_by_code
 from advisor.types import Confidence, Finding, Severity, Span
 from advisor.verify.extract import extract_function
 from advisor.verify.runner import RunOptions, verify_user_function
-from advisor.verify.sizes import sizes_for
+from advisor.verify.sizes import sizes_for as sizes_with_rule
 
 TRAINING = textwrap.dedent(
     """\
@@ -65,6 +66,11 @@ MATMUL = textwrap.dedent(
         return out
     """
 )
+
+
+def sizes_for(f, text, defaults):
+    """The sizes `scan --verify` would use for this finding (its rule reads them)."""
+    return sizes_with_rule(f, text, defaults, rules_by_code()[f.code])
 
 
 def finding(code: str, line: int, cell: int | None = None) -> Finding:
@@ -126,6 +132,7 @@ def test_code_outside_a_function_is_refused():
     assert ex.function is None and "not inside a function" in ex.refusal
 
 
+@pytest.mark.needs_torch
 def test_extracted_user_function_is_run_and_compared(tmp_path, monkeypatch):
     monkeypatch.setenv("ADVISOR_CACHE_DIR", str(tmp_path))
     opts = RunOptions(timeout_s=60, budget_s=0.3, use_cache=False, user_code=True)
@@ -139,6 +146,7 @@ def test_extracted_user_function_is_run_and_compared(tmp_path, monkeypatch):
     assert bad.status == "not-equivalent" and bad.speedup is None
 
 
+@pytest.mark.needs_torch
 def test_scan_verify_attaches_the_user_function_result(run_cli, tmp_path):
     src = tmp_path / "mm.py"
     src.write_text(
@@ -160,6 +168,7 @@ def test_scan_verify_attaches_the_user_function_result(run_cli, tmp_path):
     assert v["equivalent"] is True
 
 
+@pytest.mark.needs_torch
 def test_a_transposed_product_is_not_compared_with_a_plain_matmul(run_cli, tmp_path):
     src = tmp_path / "gram.py"
     src.write_text("def gram(A, B):\n    n = 20\n    return [[sum(A[i][k] * B[j][k] for k in range(n)) for j in range(n)] for i in range(n)]\n")
@@ -179,15 +188,16 @@ def test_verify_without_torch_says_how_to_install(tmp_path):
     src = tmp_path / "mm.py"
     src.write_text("def f(A, B):\n    return [[sum(a * b for a, b in zip(r, c)) for c in zip(*B)] for r in A]\n")
     probe = (
-        "import sys; sys.modules['torch'] = None\n"
+        "import sys; sys.modules['torch'] = None; sys.modules['numpy'] = None\n"
         "from advisor.cli import main\n"
         f"main(['scan', {str(src)!r}, '--verify'])\n"
     )
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1] == "advisor: error: torch not installed — install advisor[verify] (torch and numpy) to measure"
+    assert proc.stderr.strip().splitlines()[-1] == "advisor: error: torch and numpy not installed — install advisor[verify] (torch and numpy) to measure"
 
 
+@pytest.mark.needs_torch
 def test_verify_cuda_on_cpu_only_machine_json_shape(run_cli, tmp_path):
     proc = run_cli("verify", "--device", "cuda", "--format", "json", env={"ADVISOR_NO_CUDA": "1", "ADVISOR_CACHE_DIR": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr

@@ -34,9 +34,9 @@ def _device_name(cuda: bool) -> str:
         import torch
 
         return torch.cuda.get_device_name(0)
-    from advisor.verify.child import cpu_name
+    from advisor.environment import cpu_model
 
-    return cpu_name()
+    return cpu_model()
 
 
 def run(req: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,8 @@ FORMATS: dict[str, str] = {
 
 def renderer(fmt: str) -> Callable[..., str]:
     module, _, func = FORMATS[fmt].partition(":")
-    return getattr(importlib.import_module(module), func)
+    render: Callable[..., str] = getattr(importlib.import_module(module), func)
+    return render
 
 
 def render(fmt: str, result: ScanResult, **options: object) -> str:

@@ -293,4 +293,4 @@ def render(result: ScanResult, **_: object) -> str:
     template, css, js = _template()
     if "</script" in js.lower() or "</style" in css.lower():
         raise RuntimeError("report.js/report.css must not close their own element")
-    return template.render(**context(result), css=Markup(css), js=Markup(js))
+    return str(template.render(**context(result), css=Markup(css), js=Markup(js)))

@@ -129,6 +129,16 @@ def _fields(data: dict[str, Any], where: str, checks: dict[str, Callable[[Any, s
             check(data[key], f"{where}.{key}")
 
 
+def _plain_object(v: Any, where: str) -> None:
+    if obj(v, where):
+        plain(v, where)
+
+
+def _strings(v: Any, where: str) -> None:
+    for i, item in enumerate(array(v, where)):
+        string(item, f"{where}[{i}]")
+
+
 def measurement(v: Any, where: str) -> None:
     if obj(v, where, optional=True):
         _fields(v, where, {"median_s": lambda x, w: number(x, w, low=0), "iqr_s": lambda x, w: number(x, w, low=0),
@@ -137,9 +147,9 @@ def measurement(v: Any, where: str) -> None:
 
 def instructions(v: Any, where: str) -> None:
     if obj(v, where, optional=True):
-        counts = lambda x, w: x is None or integer(x, w, high=2**63)  # noqa: E731
+        counts = lambda x, w: None if x is None else integer(x, w, high=2**63)  # noqa: E731
         _fields(v, where, {"tool": string, "before": counts, "after": counts, "ratio": lambda x, w: number(x, w, optional=True),
-                           "sizes": lambda x, w: obj(x, w) and plain(x, w), "detail": string}, ())
+                           "sizes": _plain_object, "detail": string}, ())
 
 
 def verification(v: Any, where: str) -> None:
@@ -150,11 +160,11 @@ def verification(v: Any, where: str) -> None:
             "code": string, "device": string, "status": string, "sizes_source": string, "detail": string, "device_name": string,
             "metric": string,
             "equivalent": lambda x, w: boolean(x, w, optional=True),
-            "sizes": lambda x, w: obj(x, w) and plain(x, w),
+            "sizes": _plain_object,
             "before": measurement, "after": measurement,
             "speedup": lambda x, w: number(x, w, optional=True), "speedup_low": lambda x, w: number(x, w, optional=True),
             "speedup_high": lambda x, w: number(x, w, optional=True),
-            "extra": lambda x, w: obj(x, w) and plain(x, w),
+            "extra": _plain_object,
             "instructions": instructions,
         },
         ("code", "device", "status", "equivalent", "sizes", "sizes_source"),
@@ -187,7 +197,8 @@ def finding(v: Any, where: str) -> None:
             "code": string, "name": string, "path": string, "message": string, "why": string, "suggestion": string,
             "severity": lambda x, w: string(x, w, choices=SEVERITIES), "confidence": lambda x, w: string(x, w, choices=CONFIDENCES),
             "line": position, "column": position, "end_line": position, "end_column": position,
-            "cell": lambda x, w: x is None or integer(x, w), "fix": _fix, "excerpt": _excerpt,
+            "cell": lambda x, w: None if x is None else integer(x, w), "fix": _fix, "excerpt": _excerpt,
+            "tags": _strings,
         },
         ("code", "name", "path", "line", "column", "end_line", "end_column", "message", "why", "suggestion", "severity", "confidence"),
     )
@@ -234,7 +245,7 @@ def profile(v: Any, where: str) -> None:
             obj(step, f"{at}.steps[{j}]")
             seconds = lambda x, w: number(x, w, low=0)  # noqa: E731
             _fields(step, f"{at}.steps[{j}]", {k: seconds for k in ("total_s", "data_s", "optimizer_s", "sync_s", "copy_s")}
-                    | {"samples": lambda x, w: x is None or integer(x, w, high=2**63)}, ("total_s", "data_s", "optimizer_s", "sync_s", "copy_s"))
+                    | {"samples": lambda x, w: None if x is None else integer(x, w, high=2**63)}, ("total_s", "data_s", "optimizer_s", "sync_s", "copy_s"))
 
 
 def run(data: Any) -> None:

@@ -43,7 +43,7 @@ class LoaderUse:
 
 
 def dataloader_calls(ctx: FileContext) -> list[cst.Call]:
-    return [c for c in ctx.nodes_by_type.get("Call", ()) if ctx.call_qualname(c) in DATALOADERS]
+    return [c for c in ctx.nodes_by_type.get("Call", ()) if isinstance(c, cst.Call) and ctx.call_qualname(c) in DATALOADERS]
 
 
 def arg_value(call: cst.Call, name: str, index: int) -> cst.Arg | None:
@@ -98,10 +98,6 @@ def _iterated_directly(ctx: FileContext, call: cst.Call) -> cst.For | None:
                 node = wrapper
                 continue
         return None
-
-
-def feeds_training(uses: list[LoaderUse]) -> bool:
-    return any(u.training for u in uses)
 
 
 def moves_batches(ctx: FileContext, use: LoaderUse) -> bool:
@@ -411,7 +407,7 @@ def all_loader_uses(ctx: FileContext) -> list[tuple[cst.Call, list[LoaderUse]]]:
     if cached is None:
         cached = [(call, loader_uses(ctx, call)) for call in dataloader_calls(ctx)]
         ctx.shared["dataloader_uses"] = cached
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 def loader_loops(ctx: FileContext) -> set[int]:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from advisor.storage import atomic_write, cache_folder
 from advisor.types import Verification
-from advisor.verify.environment import environment
+from advisor.environment import environment
 
 # The verifier files whose change must invalidate cached figures.
 MAX_ENTRY_BYTES = 2**20
@@ -24,10 +24,7 @@ _METHOD_FILES = ("child.py", "callgrind.py", "instructions.py", "measure.py", "s
 
 
 def cache_dir() -> Path:
-    if os.environ.get("ADVISOR_CACHE_DIR"):
-        return Path(os.environ["ADVISOR_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "advisor" / "verify"
+    return cache_folder("verify")
 
 
 def method_hash() -> str:
@@ -98,9 +95,7 @@ def store(code: str, key: str, result: Verification) -> None:
     path = _path(code, key)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"stored": time.time(), "result": to_dict(result)}, indent=1), encoding="utf-8")
-        tmp.replace(path)
+        atomic_write(path, json.dumps({"stored": time.time(), "result": to_dict(result)}, indent=1).encode("utf-8"))
     except OSError:
         pass  # a read-only home must not fail the run
 

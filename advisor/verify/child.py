@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import platform
 import resource
 import sys
 import traceback
@@ -26,17 +25,6 @@ def apply_limits(memory_bytes: int | None, device: str) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if memory_bytes and device != "cuda":
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def load_pair(path: str) -> ModuleType:
@@ -124,7 +112,9 @@ def run_user_function(req: dict[str, Any]) -> dict[str, Any]:
 def device_name(device: str) -> str | None:
     """None when the device cannot be used here."""
     if device != "cuda":
-        return cpu_name()
+        from advisor.environment import cpu_model
+
+        return cpu_model()
     import torch
 
     if not torch.cuda.is_available():

@@ -8,17 +8,18 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
+from functools import partial
 from typing import Any, Callable, Iterable, TypeVar
 
 import click
 
+from advisor.report.text import describe_instructions, format_ratio, format_seconds
 from advisor.types import Finding, ScanResult, Verification
-from advisor.verify.environment import INSTALL_HINT, environment, frameworks_missing
+from advisor.environment import INSTALL_HINT, environment, frameworks_missing
 from advisor.verify.pairs import PairSpec, all_pairs
 from advisor.verify.runner import NOT_ASKED, RunOptions, verify_pair, verify_user_function
 from advisor.verify.sandbox import stop_children_on_signals
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "all")
 EXIT_OK, EXIT_PROBLEM, EXIT_ERROR = 0, 1, 2
 T = TypeVar("T")
 
@@ -72,22 +73,8 @@ def _sizes_text(v: Verification) -> str:
     return ", ".join(f"{k}={val}" for k, val in v.sizes.items())
 
 
-def _seconds(s: float) -> str:
-    """Three significant digits at most: the medians are rounded that way already."""
-    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
-        if s >= scale:
-            return f"{s / scale:.3g} {unit}"
-    return f"{s * 1e9:.3g} ns"
-
-
-def _ratio(x: float | None) -> str:
-    return "?" if x is None else f"{x:g}x"
-
-
 def instructions_text(v: Verification) -> str:
     """The callgrind counts as a clause for the text line, or why there are none; empty when not asked."""
-    from advisor.report.text import describe_instructions
-
     counted = describe_instructions(v)
     return f"; {counted}" if counted else ""
 
@@ -102,9 +89,9 @@ def _text_line(v: Verification) -> str:
     sizes = f"{_sizes_text(v)} ({v.sizes_source})"
     if v.status == "measured" and v.metric == "time" and v.before and v.after:
         return (
-            f"{where}: {_ratio(v.speedup)} faster [{_ratio(v.speedup_low)}–{_ratio(v.speedup_high)}]; "
-            f"before {_seconds(v.before.median_s)} (IQR {_seconds(v.before.iqr_s)}, {v.before.runs} runs), "
-            f"after {_seconds(v.after.median_s)} (IQR {_seconds(v.after.iqr_s)}, {v.after.runs} runs); {sizes}"
+            f"{where}: {format_ratio(v.speedup)} faster [{format_ratio(v.speedup_low)}–{format_ratio(v.speedup_high)}]; "
+            f"before {format_seconds(v.before.median_s)} (IQR {format_seconds(v.before.iqr_s)}, {v.before.runs} runs), "
+            f"after {format_seconds(v.after.median_s)} (IQR {format_seconds(v.after.iqr_s)}, {v.after.runs} runs); {sizes}"
         )
     label = {"measured": "", "no-significant-gain": "no significant gain: ", "not-equivalent": "NOT EQUIVALENT, no gain claimed: "}.get(v.status, f"{v.status}: ")
     task = "our synthetic task: " if v.metric == "loss" and v.status in ("measured", "no-significant-gain") else ""
@@ -151,7 +138,9 @@ def _user_function_result(finding: Finding, text: str, options: RunOptions, spec
 
     if finding.cell is not None or not text:
         return None
-    sizes = sizes_for(finding, text, spec.default_sizes)
+    from advisor.rule import rules_by_code
+
+    sizes = sizes_for(finding, text, spec.default_sizes, rules_by_code()[finding.code])
     # The child compares the function with `A @ B`; a product read transposed computes another matrix.
     extraction = extract_function(text, finding.span.line) if "transposed" not in finding.tags else None
     if extraction is None:
@@ -171,6 +160,10 @@ def _user_function_result(finding: Finding, text: str, options: RunOptions, spec
             detail=f"your function was not run: {extraction.refusal}", extra={"user_function": None},
         )
     return verify_user_function(finding.code, extraction.function, sizes.values, sizes.source, spec.tolerance, options)
+
+
+def _own_function_job(out: dict[int, Verification | None], i: int, finding: Finding, text: str, options: RunOptions, spec: PairSpec) -> None:
+    out[i] = _user_function_result(finding, text, options, spec)
 
 
 def attach_verifications(result: ScanResult, device: str, options: RunOptions) -> ScanResult:
@@ -195,13 +188,13 @@ def attach_verifications(result: ScanResult, device: str, options: RunOptions) -
     jobs: list[tuple[str, Callable[[], Any]]] = []
     for code, findings in by_code.items():
         spec = pairs[code]
-        chosen = next((s for s in (sizes_for(f, texts[f.path], spec.default_sizes) for f in findings) if s.source == "user code"), None)
+        chosen = next((s for s in (sizes_for(f, texts[f.path], spec.default_sizes, known[code]) for f in findings) if s.source == "user code"), None)
         for d in devices_for(spec, device):
-            jobs.append((f"{code} on {d}", lambda spec=spec, d=d, chosen=chosen: _shared(shared, spec, d, chosen, options)))
-    per_finding: dict[int, Verification] = {}
+            jobs.append((f"{code} on {d}", partial(_shared, shared, spec, d, chosen, options)))
+    per_finding: dict[int, Verification | None] = {}
     for i, f in enumerate(result.findings):
         if f.code in pairs and f.code in known and known[f.code].verifies_user_function:
-            jobs.append((f"{f.code} {f.path}:{f.line}", lambda i=i, f=f: per_finding.__setitem__(i, _user_function_result(f, texts[f.path], options, pairs[f.code]))))
+            jobs.append((f"{f.code} {f.path}:{f.line}", partial(_own_function_job, per_finding, i, f, texts[f.path], options, pairs[f.code])))
     with stop_children_on_signals():
         for _, job in _progress(jobs, "verifying"):
             job()

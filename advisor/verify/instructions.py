@@ -12,6 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from advisor.verify.spawn import run_child
+
 NEED_VALGRIND = "instruction counts need valgrind — install it (e.g. the distribution's valgrind package) or drop --count-instructions"
 CPU_ONLY = "instruction counts are for CPU pairs"
 TIMED_ONLY = "instruction counts are for timed pairs, not for quality (loss) pairs"
@@ -48,8 +50,6 @@ def ratio(before: int, after: int) -> float | None:
 
 def count_instructions(request: dict[str, Any], sizes: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     """Counts of one call of each side at `sizes`, or why there are none. Never raises for child trouble."""
-    from advisor.verify.runner import run_child
-
     if tools_missing():
         return not_counted(NEED_VALGRIND, sizes)
     with tempfile.TemporaryDirectory(prefix="advisor-callgrind-") as tmp:

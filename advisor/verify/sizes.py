@@ -9,12 +9,15 @@ are capped so that a verification stays a matter of seconds; a cap is recorded i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from advisor.types import Finding
+
+if TYPE_CHECKING:
+    from advisor.rule import Rule
 
 CONSTRUCTORS = frozenset({"randn", "rand", "zeros", "ones", "empty", "full", "randint", "normal", "uniform", "standard_normal"})
 # Upper bounds per size key: beyond these a pair would run for minutes. A rule adds its own (`size_caps`).
@@ -109,30 +112,16 @@ def matrices(lits: Literals) -> list[tuple[int, tuple[int, ...]]]:
     return [(ln, s) for ln, s in lits.shapes if len(s) == 2]
 
 
-def user_sizes(code: str, lits: Literals, line: int, end_line: int) -> dict[str, Any]:
-    """The size keys of `code`'s pair that the user's code shows, before caps (each rule says which)."""
-    from advisor.rule import rules_by_code
-
-    rule = rules_by_code().get(code)
-    return rule.pair_sizes(lits, line, end_line) if rule is not None else {}
-
-
-def caps_for(code: str) -> dict[str, int]:
-    """The general caps, with the rule's own over them."""
-    from advisor.rule import rules_by_code
-
-    rule = rules_by_code().get(code)
-    return {**CAPS, **(rule.size_caps if rule is not None else {})}
-
-
-def sizes_for(finding: Finding, text: str, defaults: dict[str, Any]) -> Sizes:
-    """The pair's sizes for this finding: the user's literals over the defaults, capped."""
+def sizes_for(finding: Finding, text: str, defaults: dict[str, Any], rule: type[Rule]) -> Sizes:
+    """The pair's sizes for this finding: the literals its rule reads from the user's code (`pair_sizes`)
+    over the defaults, capped by the general caps and the rule's own (`size_caps`)."""
     if finding.cell is not None:
         return Sizes(dict(defaults), "defaults", "sizes are not read from notebooks")
-    found = {k: v for k, v in user_sizes(finding.code, collect_literals(text), finding.span.line, finding.span.end_line).items() if k in defaults}
+    shown = rule.pair_sizes(collect_literals(text), finding.span.line, finding.span.end_line)
+    found = {k: v for k, v in shown.items() if k in defaults}
     if not found:
         return Sizes(dict(defaults), "defaults")
-    caps = caps_for(finding.code)
+    caps = {**CAPS, **rule.size_caps}
     capped = [f"{k} {v} capped to {caps[k]}" for k, v in found.items() if k in caps and v > caps[k]]
     found = {k: min(v, caps.get(k, v)) for k, v in found.items()}
     return Sizes({**defaults, **found}, "user code", "; ".join(capped))

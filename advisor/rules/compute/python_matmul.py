@@ -9,7 +9,7 @@ import libcst as cst
 
 from advisor.context import dotted_name, int_value, positional
 from advisor.matvec import accumulated_matvec, row_dot, scalar_autograd
-from advisor.fixes import AddImport, DeleteLine, FixPlan, Replace, ReplaceStatement, guarded, node_code
+from advisor.fixes import AddImport, DeleteLine, FixPlan, Op, Replace, ReplaceStatement, guarded, node_code
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 from advisor.verify.sizes import Literals, matrices, nearest
@@ -259,11 +259,11 @@ class PythonMatmul(Rule):
         if nest is None:
             return None
         (row, rows), (col, cols) = nest
-        zipped = summed.args[0].value.for_in.iter  # type: ignore[attr-defined]
+        zipped = summed.args[0].value.for_in.iter
         if {a.value.value for a in zipped.args} != {row, col}:
             return None
         if _is_star_zip(cols):
-            right = node_code(cols.args[0].value)  # type: ignore[attr-defined]
+            right = node_code(cols.args[0].value)
             return self._matmul(outer, node_code(rows), right, transpose=False)
         return self._matmul(outer, node_code(rows), node_code(cols), transpose=True)
 
@@ -275,7 +275,7 @@ class PythonMatmul(Rule):
         if nest is None or not isinstance(product, cst.BinaryOperation):
             return None
         (i, rows), (j, cols) = nest
-        inner_iter = summed.args[0].value.for_in.iter  # type: ignore[attr-defined]
+        inner_iter = summed.args[0].value.for_in.iter
         if (i, j) != pq or not all(_range_from_zero(it) for it in (rows, cols, inner_iter)):
             return None
         left, right = _subscript_indices(product.left), _subscript_indices(product.right)
@@ -304,7 +304,8 @@ class PythonMatmul(Rule):
         p, k, q = pkq
         if target is None or target[1] != (p, q):
             return None
-        loops, current = [], outer
+        loops: list[str] = []
+        current: cst.BaseStatement = outer
         while isinstance(current, cst.For):
             body = current.body
             if current.orelse is not None or not isinstance(body, cst.IndentedBlock) or len(body.body) != 1:
@@ -315,7 +316,7 @@ class PythonMatmul(Rule):
             current = body.body[0]
         if sorted(loops) != sorted(pkq) or not isinstance(current, cst.SimpleStatementLine) or current.body != (node,):
             return None
-        left, right = _subscript_indices(product.left), _subscript_indices(product.right)  # type: ignore[attr-defined]
+        left, right = _subscript_indices(product.left), _subscript_indices(product.right)
         if left is None or right is None:
             return None
         (a, a_idx), (b, b_idx) = (left, right) if left[1] == (p, k) else (right, left)
@@ -351,7 +352,7 @@ class PythonMatmul(Rule):
         """`numpy.matmul(left, right)` in place of `outer` (an expression), or — with `statement`, the
         initialisation of the result — `name = numpy.matmul(...)` in place of the loop nest `outer`."""
         local = next((name for name, full in self.ctx.imports.items() if full == "numpy"), None)
-        ops: list = []
+        ops: list[Op] = []
         if local is None:
             taken = {n.value for n in self.ctx.nodes_by_type.get("Name", ())} | set(self.ctx.imports)
             local = next((n for n in ("np", "numpy") if n not in taken), None)
@@ -361,7 +362,7 @@ class PythonMatmul(Rule):
         right = f"{local}.transpose({right})" if transpose else right
         call = f"{local}.matmul({left}, {right})"
         if statement is not None:
-            result = statement.body[0].targets[0].target.value  # type: ignore[attr-defined]
+            result = statement.body[0].targets[0].target.value
             return self.plan(DeleteLine(statement), ReplaceStatement(outer, f"{result} = {call}"), *ops, description=description)
         return self.plan(Replace(outer, call), *ops, description=description)
 
@@ -382,9 +383,9 @@ class PythonMatmul(Rule):
         if not (isinstance(elt, cst.BinaryOperation) and isinstance(elt.operator, cst.Multiply)):
             return None
         operands = {getattr(elt.left, "value", None), getattr(elt.right, "value", None)}
-        if operands != {x.value for x in xs}:  # type: ignore[union-attr]
+        if operands != {x.value for x in xs}:
             return None
-        return it.args[0].value.value, it.args[1].value.value  # type: ignore[union-attr]
+        return it.args[0].value.value, it.args[1].value.value
 
     def _iterates_transpose(self, binders: dict[str, cst.CSTNode], names: tuple[str, str]) -> bool:
         """One of the names iterates `zip(*B)`: the columns of B."""
@@ -457,10 +458,10 @@ class PythonMatmul(Rule):
                 if same(call.args[0].value, call.args[1].value):
                     return True
         for op in self.ctx.nodes_by_type.get("BinaryOperation", ()):
-            if isinstance(op.operator, (cst.Multiply, cst.MatrixMultiply)) and same(op.left, op.right):  # type: ignore[attr-defined]
+            if isinstance(op.operator, (cst.Multiply, cst.MatrixMultiply)) and same(op.left, op.right):
                 return True
         for aug in self.ctx.nodes_by_type.get("AugAssign", ()):
-            if isinstance(aug.operator, (cst.MultiplyAssign, cst.MatrixMultiplyAssign)) and same(aug.target, aug.value):  # type: ignore[attr-defined]
+            if isinstance(aug.operator, (cst.MultiplyAssign, cst.MatrixMultiplyAssign)) and same(aug.target, aug.value):
                 return True
         return False
 

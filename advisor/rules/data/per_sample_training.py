@@ -83,7 +83,7 @@ class PerSampleTraining(Rule):
         shape = nearest(matrices(lits), line)
         return dict(zip(("samples", "features"), shape)) if shape else {}
 
-    def __init__(self, ctx: FileContext, options=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx: FileContext, options: dict[str, Any] | None = None) -> None:
         super().__init__(ctx, options)
         self._loader_loops: set[int] | None = None
 

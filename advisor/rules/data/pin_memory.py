@@ -88,7 +88,7 @@ class DataLoaderNoPinMemory(_LoaderRule):
         return out
 
     def finish(self) -> None:
-        if shows_cuda(self.ctx):
+        if self.ctx.mentions_cuda:
             super().finish()
 
     def check(self, call: cst.Call, uses: list[LoaderUse]) -> None:
@@ -138,9 +138,11 @@ class DataLoaderNoPinMemory(_LoaderRule):
                 return True
         return False
 
+
 def shows_cuda(ctx: FileContext) -> bool:
     """The file runs on a CUDA device: a `.cuda()` call or a "cuda" device string (`device="cuda"`,
-    `torch.device("cuda" if ... else "cpu")`)."""
+    `torch.device("cuda" if ... else "cpu")`). Used by catalog rules (ADV106, ADV104, ADV303, ADV306);
+    ADV103 and ADV204 use the looser `FileContext.mentions_cuda` — the two are to be made one."""
     if "cuda" not in ctx.text:
         return False
     if ctx.calls_by_attr.get("cuda"):

@@ -82,7 +82,7 @@ class HostSyncEveryStep(Rule):
         shape = nearest(matrices(lits), line)
         return dict(zip(("batch", "features"), shape)) if shape else {}
 
-    def __init__(self, ctx: FileContext, options=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx: FileContext, options: dict[str, Any] | None = None) -> None:
         super().__init__(ctx, options)
         self._confidence: Confidence | None | bool = False  # False: not computed yet
         self._tensors: set[str] | None = None
@@ -112,7 +112,7 @@ class HostSyncEveryStep(Rule):
 
     # ------------------------------------------------------------------ checks
     def _check_method(self, node: cst.Call, attr: str) -> None:
-        receiver = node.func.value  # type: ignore[union-attr]
+        receiver = node.func.value
         if self._on_host_already(receiver):
             return
         if attr == "cpu" and self.ctx.kind_of(receiver) in ("model", "optimizer", "dataloader"):
@@ -237,13 +237,14 @@ class HostSyncEveryStep(Rule):
                 self._confidence = Confidence.LOW
             else:
                 self._confidence = None
-        return self._confidence  # type: ignore[return-value]
+        return self._confidence  # type: ignore[return-value]  # the sentinel was replaced above
 
     def _moves_off_host(self, call: cst.Call) -> bool:
         """A `.to(device)` whose device is not known to be the CPU."""
         if move_target(self.ctx, call) != "device":
             return False
-        arg = keyword(call, "device") or (positional(call) or [None])[0]
+        args = positional(call)
+        arg = keyword(call, "device") or (args[0] if args else None)
         return arg is None or not self.ctx.is_cpu_device(arg.value)
 
     def tensor_names(self) -> set[str]:
@@ -251,7 +252,7 @@ class HostSyncEveryStep(Rule):
         if self._tensors is None:
             names: set[str] = set()
             for call in self.ctx.calls_by_attr.get("backward", ()):
-                d = dotted_name(call.func.value)  # type: ignore[union-attr]
+                d = dotted_name(call.func.value)
                 if d:
                     names.add(d)
             for name, values in self.ctx.bindings.items():

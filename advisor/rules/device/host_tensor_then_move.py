@@ -190,7 +190,7 @@ class HostTensorThenMove(Rule):
         Unsafe for random factories (the device's generator draws other numbers) and with
         `requires_grad=True` (the result becomes a leaf tensor, so gradients reach it differently).
         """
-        move = node.func.attr.value  # type: ignore[union-attr]
+        move = node.func.attr.value
         if move == "cuda":
             if node.args:
                 return None

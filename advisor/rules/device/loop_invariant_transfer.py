@@ -9,7 +9,7 @@ import libcst as cst
 from advisor.callgraph import call_graph
 from advisor.context import STEP_TRIGGERS, FileContext, dotted_name, move_target
 from advisor.host_tensors import host_corpus
-from advisor.fixes import DeleteLine, FixPlan, InsertBefore, Replace, fresh_name, guarded, node_code
+from advisor.fixes import DeleteLine, FixPlan, InsertBefore, Op, Replace, fresh_name, guarded, node_code
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 from advisor.verify.sizes import Literals, matrices, nearest
@@ -161,13 +161,13 @@ class LoopInvariantTransfer(Rule):
         Safe only for a plain local name bound before the loop that the loop touches through this very
         move and nothing else (no in-place update could make the hoisted copy stale); otherwise unsafe.
         """
-        if not isinstance(node.func.value, cst.Name):  # type: ignore[union-attr]
+        if not isinstance(node.func.value, cst.Name):
             return None
         call = node_code(node)
         same = [c for c in _moves_in(self.ctx, loop, dotted) if node_code(c) == call]
-        uses = sum(1 for n in self.ctx.nodes_by_type.get("Name", ()) if n.value == dotted and _inside(self.ctx, n, loop.body))
+        uses = sum(1 for n in self.ctx.nodes_by_type.get("Name", ()) if isinstance(n, cst.Name) and n.value == dotted and _inside(self.ctx, n, loop.body))
         new = _fresh_name(self.ctx, f"{dotted}_dev")
-        ops = [InsertBefore(loop, f"{new} = {call}"), *(Replace(c, new) for c in same)]
+        ops: list[Op] = [InsertBefore(loop, f"{new} = {call}"), *(Replace(c, new) for c in same)]
         return self.plan(*ops, safe=bound and uses == len(same), description=f"compute `{new} = {call}` once above the training loop")
 
     def _bound_before(self, dotted: str, loop: cst.CSTNode) -> bool:
@@ -196,17 +196,17 @@ def _moves_in(ctx: FileContext, loop: cst.For | cst.While, dotted: str) -> list[
         c
         for attr in MOVES
         for c in ctx.calls_by_attr.get(attr, ())
-        if dotted_name(c.func.value) == dotted and _inside(ctx, c, loop.body)  # type: ignore[union-attr]
+        if dotted_name(c.func.value) == dotted and _inside(ctx, c, loop.body)
     ]
 
 def _fresh_name(ctx: FileContext, base: str) -> str:
     return fresh_name({n.value for n in ctx.nodes_by_type.get("Name", ())}, base)
 
-def _is_discarded(ctx, node: cst.Call) -> bool:  # type: ignore[no-untyped-def]
+def _is_discarded(ctx: FileContext, node: cst.Call) -> bool:
     parent = ctx.parent(node)
     return isinstance(parent, cst.Expr)
 
-def _is_parameter(ctx, dotted: str, loop: cst.CSTNode) -> bool:  # type: ignore[no-untyped-def]
+def _is_parameter(ctx: FileContext, dotted: str, loop: cst.CSTNode) -> bool:
     func = ctx.enclosing_function(loop)
     if func is None:
         return False

@@ -303,7 +303,7 @@ class EvalWithoutNoGrad(Rule):
         return out
 
     def _runs_model(self, fdef: cst.FunctionDef) -> bool:
-        return any(isinstance(n, cst.Call) and n is not fdef and self._is_model_call(n) for n in walk(fdef.body))
+        return any(isinstance(n, cst.Call) and self._is_model_call(n) for n in walk(fdef.body))
 
     def _models_called(self, loop: cst.CSTNode) -> set[str]:
         names: set[str] = set()
@@ -332,7 +332,7 @@ class EvalWithoutNoGrad(Rule):
         """`model.eval()` in the same function (or module level) as the loop, or at module level for a
         global model the loop's function uses as is (a script that loads its network and calls `.eval()`)."""
         for call in self.ctx.calls_by_attr.get("eval", ()):
-            if dotted_name(call.func.value) != model:  # type: ignore[union-attr]
+            if dotted_name(call.func.value) != model:
                 continue
             where = self.ctx.enclosing_function(call)
             if where is func:
@@ -351,12 +351,12 @@ class EvalWithoutNoGrad(Rule):
         if any(self.ctx.enclosing_function(v) is func for v in self.ctx.bindings.get(head, ())):
             return False
         return not any(
-            dotted_name(c.func.value) == model and self.ctx.enclosing_function(c) is func  # type: ignore[union-attr]
+            dotted_name(c.func.value) == model and self.ctx.enclosing_function(c) is func
             for c in self.ctx.calls_by_attr.get("train", ())
         )
 
     def _eval_called_anywhere(self, func: cst.FunctionDef) -> bool:
-        return any(isinstance(n, cst.Call) and getattr(n.func, "attr", None) is not None and n.func.attr.value == "eval" for n in walk(func))  # type: ignore[union-attr]
+        return any(isinstance(n, cst.Call) and getattr(n.func, "attr", None) is not None and n.func.attr.value == "eval" for n in walk(func))
 
     def _grad_disabled_around(self, node: cst.CSTNode) -> bool:
         for anc in self.ctx.ancestors(node):
@@ -401,6 +401,7 @@ class EvalWithoutNoGrad(Rule):
         return [
             c
             for c in self.ctx.nodes_by_type.get("Call", ())
+            if isinstance(c, cst.Call)
             if (isinstance(c.func, cst.Name) and c.func.value == name)
             or (isinstance(c.func, cst.Attribute) and c.func.attr.value == name)
         ]

@@ -8,7 +8,7 @@ from typing import Any
 import libcst as cst
 
 from advisor.context import FileContext, callee_name, dotted_name, int_value, positional, walk
-from advisor.fixes import AddImport, FixPlan, InsertAfter, fresh_name, guarded
+from advisor.fixes import AddImport, FixPlan, InsertAfter, Op, fresh_name, guarded
 from advisor.rule import Rule, RuleDocs
 from advisor.rules._training import literal
 from advisor.types import Confidence, Severity
@@ -141,7 +141,7 @@ class FixedLearningRate(Rule):
         if len(names) != 1 or not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
             return None
         (opt,) = names
-        steps = [c for c in self.ctx.calls_by_attr.get("step", ()) if dotted_name(c.func.value) == opt]  # type: ignore[union-attr]
+        steps = [c for c in self.ctx.calls_by_attr.get("step", ()) if dotted_name(c.func.value) == opt]
         loops = {id(lp): lp for lp in (self.ctx.innermost_loop(c) for c in steps) if lp is not None}
         if len(loops) != 1:
             return None
@@ -154,12 +154,12 @@ class FixedLearningRate(Rule):
             or self.ctx.enclosing_function(epochs) is not self.ctx.enclosing_function(stmt)
         ):
             return None
-        bounds = positional(epochs.iter)  # type: ignore[arg-type]
+        bounds = positional(epochs.iter)
         if len(bounds) != 1:
             return None
         t_max = cst.Module([]).code_for_node(bounds[0].value)
         torch = next((k for k, v in self.ctx.imports.items() if v == "torch"), None)
-        ops: list = []
+        ops: list[Op] = []
         if torch is None:
             if any(n.value == "torch" for n in self.ctx.nodes_by_type.get("Name", ())):
                 return None
@@ -221,7 +221,7 @@ class FixedLearningRate(Rule):
     def _steps(self, step: cst.Call, names: set[str], only: bool) -> bool:
         """`step` advances this optimizer: `opt.step()`, `scaler.step(opt)`, or — with one optimizer in
         the file — any optimizer-like `.step()` (it arrived through a parameter)."""
-        receiver = dotted_name(step.func.value)  # type: ignore[union-attr]
+        receiver = dotted_name(step.func.value)
         if receiver in names or any(dotted_name(a.value) in names for a in positional(step)):
             return True
         return only and self.ctx.is_training_call(step)
@@ -414,7 +414,7 @@ def _count(ctx: FileContext, loop: cst.For | cst.While, minimum: int, unit: str)
     """The literal repetition count of `loop` (`range(90)`, `range(1, 91)`, `range(max_iters)` with a
     literal `max_iters`), 0 when it is not a literal; None below `minimum` (a smoke test)."""
     if isinstance(loop, cst.For) and _is_range(loop.iter):
-        bounds = [_int_literal(ctx, a.value) for a in positional(loop.iter)]  # type: ignore[arg-type]
+        bounds = [_int_literal(ctx, a.value) for a in positional(loop.iter)]
         n: int | None = None
         if len(bounds) == 1:
             n = bounds[0]
