@@ -27,7 +27,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def run_cli(tmp_path: Path):
     """Run `python -m advisor ...` in a subprocess, the way a user (or the pre-commit hook) does."""
 
-    def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         # the tree under test, not whatever `advisor` happens to be installed
         pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))
         # caches go to the test's own folder, so no test sees another's (or the user's) results
@@ -38,7 +38,7 @@ def run_cli(tmp_path: Path):
             capture_output=True,
             text=True,
             env=full_env,
-            timeout=120,
+            timeout=timeout,
         )
 
     return run
