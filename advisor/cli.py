@@ -153,6 +153,8 @@ def scan(
     except ConfigError as exc:
         click.echo(f"advisor: error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
+    if debug:  # also for the command group's catch-all, which cannot see the parsed Config
+        os.environ["ADVISOR_DEBUG"] = "1"
     config = loaded.with_command_line(_split_codes(select, "--select") or None, [], debug)
     if extend_select:
         extra = _split_codes(extend_select, "--extend-select")
