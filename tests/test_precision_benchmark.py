@@ -78,3 +78,27 @@ def test_a_label_other_than_true_or_false_is_refused(tmp_path: Path) -> None:
     labels.write_text(HEADER + "p\ta.py\t1\tADV101\tmaybe\t?\n", encoding="utf-8")
     with pytest.raises(SystemExit, match="true or false"):
         precision.read_labels(labels)
+
+
+def test_recall_mode_counts_found_missed_and_false_per_core_rule(corpus, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    root, lines = corpus
+    assert len(lines) >= 2, "the copied fixture must report at least two ADV103 lines"
+    precision = _load()
+    expected = tmp_path / "expected.tsv"
+    # One ADV103 finding labelled (found), the others not (false alarms); one ADV102 label no finding matches.
+    rows = [f"proj\tsub/train.py\t{lines[0]}\tADV103\tsync every step\n", "proj\tsub/train.py\t3\tADV102\tnever reported\n"]
+    expected.write_text("project\tpath\tline\tcode\treason\n" + "".join(rows), encoding="utf-8")
+    table = tmp_path / "recall.md"
+
+    code = precision.main([str(root), "--expected", str(expected), "--markdown", str(table)])
+    out = capsys.readouterr().out
+    false = len(lines) - 1
+    adv103 = f"| ADV103 | 1 | 1 | 0 | {len(lines)} | {false} | 1.00 | {1 / len(lines):.2f} |"
+    adv102 = "| ADV102 | 1 | 0 | 1 | 0 | 0 | 0.00 | – |"
+    assert code == 0
+    assert adv103 in out and adv102 in out
+    assert "| ADV201 | 0 | 0 | 0 | 0 | 0 | – | – |" in out  # every core rule has a row, labelled or not
+    assert "MISSED proj/sub/train.py:3 ADV102" in out
+    assert [line for line in out.splitlines() if line.startswith("FALSE")] == [f"FALSE proj/sub/train.py:{n} ADV103" for n in lines[1:]]
+    assert f"FALSE proj/sub/train.py:{lines[0]} ADV103" not in out
+    assert adv103 in table.read_text(encoding="utf-8")  # --markdown keeps the same table
