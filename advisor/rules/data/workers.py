@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import libcst as cst
 
-from advisor.context import dotted_name, target_names, walk
+from advisor.context import dotted_name, keyword, target_names, walk
 from advisor.rule import RuleDocs
 from advisor.rules._training import LoaderUse, arg_value, literal
 from advisor.rules.data._loader import _LoaderRule
@@ -14,7 +15,18 @@ from advisor.types import Confidence
 from advisor.verify.sizes import Literals, matrices, nearest
 
 # Library datasets that open and decode a file for every item.
-FILE_DATASETS = frozenset({"torchvision.datasets.ImageFolder", "torchvision.datasets.DatasetFolder", "torchvision.datasets.folder.ImageFolder"})
+FILE_DATASETS = frozenset(
+    {
+        "torchvision.datasets.ImageFolder",
+        "torchvision.datasets.DatasetFolder",
+        "torchvision.datasets.folder.ImageFolder",
+        "torchvision.datasets.folder.DatasetFolder",
+    }
+)
+# Library datasets whose `__getitem__` applies the `transform=` they are given to every item (PIL
+# conversion, resizing, augmentation), even when the data itself sits in memory (MNIST, CIFAR10).
+TORCHVISION_DATASETS = "torchvision.datasets."
+TRANSFORM_KEYWORDS = ("transform", "transforms")
 
 WRAPPING_DATASETS = frozenset({"torch.utils.data.Subset", "torch.utils.data.dataset.Subset"})
 
@@ -34,6 +46,16 @@ WORK_METHODS = frozenset({"convert", "decode", "resize", "crop", "rotate", "thum
 
 WORK_ATTR_WORDS = ("transform", "augment", "aug", "preprocess", "decode", "load", "tokeniz", "read")
 
+
+@dataclass(frozen=True)
+class LibraryDataset:
+    """A dataset class defined outside this file whose per-item work we know from its library: it
+    opens and decodes a file per item (`ImageFolder`), or applies the `transform=` it was given."""
+
+    names: tuple[str, ...]  # short class names; several when a name is bound to one of a few datasets
+    decodes: bool
+    torchvision: bool = True  # False: a class of another module, given `transform=` like torchvision's
+
 class DataLoaderNoWorkers(_LoaderRule):
     code = "ADV203"
     name = "dataloader-no-workers"
@@ -47,9 +69,11 @@ class DataLoaderNoWorkers(_LoaderRule):
     docs = RuleDocs(
         what="Finds a training `DataLoader` with no `num_workers` (default 0) or `num_workers=0` whose "
         "dataset does CPU work per item: a class defined in the same file whose `__getitem__` decodes images "
-        "(PIL, OpenCV), reads files, runs NumPy operations or `self.transform(...)`, or a torchvision "
-        "`ImageFolder` (also through `Subset` or `random_split`). A `TensorDataset`, an in-memory library "
-        "dataset or a `__getitem__` that only indexes tensors does no per-item work and is not reported.",
+        "(PIL, OpenCV), reads files, runs NumPy operations or `self.transform(...)`, a torchvision "
+        "`ImageFolder` or `DatasetFolder` (also through `Subset` or `random_split`), or, in a file that runs on "
+        "CUDA, a torchvision dataset given a `transform=` (medium confidence: the transform's cost is unknown). "
+        "A `TensorDataset`, a library dataset without a transform or a `__getitem__` that only indexes "
+        "tensors does no per-item work and is not reported.",
         why="Single-process loading runs `__getitem__` and `collate_fn` in the training loop's own process, "
         "one item after another: the GPU (or the CPU's training threads) idles while images are decoded. "
         "Worker processes overlap loading with training.",
@@ -109,36 +133,47 @@ class DataLoaderNoWorkers(_LoaderRule):
         found = self._dataset_work(data.value)
         if found is None:
             return
-        cls, evidence, confidence = found
-        self.report(
-            call,
-            f"Set `num_workers=` (e.g. 4) on this training DataLoader: `{cls}.__getitem__` {evidence} in the training process",
-            confidence=confidence,
-        )
+        evidence, confidence = found
+        self.report(call, f"Set `num_workers=` (e.g. 4) on this training DataLoader: {evidence} in the training process", confidence=confidence)
 
-    def _dataset_work(self, expr: cst.BaseExpression) -> tuple[str, str, Confidence] | None:
+    def _dataset_work(self, expr: cst.BaseExpression) -> tuple[str, Confidence] | None:
+        """What per-item work the dataset does, said for the message, and how sure we are."""
         source = self._dataset_source(expr, frozenset())
-        if isinstance(source, str):
-            short = source.rsplit(".", 1)[-1]
-            return short, "opens and decodes an image file per item", Confidence.HIGH
+        if isinstance(source, LibraryDataset):
+            return self._library_work(source)
         if source is None:
             return None
         getitem = self._method(source, "__getitem__", set())
         if getitem is None:
             return None
-        return self._work_in(source.name.value, source, getitem)
+        found = self._work_in(source.name.value, source, getitem)
+        return None if found is None else (f"`{found[0]}.__getitem__` {found[1]}", found[2])
 
-    def _dataset_source(self, expr: cst.BaseExpression, seen: frozenset[str]) -> cst.ClassDef | str | None:
+    def _library_work(self, source: LibraryDataset) -> tuple[str, Confidence] | None:
+        """A file-decoding dataset always; a `transform=` one only on an accelerator, where the model
+        waits for the items (on the CPU, workers compete with the training threads for the same cores)."""
+        if source.decodes:
+            what = "reads a file per item with its `loader=`" if source.names[0] == "DatasetFolder" else "opens and decodes an image file per item"
+            return f"`{source.names[0]}.__getitem__` {what}", Confidence.HIGH
+        if not source.torchvision or not self.ctx.mentions_cuda:
+            return None
+        shown = " / ".join(f"`{n}`" for n in source.names)
+        verb = "applies its" if len(source.names) == 1 else "apply their"
+        return f"{shown} {verb} `transform=` to every item", Confidence.MEDIUM
+
+    def _dataset_source(self, expr: cst.BaseExpression, seen: frozenset[str]) -> cst.ClassDef | LibraryDataset | None:
         """What builds this dataset: a class defined here (`Cls(...)`, a name bound only to that, the
-        dataset inside `Subset(...)` or `random_split(...)`), or a library dataset that reads files."""
+        dataset inside `Subset(...)` or `random_split(...)`), or a library dataset with per-item work."""
         if isinstance(expr, cst.Call):
             if isinstance(expr.func, cst.Name) and expr.func.value in self.ctx.classes:
                 return self.ctx.classes[expr.func.value]
             q = self.ctx.call_qualname(expr)
             if q in FILE_DATASETS:
-                return q
+                return LibraryDataset((q.rsplit(".", 1)[-1],), decodes=True)
             if q in WRAPPING_DATASETS and expr.args:
                 return self._dataset_source(expr.args[0].value, seen)
+            if q is not None and q.rsplit(".", 1)[-1][:1].isupper() and _given_transform(expr):
+                return LibraryDataset((q.rsplit(".", 1)[-1],), decodes=False, torchvision=q.startswith(TORCHVISION_DATASETS))
             return None
         name = dotted_name(expr)
         if name is None or name in seen:
@@ -146,8 +181,7 @@ class DataLoaderNoWorkers(_LoaderRule):
         values = self.ctx.bindings.get(name, [])
         if values and all(isinstance(v, cst.Name) and v.value == "__unknown__" for v in values):
             values = self._split_sources(name)  # train_set, val_set = random_split(full, [...])
-        sources = {self._dataset_source(v, seen | {name}) for v in values}
-        return sources.pop() if len(sources) == 1 else None
+        return _one_source([self._dataset_source(v, seen | {name}) for v in values])
 
     def _split_sources(self, name: str) -> list[cst.BaseExpression]:
         """The dataset that `random_split(...)` split into a tuple of names including `name`."""
@@ -203,3 +237,28 @@ class DataLoaderNoWorkers(_LoaderRule):
         if certain:
             return cls_name, min(certain, key=lambda c: c[0])[1], Confidence.HIGH
         return likely
+
+
+
+def _given_transform(call: cst.Call) -> bool:
+    """`Dataset(..., transform=t)` with `t` not `None`."""
+    for word in TRANSFORM_KEYWORDS:
+        arg = keyword(call, word)
+        if arg is not None:
+            return not (isinstance(arg.value, cst.Name) and arg.value.value == "None")
+    return False
+
+
+def _one_source(found: list[cst.ClassDef | LibraryDataset | None]) -> cst.ClassDef | LibraryDataset | None:
+    """The dataset every binding of a name builds. Library datasets given `transform=` merge into one
+    when at least one of them is torchvision's: the others are its stand-ins, chosen by a flag (`MNIST`
+    from the project's own module, or `datasets.CIFAR10`)."""
+    if not found or any(f is None for f in found):
+        return None
+    libraries = [f for f in found if isinstance(f, LibraryDataset)]
+    if len(libraries) == len(found) and not any(f.decodes for f in libraries):
+        if not any(f.torchvision for f in libraries):
+            return None
+        return LibraryDataset(tuple(dict.fromkeys(n for f in libraries for n in f.names)), decodes=False)
+    unique = {id(f) if isinstance(f, cst.ClassDef) else f for f in found}
+    return found[0] if len(unique) == 1 else None
