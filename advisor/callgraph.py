@@ -6,11 +6,16 @@ This module resolves calls to the functions of the file they reach (plain functi
 `obj.method` where `obj = LocalClass(...)`, `model(x)` → `LocalModule.forward`) and lets "runs in a loop"
 flow from each loop to everything it reaches, keeping the loop that starts the chain so a finding can
 name it. Built once per file on first use and shared by every rule through `ctx.shared`.
+
+Loops of other files of the scanned project reach in through `ctx.shared["project"]` (see
+`advisor/project.py`): a function another module calls every step starts a chain here too, and its
+repeat names that module's loop by path and line.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import libcst as cst
 
@@ -21,14 +26,17 @@ MAX_HOPS = 4  # a chain longer than this is rarely per-step work a reader would 
 
 @dataclass(frozen=True)
 class Repeat:
-    """A function runs repeatedly because `site` (a call inside `loop`) reaches it."""
+    """A function runs repeatedly because `site` (a call inside `loop`) reaches it. When the loop is in
+    another file of the project, `loop` and `site` are None and `elsewhere` says where it is
+    (`train.py:88`)."""
 
-    loop: cst.For | cst.While
-    site: cst.Call
+    loop: cst.For | cst.While | None
+    site: cst.Call | None
     gated: bool  # the call sits under an `if step % N` inside the loop: every N iterations
     training: bool  # the loop trains (backward / optimizer step inside)
     hops: int
     steps: bool = True  # the loop's own body takes the optimizer step (else it is an epoch loop)
+    elsewhere: str | None = None
 
     @property
     def how(self) -> str:
@@ -37,9 +45,13 @@ class Repeat:
             return "in a loop"
         return f"every N {unit}s" if self.gated else f"every {unit}"
 
-    def rank(self) -> tuple[int, int, int]:
-        """Lower is stronger evidence: a training loop, ungated, fewest hops."""
-        return (0 if self.training else 1, 1 if self.gated else 0, self.hops)
+    def rank(self) -> tuple[int, int, int, int]:
+        """Lower is stronger evidence: a training loop, ungated, fewest hops, in this file."""
+        return (0 if self.training else 1, 1 if self.gated else 0, self.hops, 0 if self.elsewhere is None else 1)
+
+    def further(self) -> "Repeat":
+        """The same repetition one call deeper."""
+        return replace(self, hops=self.hops + 1)
 
 
 class CallGraph:
@@ -137,6 +149,26 @@ class CallGraph:
     def repeat_of_function(self, func: cst.FunctionDef) -> Repeat | None:
         return self._all_repeats().get(id(func))
 
+    def repeat_at(self, call: cst.Call) -> Repeat | None:
+        """How often `call` itself runs: in a loop of its own function (one hop: what it calls runs per
+        iteration), or because a loop reaches its function (one hop more)."""
+        ctx = self.ctx
+        ctx._index_calls()
+        loops = (ctx._call_loops or {}).get(id(call))
+        if loops:
+            return self._direct(call, loops)
+        rep = self.repeat_of(call)
+        return rep.further() if rep is not None else None
+
+    def _direct(self, call: cst.Call, loops: list[tuple[cst.CSTNode, int]]) -> Repeat | None:
+        """The repeat a call inside a loop gives what it calls: the training loop around it if any."""
+        ctx = self.ctx
+        loop: Any = next((lp for lp, _ in loops if ctx.loop_facts(lp).is_training_loop), loops[0][0])  # type: ignore[arg-type]
+        if ctx.in_test_function(loop):
+            return None
+        facts = ctx.loop_facts(loop)
+        return Repeat(loop, call, step_gated(ctx, call, loop), facts.is_training_loop, 1, facts.is_step_loop)
+
     def _all_repeats(self) -> dict[int, Repeat]:
         if self._repeats is not None:
             return self._repeats
@@ -150,18 +182,15 @@ class CallGraph:
             owner = call_func.get(id(call))
             if owner is not None:
                 by_func.setdefault(id(owner[0]), []).append(call)
-        work: list[tuple[cst.FunctionDef, Repeat]] = []
+        work: list[tuple[cst.FunctionDef, Repeat]] = self._from_elsewhere()
         for call in ctx.nodes_by_type.get("Call", ()):
             loops = call_loops.get(id(call))
             if not loops:
                 continue
-            loop = next((lp for lp, _ in loops if ctx.loop_facts(lp).is_training_loop), loops[0][0])  # type: ignore[arg-type]
-            if ctx.in_test_function(loop):
-                continue
-            for target in self.targets(call):
-                facts = ctx.loop_facts(loop)  # type: ignore[arg-type]
-                rep = Repeat(loop, call, step_gated(ctx, call, loop), facts.is_training_loop, 1, facts.is_step_loop)  # type: ignore[arg-type]
-                work.append((target, rep))
+            targets = self.targets(call)  # type: ignore[arg-type]  # from the "Call" index
+            rep = self._direct(call, loops) if targets else None  # type: ignore[arg-type]
+            if rep is not None:
+                work.extend((target, rep) for target in targets)
         while work:
             func, rep = work.pop()
             known = best.get(id(func))
@@ -173,9 +202,19 @@ class CallGraph:
             for call in by_func.get(id(func), ()):
                 for target in self.targets(call):
                     if target is not func:
-                        work.append((target, Repeat(rep.loop, rep.site, rep.gated, rep.training, rep.hops + 1, rep.steps)))
+                        work.append((target, rep.further()))
         self._repeats = best
         return best
+
+    def _from_elsewhere(self) -> list[tuple[cst.FunctionDef, Repeat]]:
+        """Functions of this file that loops of other project files call (`name` or `Class.method`)."""
+        external = self.ctx.shared.get("project")
+        out: list[tuple[cst.FunctionDef, Repeat]] = []
+        for key, rep in getattr(external, "repeats", ()):
+            cls, _, name = key.rpartition(".")
+            found = self._method(cls, name) if cls else [f for f in [self._module_funcs.get(name)] if f is not None]
+            out.extend((f, rep) for f in found)
+        return out
 
 
 def step_gated(ctx: FileContext, node: cst.CSTNode, loop: cst.CSTNode) -> bool:

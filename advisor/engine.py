@@ -29,6 +29,7 @@ from advisor.types import FileError, Finding, Fix, ScanResult, Span
 from advisor.unit import SourceUnit
 
 if TYPE_CHECKING:
+    from advisor.project import ExternalFacts
     from advisor.scan_cache import ScanCache
 
 # Below this many files a process pool costs more to start than it saves.
@@ -111,33 +112,38 @@ def _with_deep_stack(fn: Any, *args: Any) -> Any:
     return outcome["value"]
 
 
-def analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | None = None) -> list[Finding]:
+def analyse_unit(
+    unit: SourceUnit, rules: list[type[Rule]], config: Config | None = None, external: "ExternalFacts | None" = None
+) -> list[Finding]:
     """Findings for one source unit, suppressions applied. Raises SourceError for unparsable input.
+    `external`: what the other files of a project scan say about this one (`advisor/project.py`).
 
     Code nested deeper than the default recursion limit (long operator chains CPython compiles) is
     analysed again with a deeper stack; only what even that cannot walk is a per-file error."""
     try:
-        return _analyse_unit(unit, rules, config)
+        return _analyse_unit(unit, rules, config, external)
     except RecursionError:
         pass
     try:
-        found: list[Finding] = _with_deep_stack(_analyse_unit, unit, rules, config)
+        found: list[Finding] = _with_deep_stack(_analyse_unit, unit, rules, config, external)
         return found
     except RecursionError:
         raise SourceError("too deeply nested to analyse — simplify the expression or exclude the file") from None
 
 
-def _analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | None) -> list[Finding]:
+def _analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | None, external: "ExternalFacts | None" = None) -> list[Finding]:
     config = config or Config()
     token = DEBUG.set(config.debug)
     try:
-        return _analyse(unit, rules, config)
+        return _analyse(unit, rules, config, external)
     finally:
         DEBUG.reset(token)
 
 
-def _analyse(unit: SourceUnit, rules: list[type[Rule]], config: Config) -> list[Finding]:
+def _analyse(unit: SourceUnit, rules: list[type[Rule]], config: Config, external: "ExternalFacts | None" = None) -> list[Finding]:
     active = prefilter(unit.text, rules)
+    if external is not None and external.repeats:
+        active = [r for r in rules if r in active or r.may_match_called(unit.text)]
     ignored_here = config.ignored_for(unit.path)
     if ignored_here:
         active = [r for r in active if not any(r.code.startswith(c) for c in ignored_here)]
@@ -146,6 +152,8 @@ def _analyse(unit: SourceUnit, rules: list[type[Rule]], config: Config) -> list[
         return []
     module = _parse(unit.text)
     ctx = build_context(module, unit.text, unit.path)
+    if external:
+        ctx.shared["project"] = external
     visitors = [rule(ctx, config.options.get(rule.code)) for rule in active]
     _dispatch(ctx, visitors)
     reported = [(v, r) for v in visitors for r in v.reports]
@@ -213,6 +221,8 @@ def _finding(
 def _via(unit: SourceUnit, report: Report, positions: Any) -> str:
     """`; called every step from train.py:88` for a finding in a function that a loop elsewhere calls."""
     via = report.via
+    if via is not None and via.elsewhere is not None:
+        return f" (called {via.how} from {via.elsewhere})"
     if via is None or via.loop not in positions:
         return ""
     cell, line, _ = unit.locate(positions[via.loop].start.line, 1)
@@ -253,11 +263,12 @@ def _display(path: Path) -> str:
 
 
 def scan_file(
-    path: Path, codes: list[str], config: Config, cache: "ScanCache | None" = None
+    path: Path, codes: list[str], config: Config, cache: "ScanCache | None" = None, external: "ExternalFacts | None" = None
 ) -> tuple[list[Finding], FileError | None, int]:
     """Scan one file; never raises for bad input. Returns findings, an error, and the line count.
 
-    With a cache, an unchanged file (same bytes, rules, options and analyser) is not parsed again."""
+    With a cache, an unchanged file (same bytes, rules, options, analyser and what the other files of
+    the scan say about it) is not parsed again."""
     display = _display(path)
     key = None
     try:
@@ -267,11 +278,11 @@ def scan_file(
     if cache is not None:
         from advisor.scan_cache import cache_key
 
-        key = cache_key(data, display, codes, config.options, config.ignored_for(display))
+        key = cache_key(data, display, codes, config.options, config.ignored_for(display), external.fingerprint() if external else "")
         hit = cache.get(key)
         if hit is not None:
             return hit
-    outcome = _analyse_file(path, display, data, codes, config)
+    outcome = _analyse_file(path, display, data, codes, config, external)
     if cache is not None and key is not None and not _internal_error(outcome[1]):
         cache.put(key, *outcome)
     return outcome
@@ -289,12 +300,14 @@ def internal_error(display: str, exc: Exception, doing: str, config: Config) -> 
     return FileError(display, f"internal error while {doing} ({type(exc).__name__}: {exc}) — please report it; run with --debug for the traceback")
 
 
-def _analyse_file(path: Path, display: str, data: bytes, codes: list[str], config: Config) -> tuple[list[Finding], FileError | None, int]:
+def _analyse_file(
+    path: Path, display: str, data: bytes, codes: list[str], config: Config, external: "ExternalFacts | None"
+) -> tuple[list[Finding], FileError | None, int]:
     known = rules_by_code()
     rules = [known[c] for c in codes]
     try:
         unit = load_unit(path, display, data)
-        return analyse_unit(unit, rules, config), None, unit.text.count("\n") + 1
+        return analyse_unit(unit, rules, config, external), None, unit.text.count("\n") + 1
     except SourceError as exc:
         return [], FileError(display, str(exc)), 0
     except MemoryError:
@@ -303,11 +316,14 @@ def _analyse_file(path: Path, display: str, data: bytes, codes: list[str], confi
         return [], internal_error(display, exc, "analysing", config), 0
 
 
-def _scan_star(args: tuple[Path, list[str], Config, "ScanCache | None"]) -> tuple[list[Finding], FileError | None, int]:
+Work = tuple[Path, list[str], Config, "ScanCache | None", "ExternalFacts | None"]
+
+
+def _scan_star(args: Work) -> tuple[list[Finding], FileError | None, int]:
     return scan_file(*args)
 
 
-def _lost(args: tuple[Path, list[str], Config, "ScanCache | None"], why: str) -> tuple[list[Finding], FileError | None, int]:
+def _lost(args: Work, why: str) -> tuple[list[Finding], FileError | None, int]:
     return [], FileError(_display(args[0]), f"not analysed: {why} — exclude the file or lower max-file-size"), 0
 
 
@@ -322,11 +338,13 @@ def scan(
     (over a quarter of max-file-size) run one at a time after the others: peak memory stays that of
     one big file, not one per worker."""
     from advisor.pool import map_surviving, worker_count
+    from advisor.project import project_facts
 
     codes = [r.code for r in select_rules(config.select, config.ignore)]
     result = ScanResult()
     workers = worker_count(jobs, len(files))
-    work = [(f, codes, config, cache) for f in files]
+    facts = project_facts(files, config)
+    work: list[Work] = [(f, codes, config, cache, facts.get(f)) for f in files]
     outcomes = []
     if workers > 1 and len(files) >= PARALLEL_THRESHOLD:
         big = [w for w in work if _size(w[0]) > config.max_file_size // 4]

@@ -49,6 +49,34 @@ def rule_fixtures() -> list[RuleFixture]:
     return out
 
 
+@dataclass(frozen=True)
+class ProjectFixture:
+    """A folder `advNNN/pos_*/` or `neg_*/` scanned as one project: what its rule reports needs the
+    other files (a helper called every step from another module, a loader trained on elsewhere)."""
+
+    code: str
+    folder: Path
+    positive: bool
+    expected: tuple[tuple[str, int, str], ...]  # (path inside the folder, line, code), sorted
+
+    def files(self) -> list[Path]:
+        return sorted(self.folder.rglob("*.py"))
+
+
+def project_fixtures() -> list[ProjectFixture]:
+    """Every rule's multi-file fixtures: sub-folders named `pos_*` / `neg_*` of its `advNNN/` folder."""
+    out: list[ProjectFixture] = []
+    for code, folder in _folders():
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith(("pos_", "neg_"))):
+            expected = [
+                (f.relative_to(sub).as_posix(), line, c)
+                for f in sorted(sub.rglob("*.py"))
+                for line, c in expectations(f.read_text(encoding="utf-8"))
+            ]
+            out.append(ProjectFixture(code, sub, sub.name.startswith("pos_"), tuple(sorted(expected))))
+    return out
+
+
 def fix_cases() -> list[tuple[str, Path]]:
     """Every rule's autofix cases, `advNNN/fix_*.in.py` (the expected result is the `.out.py` beside it)."""
     return [(code, path) for code, folder in _folders() for path in sorted(folder.glob("fix_*.in.py"))]

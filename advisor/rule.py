@@ -69,6 +69,9 @@ class Rule:
     severity: ClassVar[Severity] = Severity.WARNING
     # Prefilter: the file text must contain at least one of these, or the rule cannot match.
     triggers: ClassVar[tuple[str, ...]] = ()
+    # Prefilter for a file whose functions a loop of another project file calls (`advisor/project.py`):
+    # a rule that follows the call graph may match there without its own triggers (no loop in the file).
+    called_triggers: ClassVar[tuple[str, ...]] = ()
     # Why no pair can exist, shown by `--verify` and `explain` when the rule's folder has no `pair.py`.
     no_pair_reason: ClassVar[str] = "no before/after pair exists for this rule"
     # Upper bounds on pair sizes read from the user's code, over the verifier's general caps.
@@ -119,6 +122,11 @@ class Rule:
     def may_match(cls, text: str) -> bool:
         """Cheap text test run before parsing: False means this rule cannot match this file."""
         return not cls.triggers or any(t in text for t in cls.triggers)
+
+    @classmethod
+    def may_match_called(cls, text: str) -> bool:
+        """Like `may_match`, for a file whose functions loops of other files call."""
+        return any(t in text for t in cls.called_triggers)
 
     def plan(self, *ops: Op, safe: bool | None = None, description: str | None = None) -> FixPlan | None:
         """This rule's fix made of `ops`; never safer than the rule declares. None if the rule has no fix."""

@@ -39,9 +39,10 @@ def code_fingerprint() -> str:
     return h.hexdigest()
 
 
-def cache_key(data: bytes, display: str, codes: list[str], options: dict[str, Any], ignored: list[str]) -> str:
+def cache_key(data: bytes, display: str, codes: list[str], options: dict[str, Any], ignored: list[str], external: str = "") -> str:
+    """`external`: the fingerprint of what other files of the scan say about this one (empty: nothing)."""
     h = hashlib.sha256(data)
-    settings = json.dumps([display, sorted(codes), options, sorted(ignored), code_fingerprint()], sort_keys=True, default=str)
+    settings = json.dumps([display, sorted(codes), options, sorted(ignored), code_fingerprint(), external], sort_keys=True, default=str)
     h.update(b"\0" + settings.encode())
     return h.hexdigest()
 

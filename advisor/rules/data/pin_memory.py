@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
@@ -13,6 +13,9 @@ from advisor.rules._training import LoaderUse, arg_value, batch_moves, host_copy
 from advisor.rules.data._loader import _LoaderRule
 from advisor.types import Confidence, Severity
 from advisor.verify.sizes import Literals, matrices, nearest
+
+if TYPE_CHECKING:
+    from advisor.rules._elsewhere import LoaderElsewhere
 
 
 class DataLoaderNoPinMemory(_LoaderRule):
@@ -87,16 +90,12 @@ class DataLoaderNoPinMemory(_LoaderRule):
             out["batch_size"] = batch
         return out
 
-    def finish(self) -> None:
-        if self.ctx.mentions_cuda:
-            super().finish()
-
     def check(self, call: cst.Call, uses: list[LoaderUse]) -> None:
+        if not self.ctx.mentions_cuda:
+            return
         arg = arg_value(call, "pin_memory", 7)
-        if arg is not None:
-            value = literal(self.ctx, arg.value)
-            if not (isinstance(value, cst.Name) and value.value == "False"):
-                return
+        if arg is not None and not _false(self.ctx, arg):
+            return
         moving = [u for u in uses if moves_batches(self.ctx, u)]
         if not moving:
             return
@@ -132,11 +131,30 @@ class DataLoaderNoPinMemory(_LoaderRule):
                              "arguments, stays synchronous)")
         return self.plan(pin, *copies)
 
+    def check_elsewhere(self, call: cst.Call, uses: "list[LoaderElsewhere]") -> None:
+        """A loader another project file trains on and copies to CUDA every step: no fix here, since the
+        copies that would take `non_blocking=True` are in that file."""
+        moving = [u for u in uses if u.moves and u.cuda]
+        arg = arg_value(call, "pin_memory", 7)
+        if not moving or (arg is not None and not _false(self.ctx, arg)):
+            return
+        self.report(
+            call,
+            f"Pass `pin_memory=True` to this DataLoader: its batches are copied to the GPU every step (at {moving[0].where})",
+            confidence=Confidence.HIGH,
+        )
+
     def _non_blocking(self, use: LoaderUse) -> bool:
         for node in walk(use.loop.body):
             if isinstance(node, cst.Arg) and node.keyword is not None and node.keyword.value == "non_blocking":
                 return True
         return False
+
+
+def _false(ctx: FileContext, arg: cst.Arg) -> bool:
+    """`pin_memory=False` (literally, or a name bound only to False): the keyword says no."""
+    value = literal(ctx, arg.value)
+    return isinstance(value, cst.Name) and value.value == "False"
 
 
 def shows_cuda(ctx: FileContext) -> bool:

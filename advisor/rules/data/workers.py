@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
@@ -13,6 +13,9 @@ from advisor.rules._training import LoaderUse, arg_value, literal
 from advisor.rules.data._loader import _LoaderRule
 from advisor.types import Confidence
 from advisor.verify.sizes import Literals, matrices, nearest
+
+if TYPE_CHECKING:
+    from advisor.rules._elsewhere import LoaderElsewhere
 
 # Library datasets that open and decode a file for every item.
 FILE_DATASETS = frozenset(
@@ -122,25 +125,37 @@ class DataLoaderNoWorkers(_LoaderRule):
         return out
 
     def check(self, call: cst.Call, uses: list[LoaderUse]) -> None:
+        found = self._work(call, self.ctx.mentions_cuda)
+        if found is not None:
+            evidence, confidence = found
+            self.report(call, f"Set `num_workers=` (e.g. 4) on this training DataLoader: {evidence} in the training process", confidence=confidence)
+
+    def check_elsewhere(self, call: cst.Call, uses: "list[LoaderElsewhere]") -> None:
+        """A loader another project file trains on: judged here, named with the loop there."""
+        found = self._work(call, self.ctx.mentions_cuda or any(u.cuda for u in uses))
+        if found is not None:
+            evidence, confidence = found
+            self.report(
+                call,
+                f"Set `num_workers=` (e.g. 4) on this DataLoader: {evidence} in the training process (trained on at {uses[0].where})",
+                confidence=confidence,
+            )
+
+    def _work(self, call: cst.Call, on_device: bool) -> tuple[str, Confidence] | None:
+        """The per-item work of a loader without workers, or None (workers set, or no work known)."""
         arg = arg_value(call, "num_workers", 5)
         if arg is not None:
             value = literal(self.ctx, arg.value)
             if not (isinstance(value, cst.Integer) and int(value.value, 0) == 0):
-                return
+                return None
         data = arg_value(call, "dataset", 0)
-        if data is None:
-            return
-        found = self._dataset_work(data.value)
-        if found is None:
-            return
-        evidence, confidence = found
-        self.report(call, f"Set `num_workers=` (e.g. 4) on this training DataLoader: {evidence} in the training process", confidence=confidence)
+        return None if data is None else self._dataset_work(data.value, on_device)
 
-    def _dataset_work(self, expr: cst.BaseExpression) -> tuple[str, Confidence] | None:
+    def _dataset_work(self, expr: cst.BaseExpression, on_device: bool) -> tuple[str, Confidence] | None:
         """What per-item work the dataset does, said for the message, and how sure we are."""
         source = self._dataset_source(expr, frozenset())
         if isinstance(source, LibraryDataset):
-            return self._library_work(source)
+            return self._library_work(source, on_device)
         if source is None:
             return None
         getitem = self._method(source, "__getitem__", set())
@@ -149,13 +164,13 @@ class DataLoaderNoWorkers(_LoaderRule):
         found = self._work_in(source.name.value, source, getitem)
         return None if found is None else (f"`{found[0]}.__getitem__` {found[1]}", found[2])
 
-    def _library_work(self, source: LibraryDataset) -> tuple[str, Confidence] | None:
+    def _library_work(self, source: LibraryDataset, on_device: bool) -> tuple[str, Confidence] | None:
         """A file-decoding dataset always; a `transform=` one only on an accelerator, where the model
         waits for the items (on the CPU, workers compete with the training threads for the same cores)."""
         if source.decodes:
             what = "reads a file per item with its `loader=`" if source.names[0] == "DatasetFolder" else "opens and decodes an image file per item"
             return f"`{source.names[0]}.__getitem__` {what}", Confidence.HIGH
-        if not source.torchvision or not self.ctx.mentions_cuda:
+        if not source.torchvision or not on_device:
             return None
         shown = " / ".join(f"`{n}`" for n in source.names)
         verb = "applies its" if len(source.names) == 1 else "apply their"

@@ -36,6 +36,7 @@ class LoopInvariantTransfer(Rule):
     )
     suggestion = "move it once before the loop and keep the device copy (`w = w.to(device)` above the loop)"
     triggers = STEP_TRIGGERS
+    called_triggers = (".to(", ".cuda(")  # a helper another module calls every step (corpus slices)
     fix_safe = True
     fix_title = "hoist the move above the training loop"
     docs = RuleDocs(

@@ -42,6 +42,7 @@ class EvalWithoutNoGrad(Rule):
     )
     suggestion = "put the loop under `with torch.inference_mode():` (or decorate the function with `@torch.no_grad()`)"
     triggers = (".eval(", ".step(", "def generate", "def sample", "def predict", "def decode", "def evaluate")
+    called_triggers = ("torch",)  # a helper another module calls in its training loop
     docs = RuleDocs(
         what="Finds loops that put a model in `eval()` mode (or live in a function named like evaluate / "
         "validate / test / predict) and call it on data, with no `torch.no_grad()`, `torch.inference_mode()` "
@@ -163,7 +164,7 @@ class EvalWithoutNoGrad(Rule):
                 via=via,
             )
 
-    def _repeated(self, call: cst.Call) -> tuple[cst.CSTNode, Repeat | None] | None:
+    def _repeated(self, call: cst.Call) -> tuple[cst.CSTNode | None, Repeat | None] | None:
         """The loop that repeats this forward pass: a training loop around it, or the loop whose call chain
         reaches its function (None when it runs once)."""
         loop = self.ctx.innermost_loop(call)
@@ -178,7 +179,7 @@ class EvalWithoutNoGrad(Rule):
         rep = call_graph(self.ctx).repeat_of(call)
         if rep is None:
             return None
-        site_loop = self.ctx.innermost_loop(rep.site)
+        site_loop = self.ctx.innermost_loop(rep.site) if rep.site is not None else None
         if site_loop is not None and id(site_loop) in self._reported_loops:
             return None
         return rep.loop, rep
