@@ -79,10 +79,13 @@ class Modules:
 
     def resolve(self, dotted: str, importer: Path) -> tuple[Path, tuple[str, ...]] | None:
         """The scanned file a dotted name lives in and the name inside it (`pkg.utils.helper` → utils.py,
-        ("helper",)), or None when it is not in the scan."""
+        ("helper",)), or None when it is not in the scan. As Python would find it from a folder above
+        the importer (its own folder, or a project root it runs from): a `utils.py` of a sibling project
+        is not a candidate."""
         names = tuple(dotted.split("."))
+        mine = self.parts.get(importer) or tuple(Path(os.path.abspath(importer)).with_suffix("").parts)
         for k in range(len(names), 0, -1):
-            found = self._nearest(self.by_suffix.get(names[:k], []), importer)
+            found = self._nearest(self.by_suffix.get(names[:k], []), k, mine)
             if found is not None:
                 return found, names[k:]
         return None
@@ -97,13 +100,18 @@ class Modules:
             package = package[: len(package) - (level - 1)]
         return self.by_abs.get(package + tuple(p for p in module.split(".") if p))
 
-    def _nearest(self, candidates: list[Path], importer: Path) -> Path | None:
-        if len(candidates) <= 1:
-            return candidates[0] if candidates else None
-        mine = self.parts.get(importer, tuple(Path(os.path.abspath(importer)).parts))
-        shared = [(_common(self.parts[c], mine), c) for c in candidates]
-        shared.sort(key=lambda s: -s[0])
-        return shared[0][1] if shared[0][0] > shared[1][0] else None
+    def _nearest(self, candidates: list[Path], k: int, mine: tuple[str, ...]) -> Path | None:
+        """The candidate whose import root (its path less the `k` dotted parts) is the deepest folder
+        above the importer; None when none is above it, or two are equally deep."""
+        roots = []
+        for c in candidates:
+            root = self.parts[c][:-k]
+            if mine[: len(root)] == root and len(root) < len(mine):
+                roots.append((len(root), c))
+        roots.sort(key=lambda r: -r[0])
+        if not roots or (len(roots) > 1 and roots[0][0] == roots[1][0]):
+            return None
+        return roots[0][1]
 
     def imported_by_text(self, text: str, importer: Path) -> set[Path]:
         """Scanned files that `text` imports, read from its import lines without parsing."""
@@ -128,15 +136,6 @@ class Modules:
                 if hit is not None and hit[0] != importer:
                     found.add(hit[0])
         return found
-
-
-def _common(a: tuple[str, ...], b: tuple[str, ...]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 # ---------------------------------------------------------------------------------------------- one file

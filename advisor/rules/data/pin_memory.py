@@ -140,7 +140,7 @@ class DataLoaderNoPinMemory(_LoaderRule):
             return
         self.report(
             call,
-            f"Pass `pin_memory=True` to this DataLoader: its batches are copied to the GPU every step (at {moving[0].where})",
+            f"Pass `pin_memory=True` to this DataLoader: its batches are copied to the GPU every step (by the training loop at {moving[0].where})",
             confidence=Confidence.HIGH,
         )
 

@@ -137,7 +137,7 @@ class DataLoaderNoWorkers(_LoaderRule):
             evidence, confidence = found
             self.report(
                 call,
-                f"Set `num_workers=` (e.g. 4) on this DataLoader: {evidence} in the training process (trained on at {uses[0].where})",
+                f"Set `num_workers=` (e.g. 4) on this DataLoader: {evidence} in the training process (the training loop at {uses[0].where} draws from it)",
                 confidence=confidence,
             )
 

@@ -141,7 +141,11 @@ class HostTensorThenMove(Rule):
     def _origin_of_name(self, name: cst.Name, move: cst.Call) -> Origin | None:
         """`z = torch.randn(...)` in an earlier statement, then `z.cuda()` / `helper(z)`: the tensor was
         built on the host. The loop-wide binding check of the plain shape comes first; then the nearest
-        earlier assignment of the same block (following `eta = eta.expand(...)` rebindings)."""
+        earlier assignment of the same block (following `eta = eta.expand(...)` rebindings). A tensor
+        whose items are then written on the host (`batch[i, :n] = row`) holds data: created on the device,
+        each write would become a copy, so it is left alone."""
+        if self._written_by_index(name.value, move):
+            return None
         factory = self._factory_bound_to(name, move)
         if factory is not None:
             origin = factory_origin(self.ctx, factory)
@@ -162,6 +166,19 @@ class HostTensorThenMove(Rule):
             current = value
         return None
 
+
+    def _written_by_index(self, name: str, move: cst.Call) -> bool:
+        """`name[...] = ...` (or `name[i][j] = ...`, `+=`) in the function (or module) that moves it."""
+        scope = self.ctx.enclosing_function(move)
+        for node in (*self.ctx.nodes_by_type.get("Assign", ()), *self.ctx.nodes_by_type.get("AugAssign", ())):
+            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]  # type: ignore[attr-defined]
+            for target in targets:
+                base = target
+                while isinstance(base, cst.Subscript):
+                    base = base.value
+                if base is not target and isinstance(base, cst.Name) and base.value == name and self.ctx.enclosing_function(node) is scope:
+                    return True
+        return False
 
     def _factory_bound_to(self, name: cst.Name, move: cst.Call) -> cst.Call | None:
         """The factory call `name` holds when it is moved: inside the loop around the move, every binding of
