@@ -343,7 +343,12 @@ def scan(
     codes = [r.code for r in select_rules(config.select, config.ignore)]
     result = ScanResult()
     workers = worker_count(jobs, len(files))
-    facts = project_facts(files, config)
+    try:
+        facts = project_facts(files, config)
+    except Exception:  # a bug in the pre-pass costs the cross-file findings, never the scan
+        if config.debug:
+            raise
+        facts = {}
     work: list[Work] = [(f, codes, config, cache, facts.get(f)) for f in files]
     outcomes = []
     if workers > 1 and len(files) >= PARALLEL_THRESHOLD:
