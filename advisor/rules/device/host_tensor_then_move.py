@@ -168,16 +168,20 @@ class HostTensorThenMove(Rule):
 
 
     def _written_by_index(self, name: str, move: cst.Call) -> bool:
-        """`name[...] = ...` (or `name[i][j] = ...`, `+=`) in the function (or module) that moves it."""
-        scope = self.ctx.enclosing_function(move)
-        for node in (*self.ctx.nodes_by_type.get("Assign", ()), *self.ctx.nodes_by_type.get("AugAssign", ())):
-            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]  # type: ignore[attr-defined]
-            for target in targets:
-                base = target
-                while isinstance(base, cst.Subscript):
-                    base = base.value
-                if base is not target and isinstance(base, cst.Name) and base.value == name and self.ctx.enclosing_function(node) is scope:
-                    return True
+        """`name[...] = ...` (or `name[i][j] = ...`, `+=`) before the move, in the function (or module)
+        that moves it: the items were written on the host. Writes after the move are on the device."""
+        scope: cst.CSTNode = self.ctx.enclosing_function(move) or self.ctx.module
+        for node in walk(scope):
+            if node is move:
+                return False
+            if isinstance(node, (cst.Assign, cst.AugAssign)):
+                targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+                for target in targets:
+                    base = target
+                    while isinstance(base, cst.Subscript):
+                        base = base.value
+                    if base is not target and isinstance(base, cst.Name) and base.value == name:
+                        return True
         return False
 
     def _factory_bound_to(self, name: cst.Name, move: cst.Call) -> cst.Call | None:
