@@ -13,17 +13,17 @@ per-file scan reports its error.
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import libcst as cst
 
 from advisor.callgraph import Repeat, call_graph
 from advisor.context import STEP_TRIGGERS, FileContext, build_context, dotted_name
-from advisor.positions import LazyPositions
 from advisor.rules._elsewhere import LoaderElsewhere, summarise_loaders
 from advisor.source import SourceError, decode, display_path, read_bytes
 
@@ -229,7 +229,7 @@ def summarise(path: Path, text: str, modules: Modules, loaders_from: set[Path]) 
     module = cst.parse_module(text)
     ctx = build_context(module, text, display_path(path))
     imports = Imports(ctx, path, modules)
-    positions = LazyPositions(module, text, ctx.parent)
+    line_of = loop_lines(ctx, module, text)
     summary = FileSummary()
     graph = call_graph(ctx)
     where = display_path(path)
@@ -241,12 +241,30 @@ def summarise(path: Path, text: str, modules: Modules, loaders_from: set[Path]) 
         rep = graph.repeat_at(call)
         if rep is None or rep.loop is None or (rep.site is not None and _grad_off(ctx, rep.site)):
             continue
-        line = positions[rep.loop].start.line
+        line = line_of(rep.loop)
         outside = Repeat(None, None, rep.gated, rep.training, rep.hops, rep.steps, elsewhere=f"{where}:{line}")
         summary.calls.extend((file, key, outside) for file, key in targets)
     if loaders_from or any(t in text for t in STEP_TRIGGERS):
-        summarise_loaders(ctx, imports, positions, where, loaders_from, summary)
+        summarise_loaders(ctx, imports, line_of, where, loaders_from, summary)
     return summary
+
+
+def loop_lines(ctx: FileContext, module: cst.Module, text: str) -> Callable[[cst.CSTNode], int]:
+    """The first line of a loop of this file. libcst computes positions by rendering code (the costliest
+    part of this pass when it did); CPython's parser gives them for a fraction of a parse: the n-th
+    `for` (or `while`) statement of one tree is the n-th of the other."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        from advisor.positions import LazyPositions  # the slow way, for code CPython's parser refuses
+
+        positions = LazyPositions(module, text, ctx.parent)
+        return lambda node: positions[node].start.line
+    fors = sorted((n.lineno, n.col_offset) for n in ast.walk(tree) if isinstance(n, (ast.For, ast.AsyncFor)))
+    whiles = sorted((n.lineno, n.col_offset) for n in ast.walk(tree) if isinstance(n, ast.While))
+    index = {id(n): fors[i][0] for i, n in enumerate(ctx.nodes_by_type.get("For", ())) if i < len(fors)}
+    index.update({id(n): whiles[i][0] for i, n in enumerate(ctx.nodes_by_type.get("While", ())) if i < len(whiles)})
+    return lambda node: index.get(id(node), 0)
 
 
 def _grad_off(ctx: FileContext, node: cst.CSTNode) -> bool:

@@ -19,8 +19,8 @@ from advisor.rules._training import LoaderUse, Ref, _matches, _params, _uses, mo
 
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Callable
 
-    from advisor.positions import LazyPositions
     from advisor.project import FileSummary, Imports
 
 
@@ -35,17 +35,17 @@ class LoaderElsewhere:
 
 
 def summarise_loaders(
-    ctx: FileContext, imports: "Imports", positions: "LazyPositions", where: str, loaders_from: "set[Path]", summary: "FileSummary"
+    ctx: FileContext, imports: "Imports", line_of: "Callable[[cst.CSTNode], int]", where: str, loaders_from: "set[Path]", summary: "FileSummary"
 ) -> None:
     """Fill `summary` with this file's part of the loader flow (see the module docstring)."""
     if any(t in ctx.text for t in STEP_TRIGGERS):
-        _param_uses(ctx, positions, where, summary)
+        _param_uses(ctx, line_of, where, summary)
     if loaders_from:
-        _loaders_received(ctx, imports, positions, where, loaders_from, summary)
+        _loaders_received(ctx, imports, line_of, where, loaders_from, summary)
 
 
-def _elsewhere(ctx: FileContext, positions: "LazyPositions", where: str, use: LoaderUse) -> LoaderElsewhere:
-    return LoaderElsewhere(f"{where}:{positions[use.loop].start.line}", use.training, moves_batches(ctx, use), ctx.mentions_cuda)
+def _elsewhere(ctx: FileContext, line_of: "Callable[[cst.CSTNode], int]", where: str, use: LoaderUse) -> LoaderElsewhere:
+    return LoaderElsewhere(f"{where}:{line_of(use.loop)}", use.training, moves_batches(ctx, use), ctx.mentions_cuda)
 
 
 def _function_key(ctx: FileContext, func: cst.FunctionDef) -> tuple[str, list[str]] | None:
@@ -59,7 +59,7 @@ def _function_key(ctx: FileContext, func: cst.FunctionDef) -> tuple[str, list[st
     return None
 
 
-def _param_uses(ctx: FileContext, positions: "LazyPositions", where: str, summary: "FileSummary") -> None:
+def _param_uses(ctx: FileContext, line_of: "Callable[[cst.CSTNode], int]", where: str, summary: "FileSummary") -> None:
     """Parameters of this file's functions that a training loop here draws batches from."""
     iterated: set[str] = set()
     for loop in ctx.nodes_by_type.get("For", ()):
@@ -76,7 +76,7 @@ def _param_uses(ctx: FileContext, positions: "LazyPositions", where: str, summar
                 continue
             uses = [u for u in _uses(ctx, [Ref(name, None, func)], name, 0) if u.training]
             if uses:
-                summary.param_uses[(key, name)] = _elsewhere(ctx, positions, where, uses[0])
+                summary.param_uses[(key, name)] = _elsewhere(ctx, line_of, where, uses[0])
 
 
 def _passed_on(ctx: FileContext, func: cst.FunctionDef, name: str) -> bool:
@@ -89,7 +89,7 @@ def _passed_on(ctx: FileContext, func: cst.FunctionDef, name: str) -> bool:
 
 
 def _loaders_received(
-    ctx: FileContext, imports: "Imports", positions: "LazyPositions", where: str, loaders_from: "set[Path]", summary: "FileSummary"
+    ctx: FileContext, imports: "Imports", line_of: "Callable[[cst.CSTNode], int]", where: str, loaders_from: "set[Path]", summary: "FileSummary"
 ) -> None:
     """`train_loader, test_loader = get_data_loader(args)` with `get_data_loader` from another scanned
     file: the loops here that draw from them, and the calls into other files that they are passed to."""
@@ -103,7 +103,7 @@ def _loaders_received(
         scope = ctx.enclosing_function(assign)
         for ref, ref_key in _received_refs(assign, key, scope):
             for use in _uses(ctx, [ref], ref.dotted, 0):
-                summary.local_loader_uses.append((file, ref_key, _elsewhere(ctx, positions, where, use)))
+                summary.local_loader_uses.append((file, ref_key, _elsewhere(ctx, line_of, where, use)))
             for call in ctx.nodes_by_type.get("Call", ()):
                 assert isinstance(call, cst.Call)
                 slot = 0

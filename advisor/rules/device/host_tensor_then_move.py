@@ -177,7 +177,7 @@ class HostTensorThenMove(Rule):
             if isinstance(node, (cst.Assign, cst.AugAssign)):
                 targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
                 for target in targets:
-                    base = target
+                    base: cst.BaseExpression = target
                     while isinstance(base, cst.Subscript):
                         base = base.value
                     if base is not target and isinstance(base, cst.Name) and base.value == name:
