@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 # `from x import a, b` / `from . import a` / `import x.y as z, w` at the start of a line.
 IMPORT_LINE = re.compile(r"^[ \t]*(?:from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+\(?([\w., \t]*)|import[ \t]+([\w., \t]+))", re.M)
 GRAD_OFF = ("no_grad", "inference_mode")
+# Text of a training step: a backward pass or an optimizer-like `.step(` (not `scheduler.step(`, `env.step(`).
+STEP_TEXT = re.compile(r"backward\(|optim\w*\.step\(|\bopt\w*\.step\(|scaler\.step\(|scaler\(\s*loss")
+TOP_DEF = re.compile(r"^def[ \t]+(\w+)[ \t]*\(", re.M)
+TOP_LEVEL = re.compile(r"^(?=[^\s#)\]}])", re.M)
 MAX_SUFFIX = 8  # a module is imported by at most this many trailing path parts
 
 
@@ -294,21 +298,24 @@ def project_facts(files: list[Path], config: "Config") -> dict[Path, ExternalFac
     texts: dict[Path, str] = {}  # kept only for files that import another scanned file
     imported: dict[Path, set[Path]] = {}
     steps: set[Path] = set()
-    builds_loaders: set[Path] = set()
+    loader_functions: dict[Path, re.Pattern[str]] = {}
     for f in sources:
         text = _read(f, config)
         if text is None:
             continue
-        if any(t in text for t in STEP_TRIGGERS):
+        if STEP_TEXT.search(text):
             steps.add(f)
-        if "DataLoader" in text and "return" in text:
-            builds_loaders.add(f)
+        if "DataLoader(" in text and "return" in text:
+            names = _loader_functions(text)
+            if names:
+                loader_functions[f] = re.compile(r"\b(?:" + "|".join(names) + r")\s*\(")
         found = modules.imported_by_text(text, f) if "import" in text else set()
         if found:
             texts[f], imported[f] = text, found
     if not imported:
         return {}
-    pass_loaders = {f for f in imported if imported[f] & builds_loaders}
+    # a file that calls a function of another scanned file returning a DataLoader, by its name
+    pass_loaders = {f for f in imported if any(g in loader_functions and loader_functions[g].search(texts[f]) for g in imported[f])}
     sinks = {g for f in pass_loaders for g in imported[f] if g in steps}
     wanted = (steps & set(imported)) | pass_loaders | sinks
     summaries: dict[Path, FileSummary] = {}
@@ -317,7 +324,7 @@ def project_facts(files: list[Path], config: "Config") -> dict[Path, ExternalFac
         if text is None:
             continue
         try:
-            summaries[f] = summarise(f, text, modules, imported.get(f, set()) & builds_loaders)
+            summaries[f] = summarise(f, text, modules, imported.get(f, set()) & set(loader_functions))
         except Exception:  # a file we cannot parse or follow says nothing here; its own scan reports it
             if config.debug:
                 raise
@@ -348,6 +355,18 @@ def _join(summaries: dict[Path, FileSummary]) -> dict[Path, ExternalFacts]:
         reps = tuple(sorted(repeats.get(file, {}).items(), key=lambda kv: kv[0]))
         out[file] = ExternalFacts(reps, tuple(dict.fromkeys(loaders.get(file, []))))
     return out
+
+
+def _loader_functions(text: str) -> list[str]:
+    """Module-level functions whose text builds and returns a DataLoader (read from the text: the part
+    from one top-level `def` to the next top-level statement)."""
+    found: list[str] = []
+    for m in TOP_DEF.finditer(text):
+        end = TOP_LEVEL.search(text, m.end())
+        body = text[m.end() : end.start() if end else len(text)]
+        if "DataLoader(" in body and "return" in body:
+            found.append(m.group(1))
+    return found
 
 
 def _read(path: Path, config: "Config") -> str | None:
