@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 import libcst as cst
 
 from advisor.callgraph import Repeat, call_graph
-from advisor.context import STEP_TRIGGERS, FileContext, build_context, dotted_name
+from advisor.context import FileContext, build_context, dotted_name
 from advisor.rules._elsewhere import LoaderElsewhere, summarise_loaders
 from advisor.source import SourceError, decode, display_path, read_bytes
 
@@ -228,8 +228,9 @@ class Imports:
         return [(f, f"{cls}.forward") for f, cls in self.instance_classes(func)]
 
 
-def summarise(path: Path, text: str, modules: Modules, loaders_from: set[Path]) -> FileSummary:
-    """Parse one file and say what it tells the others."""
+def summarise(path: Path, text: str, modules: Modules, loaders_from: set[Path], sink: bool = False) -> FileSummary:
+    """Parse one file and say what it tells the others. `loaders_from`: the files whose loader-returning
+    functions it calls; `sink`: such a caller imports it (its parameters may receive those loaders)."""
     module = cst.parse_module(text)
     ctx = build_context(module, text, display_path(path))
     imports = Imports(ctx, path, modules)
@@ -248,8 +249,8 @@ def summarise(path: Path, text: str, modules: Modules, loaders_from: set[Path]) 
         line = line_of(rep.loop)
         outside = Repeat(None, None, rep.gated, rep.training, rep.hops, rep.steps, elsewhere=f"{where}:{line}")
         summary.calls.extend((file, key, outside) for file, key in targets)
-    if loaders_from or any(t in text for t in STEP_TRIGGERS):
-        summarise_loaders(ctx, imports, line_of, where, loaders_from, summary)
+    if loaders_from or sink:
+        summarise_loaders(ctx, imports, line_of, where, loaders_from, sink, summary)
     return summary
 
 
@@ -324,7 +325,7 @@ def project_facts(files: list[Path], config: "Config") -> dict[Path, ExternalFac
         if text is None:
             continue
         try:
-            summaries[f] = summarise(f, text, modules, imported.get(f, set()) & set(loader_functions))
+            summaries[f] = summarise(f, text, modules, imported.get(f, set()) & set(loader_functions), f in sinks)
         except Exception:  # a file we cannot parse or follow says nothing here; its own scan reports it
             if config.debug:
                 raise

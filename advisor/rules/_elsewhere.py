@@ -35,10 +35,17 @@ class LoaderElsewhere:
 
 
 def summarise_loaders(
-    ctx: FileContext, imports: "Imports", line_of: "Callable[[cst.CSTNode], int]", where: str, loaders_from: "set[Path]", summary: "FileSummary"
+    ctx: FileContext,
+    imports: "Imports",
+    line_of: "Callable[[cst.CSTNode], int]",
+    where: str,
+    loaders_from: "set[Path]",
+    sink: bool,
+    summary: "FileSummary",
 ) -> None:
-    """Fill `summary` with this file's part of the loader flow (see the module docstring)."""
-    if any(t in ctx.text for t in STEP_TRIGGERS):
+    """Fill `summary` with this file's part of the loader flow (see the module docstring): the loaders
+    it receives from `loaders_from`, and, when it is a `sink` that trains, its parameters that take one."""
+    if sink and any(t in ctx.text for t in STEP_TRIGGERS):
         _param_uses(ctx, line_of, where, summary)
     if loaders_from:
         _loaders_received(ctx, imports, line_of, where, loaders_from, summary)
