@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from advisor.context import FileContext, dotted_name, walk
+from advisor.context import FileContext
+from advisor.syntax import dotted_name, walk
 
 MAX_HOPS = 4  # a chain longer than this is rarely per-step work a reader would follow
 
@@ -141,9 +142,7 @@ class CallGraph:
         if self._repeats is not None:
             return self._repeats
         ctx = self.ctx
-        ctx._index_calls()
-        call_loops = ctx._call_loops or {}
-        call_func = ctx._call_func or {}
+        call_loops, call_func = ctx.loops.call_sites()
         best: dict[int, Repeat] = {}
         by_func: dict[int, list[cst.Call]] = {}
         for call in ctx.nodes_by_type.get("Call", ()):

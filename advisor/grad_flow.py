@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import FileContext, target_names
+from advisor.context import FileContext
+from advisor.syntax import target_names
 from advisor.host_tensors import statement_chain
 
 # After these the value is on the host or is an index: a forward pass that ends here was only read.

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from advisor.context import FileContext, call_attr, dotted_name, positional
+from advisor.context import FileContext
+from advisor.syntax import call_attr, dotted_name, positional
 
 SHAPE_FACTORIES = frozenset(
     "torch.zeros torch.ones torch.full torch.empty torch.rand torch.randn torch.randint torch.randperm "

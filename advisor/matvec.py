@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import FileContext, dotted_name, names_in
+from advisor.context import FileContext
+from advisor.syntax import dotted_name, names_in
 
 LOOPS = (cst.For, cst.ListComp, cst.GeneratorExp)
 

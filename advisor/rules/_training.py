@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from advisor.context import FileContext, callee_name, dotted_name, move_target, positional, target_names, walk
+from advisor.context import FileContext
+from advisor.kinds import move_target
+from advisor.syntax import callee_name, dotted_name, node_code, positional, target_names, walk
 
 DATALOADERS = frozenset({"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"})
 # Calls that hand a loader's batches through unchanged (their first positional argument is iterated).
@@ -62,7 +64,7 @@ def literal(ctx: FileContext, expr: cst.BaseExpression) -> cst.BaseExpression | 
         return expr
     if isinstance(expr, cst.Name):
         values = ctx.bindings.get(expr.value, [])
-        if values and all(_is_literal(v) for v in values) and len({_code(v) for v in values}) == 1:
+        if values and all(_is_literal(v) for v in values) and len({node_code(v) for v in values}) == 1:
             return values[0]
     return None
 
@@ -70,9 +72,6 @@ def literal(ctx: FileContext, expr: cst.BaseExpression) -> cst.BaseExpression | 
 def _is_literal(expr: cst.BaseExpression) -> bool:
     return isinstance(expr, cst.Integer) or (isinstance(expr, cst.Name) and expr.value in ("True", "False", "None"))
 
-
-def _code(node: cst.CSTNode) -> str:
-    return cst.Module([]).code_for_node(node)
 
 
 def loader_uses(ctx: FileContext, call: cst.Call) -> list[LoaderUse]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import dotted_name, has_star_args, keyword, positional
+from advisor.syntax import dotted_name, has_star_args, keyword, positional
 from advisor.fixes import FixPlan, Replace, guarded, with_keyword
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence, Severity

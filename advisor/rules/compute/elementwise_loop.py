@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import FileContext, dotted_name, positional
-from advisor.fixes import FixPlan, ReplaceStatement, guarded, node_code
+from advisor.context import FileContext
+from advisor.syntax import dotted_name, node_code, positional
+from advisor.fixes import FixPlan, ReplaceStatement, guarded
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import dotted_name, positional
+from advisor.syntax import dotted_name, positional
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 

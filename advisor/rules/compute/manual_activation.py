@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import call_attr, positional
-from advisor.fixes import FixPlan, Replace, guarded, node_code
+from advisor.syntax import call_attr, node_code, positional
+from advisor.fixes import FixPlan, Replace, guarded
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 

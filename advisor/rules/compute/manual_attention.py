@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from advisor.context import call_attr, dotted_name, positional, walk
+from advisor.syntax import call_attr, dotted_name, positional, walk
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 

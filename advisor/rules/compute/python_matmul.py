@@ -7,9 +7,9 @@ from typing import Any, Callable
 
 import libcst as cst
 
-from advisor.context import dotted_name, int_value, positional
+from advisor.syntax import dotted_name, int_value, node_code, positional
 from advisor.matvec import accumulated_matvec, row_dot, scalar_autograd
-from advisor.fixes import AddImport, DeleteLine, FixPlan, Op, Replace, ReplaceStatement, guarded, node_code
+from advisor.fixes import AddImport, DeleteLine, FixPlan, Op, Replace, ReplaceStatement, guarded
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 from advisor.verify.sizes import Literals, matrices, nearest
@@ -80,8 +80,8 @@ def _accumulated_product(node: cst.CSTNode) -> cst.BaseExpression | None:
     if isinstance(node, cst.Assign) and isinstance(node.value, cst.BinaryOperation) and isinstance(
         node.value.operator, cst.Add
     ):
-        target = cst.Module([]).code_for_node(node.targets[0].target)
-        left = cst.Module([]).code_for_node(node.value.left)
+        target = node_code(node.targets[0].target)
+        left = node_code(node.value.left)
         if target == left:
             return node.value.right
     return None

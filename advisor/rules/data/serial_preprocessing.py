@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import call_attr, int_value, walk
+from advisor.syntax import call_attr, int_value, walk
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence, Severity
 

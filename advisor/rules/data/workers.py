@@ -6,7 +6,7 @@ from typing import Any
 
 import libcst as cst
 
-from advisor.context import dotted_name, target_names, walk
+from advisor.syntax import dotted_name, target_names, walk
 from advisor.rule import RuleDocs
 from advisor.rules._training import LoaderUse, arg_value, literal
 from advisor.rules.data._loader import _LoaderRule

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from advisor.rule import Rule, RuleDocs
-from advisor.rules.data.pin_memory import shows_cuda
 from advisor.types import Confidence, Severity
 
 CONVS = frozenset(f"torch.nn.{kind}{d}d" for kind in ("Conv", "ConvTranspose") for d in (2, 3))
@@ -60,7 +59,7 @@ class CudnnBenchmarkOff(Rule):
     )
 
     def finish(self) -> None:
-        if "cudnn" in self.ctx.text or not shows_cuda(self.ctx) or not self._trains():
+        if "cudnn" in self.ctx.text or not self.ctx.runs_on_cuda or not self._trains():
             return
         for call in self.ctx.nodes_by_type.get("Call", ()):
             if self.ctx.call_qualname(call) in CONVS:

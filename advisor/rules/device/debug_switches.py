@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import keyword, positional, walk
+from advisor.syntax import keyword, positional, walk
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 

@@ -6,7 +6,9 @@ from typing import Any
 
 import libcst as cst
 
-from advisor.context import STEP_TRIGGERS, FileContext, call_attr, dotted_name, keyword, move_target, positional, walk
+from advisor.context import STEP_TRIGGERS, FileContext
+from advisor.kinds import move_target
+from advisor.syntax import call_attr, dotted_name, keyword, node_code, positional, walk
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 from advisor.verify.sizes import Literals, matrices, nearest
@@ -17,9 +19,6 @@ NAN_GUARDS = frozenset({"isfinite", "isnan", "isinf"})
 # Calls whose result already lives on the host: syncing methods on them cost nothing more.
 HOST_PRODUCERS = frozenset({"item", "cpu", "numpy", "tolist", "detach_numpy"})
 
-
-def _source(node: cst.CSTNode) -> str:
-    return cst.Module([]).code_for_node(node)
 
 
 class HostSyncEveryStep(Rule):
@@ -117,10 +116,10 @@ class HostSyncEveryStep(Rule):
             return
         if attr == "cpu" and self.ctx.kind_of(receiver) in ("model", "optimizer", "dataloader"):
             return  # moving a module, not reading a tensor
-        what = _source(receiver)
+        what = node_code(receiver)
         parent = self.ctx.parent(node)
         if attr == "item" and isinstance(parent, cst.AugAssign) and parent.value is node:
-            target = _source(parent.target)
+            target = node_code(parent.target)
             message = f"Accumulate `{what}` on the device instead of `{target} += {what}.item()` every step"
             fix = f"make `{target}` a device tensor (`{target} += {what}.detach()`) and call `.item()` once after the loop"
         elif attr == "item":
@@ -193,7 +192,7 @@ class HostSyncEveryStep(Rule):
                 if name:
                     return name
             current = self.ctx.parent(current)
-        text = _source(node)
+        text = node_code(node)
         return text if len(text) <= 40 else text[:37] + "..."
 
     def _guards_nan(self, node: cst.CSTNode) -> bool:
@@ -229,7 +228,7 @@ class HostSyncEveryStep(Rule):
         """Syncs only cost something on an asynchronous device. HIGH when the file shows CUDA, MEDIUM when
         it moves tensors to some device, None (silent) for code that never leaves the CPU."""
         if self._confidence is False:
-            if self.ctx.mentions_cuda:
+            if self.ctx.runs_on_cuda:
                 self._confidence = Confidence.HIGH
             elif any(self._moves_off_host(c) for c in self.ctx.calls_by_attr.get("to", ())):
                 self._confidence = Confidence.MEDIUM

@@ -7,9 +7,11 @@ from typing import Any
 import libcst as cst
 
 from advisor.callgraph import call_graph
-from advisor.context import FileContext, call_attr, dotted_name, has_star_args, keyword, move_target, positional, walk
+from advisor.context import FileContext
+from advisor.kinds import move_target
+from advisor.syntax import call_attr, dotted_name, has_star_args, keyword, node_code, positional, walk
 from advisor.host_tensors import SAME_TENSOR, SHAPE_FACTORIES, Origin, alias_on_device, factory_origin, preceding_binding, unwrap_variable
-from advisor.fixes import FixPlan, Replace, guarded, node_code, with_keyword
+from advisor.fixes import FixPlan, Replace, guarded, with_keyword
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 from advisor.verify.sizes import Literals, nearest

@@ -7,9 +7,11 @@ from typing import Any
 import libcst as cst
 
 from advisor.callgraph import call_graph
-from advisor.context import STEP_TRIGGERS, FileContext, dotted_name, move_target
+from advisor.context import STEP_TRIGGERS, FileContext
+from advisor.kinds import move_target
+from advisor.syntax import dotted_name, node_code
 from advisor.host_tensors import host_corpus
-from advisor.fixes import DeleteLine, FixPlan, InsertBefore, Op, Replace, fresh_name, guarded, node_code
+from advisor.fixes import DeleteLine, FixPlan, InsertBefore, Op, Replace, fresh_name, guarded
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 from advisor.verify.sizes import Literals, matrices, nearest

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import FileContext, dotted_name, has_star_args, keyword
-from advisor.fixes import FixPlan, Replace, guarded, node_code, with_keyword
+from advisor.context import FileContext
+from advisor.syntax import dotted_name, has_star_args, keyword, node_code
+from advisor.fixes import FixPlan, Replace, guarded, with_keyword
 from advisor.rule import Rule, RuleDocs
 from advisor.rules._training import LoaderUse, all_loader_uses, arg_value, batch_moves, host_copy_written, literal
-from advisor.rules.data.pin_memory import shows_cuda
 from advisor.types import Confidence
 
 CUDA_AVAILABLE = "torch.cuda.is_available"
@@ -67,7 +67,7 @@ class CopyWithoutNonBlocking(Rule):
     )
 
     def finish(self) -> None:
-        if not shows_cuda(self.ctx):
+        if not self.ctx.runs_on_cuda:
             return
         seen: set[int] = set()
         for call, uses in all_loader_uses(self.ctx):

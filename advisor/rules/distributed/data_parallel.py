@@ -6,7 +6,8 @@ import re
 
 import libcst as cst
 
-from advisor.context import FileContext, dotted_name
+from advisor.context import FileContext
+from advisor.syntax import dotted_name
 from advisor.rule import Rule, RuleDocs
 
 DATA_PARALLEL = frozenset(

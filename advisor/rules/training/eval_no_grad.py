@@ -7,7 +7,7 @@ import re
 import libcst as cst
 
 from advisor.callgraph import Repeat, call_graph, step_gated
-from advisor.context import call_attr, dotted_name, walk
+from advisor.syntax import call_attr, dotted_name, walk
 from advisor.grad_flow import DETACHED, HOST, GradFlow
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence

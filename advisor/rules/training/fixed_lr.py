@@ -7,7 +7,8 @@ from typing import Any
 
 import libcst as cst
 
-from advisor.context import FileContext, callee_name, dotted_name, int_value, positional, walk
+from advisor.context import FileContext
+from advisor.syntax import callee_name, dotted_name, int_value, node_code, positional, walk
 from advisor.fixes import AddImport, FixPlan, InsertAfter, Op, fresh_name, guarded
 from advisor.rule import Rule, RuleDocs
 from advisor.rules._training import literal
@@ -157,7 +158,7 @@ class FixedLearningRate(Rule):
         bounds = positional(epochs.iter)
         if len(bounds) != 1:
             return None
-        t_max = cst.Module([]).code_for_node(bounds[0].value)
+        t_max = node_code(bounds[0].value)
         torch = next((k for k, v in self.ctx.imports.items() if v == "torch"), None)
         ops: list[Op] = []
         if torch is None:

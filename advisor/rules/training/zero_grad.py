@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import call_attr, dotted_name, keyword, walk
+from advisor.syntax import call_attr, dotted_name, keyword, walk
 from advisor.fixes import FixPlan, Replace, guarded
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
