@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 import libcst as cst
 
@@ -198,7 +198,7 @@ def rules_by_code() -> dict[str, type[Rule]]:
     return {r.code: r for r in all_rules()}
 
 
-def select_rules(select: list[str] | None, ignore: list[str] | None) -> list[type[Rule]]:
+def select_rules(select: Sequence[str] | None, ignore: Sequence[str] | None) -> list[type[Rule]]:
     """Codes or prefixes (`ADV1`, `ADV`), Ruff-style: a rule runs if selected and not ignored."""
     chosen = []
     for rule in all_rules():

@@ -441,8 +441,7 @@ def test_an_internal_error_anywhere_in_scan_exits_2_with_one_line(tree, monkeypa
         raise KeyError("lost")
 
     monkeypatch.setattr("advisor.discover.discover", boom)
-    monkeypatch.setenv("ADVISOR_DEBUG", "")  # so that teardown removes what --debug sets below
-    monkeypatch.delenv("ADVISOR_DEBUG")
+    monkeypatch.delenv("ADVISOR_DEBUG", raising=False)
     monkeypatch.chdir(tree)
     outcome = CliRunner().invoke(cli.main, ["scan", "good.py"])
     assert outcome.exit_code == 2
@@ -451,3 +450,4 @@ def test_an_internal_error_anywhere_in_scan_exits_2_with_one_line(tree, monkeypa
     ]
     outcome = CliRunner().invoke(cli.main, ["scan", "good.py", "--debug"])
     assert outcome.exit_code == 2 and "Traceback" in outcome.output
+    assert "ADVISOR_DEBUG" not in os.environ  # --debug travels in the frozen Config, not the environment

@@ -16,7 +16,7 @@ from typing import Callable
 
 from advisor.excerpt import excerpt, split_lines
 from advisor.profile.result import ChildResult, Event, Loader, Window, Where
-from advisor.report.text import format_seconds
+from advisor.present import format_seconds
 from advisor.rule import rules_by_code
 from advisor.source import SourceError, read_source
 from advisor.types import Confidence, Finding, ProfileLoop, ProfileRun, ProfileStep, RuntimeEvidence, ScanResult, Span
