@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar, cast
 
 import libcst as cst
 
 from advisor.kinds import ValueKinds
 from advisor.loops import FunctionFacts, LoopFacts, LoopIndex
 from advisor.syntax import LOOP_TYPES, call_attr, dotted_name, target_names
+
+NodeT = TypeVar("NodeT", bound=cst.CSTNode)
 
 # Frameworks that own the optimisation loop (and usually the learning-rate schedule) for the user.
 TRAINING_FRAMEWORKS = (
@@ -55,6 +57,14 @@ class FileContext:
     nodes_by_type: dict[str, list[cst.CSTNode]] = field(default_factory=dict)  # document order
     # Facts a rule family derives once and shares between its rules (keyed by the family's own name).
     shared: dict[str, Any] = field(default_factory=dict)
+
+    def nodes(self, kind: type[NodeT]) -> list[NodeT]:
+        """Every node of exactly this libcst type, in document order (the typed view of `nodes_by_type`)."""
+        return cast("list[NodeT]", self.nodes_by_type.get(kind.__name__, []))
+
+    def all_loops(self) -> list[cst.For | cst.While]:
+        """Every for/while loop of the file (for loops first)."""
+        return [*self.nodes(cst.For), *self.nodes(cst.While)]
 
     # ----------------------------------------------------------------- names and imports
     def qualname(self, node: cst.BaseExpression) -> str | None:
@@ -99,17 +109,13 @@ class FileContext:
             return False
         if self.calls_by_attr.get("cuda"):
             return True
-        for node in self.nodes_by_type.get("SimpleString", ()):
-            if str(node.evaluated_value).split(":")[0] == "cuda":  # type: ignore[attr-defined]  # from the "SimpleString" index
-                return True
-        for node in self.nodes_by_type.get("FormattedString", ()):
-            first = node.parts[0] if node.parts else None  # type: ignore[attr-defined]  # from the "FormattedString" index
+        if any(str(s.evaluated_value).split(":")[0] == "cuda" for s in self.nodes(cst.SimpleString)):
+            return True
+        for fstring in self.nodes(cst.FormattedString):
+            first = fstring.parts[0] if fstring.parts else None
             if isinstance(first, cst.FormattedStringText) and first.value.startswith("cuda"):
                 return True
-        for node in self.nodes_by_type.get("Attribute", ()):
-            if node.attr.value == "cuda" and self.qualname(node) == "torch.cuda":  # type: ignore[attr-defined, arg-type]  # from the "Attribute" index
-                return True
-        return False
+        return any(a.attr.value == "cuda" and self.qualname(a) == "torch.cuda" for a in self.nodes(cst.Attribute))
 
     # ----------------------------------------------------------------- tree navigation
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import libcst as cst
 
-from advisor.syntax import DTYPE_NAMES, call_attr, dotted_name, has_star_args, keyword, positional
+from advisor.syntax import DTYPE_NAMES, call_attr, call_receiver, dotted_name, has_star_args, keyword, positional
 
 if TYPE_CHECKING:
     from advisor.context import FileContext
@@ -103,7 +103,7 @@ class ValueKinds:
             owners: set[str] = set()
             for attr in ("parameters", "named_parameters", "eval"):
                 for call in self.ctx.calls_by_attr.get(attr, ()):
-                    owner = dotted_name(call.func.value)  # type: ignore[attr-defined]  # indexed by attribute: func is an Attribute
+                    owner = dotted_name(call_receiver(call))
                     if owner:
                         owners.add(owner)
             self._owners = owners

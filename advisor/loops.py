@@ -7,7 +7,7 @@ walks), so files without loops pay nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
@@ -38,7 +38,7 @@ class LoopIndex:
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
         self._loops: dict[int, LoopFacts] | None = None
-        self._call_loops: dict[int, list[tuple[cst.CSTNode, int]]] | None = None
+        self._call_loops: dict[int, list[tuple[cst.For | cst.While, int]]] | None = None
         self._call_func: dict[int, tuple[cst.FunctionDef, int]] | None = None
         self._body_calls: dict[int, list[cst.Call]] | None = None
         self._function_facts: dict[str, FunctionFacts] | None = None
@@ -59,7 +59,7 @@ class LoopIndex:
         assert self._body_calls is not None
         return self._body_calls.get(id(loop), [])
 
-    def call_sites(self) -> tuple[dict[int, list[tuple[cst.CSTNode, int]]], dict[int, tuple[cst.FunctionDef, int]]]:
+    def call_sites(self) -> tuple[dict[int, list[tuple[cst.For | cst.While, int]]], dict[int, tuple[cst.FunctionDef, int]]]:
         """Per call (by id): the loops whose body holds it, innermost first with the loops in between, and
         the function whose body holds it with its loop depth there (see `_climb`)."""
         self._index_calls()
@@ -72,23 +72,23 @@ class LoopIndex:
         call; no subtree is walked (libcst's `.children` rebuilds child lists by visiting, which is slow)."""
         if self._call_loops is not None:
             return
-        call_loops: dict[int, list[tuple[cst.CSTNode, int]]] = {}
+        call_loops: dict[int, list[tuple[cst.For | cst.While, int]]] = {}
         call_func: dict[int, tuple[cst.FunctionDef, int]] = {}
         body_calls: dict[int, list[cst.Call]] = {}
-        for call in self.ctx.nodes_by_type.get("Call", ()):
+        for call in self.ctx.nodes(cst.Call):
             loops, func = self._climb(call)
             if loops:
                 call_loops[id(call)] = loops
                 if loops[0][1] == 0:
-                    body_calls.setdefault(id(loops[0][0]), []).append(call)  # type: ignore[arg-type]  # from the "Call" index
+                    body_calls.setdefault(id(loops[0][0]), []).append(call)
             if func is not None:
                 call_func[id(call)] = func
         self._call_loops, self._call_func, self._body_calls = call_loops, call_func, body_calls
 
-    def _climb(self, node: cst.CSTNode) -> tuple[list[tuple[cst.CSTNode, int]], tuple[cst.FunctionDef, int] | None]:
+    def _climb(self, node: cst.CSTNode) -> tuple[list[tuple[cst.For | cst.While, int]], tuple[cst.FunctionDef, int] | None]:
         """Loops whose body holds `node` (innermost first, with the number of loops in between), and the
         function whose body holds it with its loop depth — up to the nearest function, lambda or class."""
-        loops: list[tuple[cst.CSTNode, int]] = []
+        loops: list[tuple[cst.For | cst.While, int]] = []
         depth = 0
         child = node
         parents = self.ctx.parents
@@ -111,12 +111,10 @@ class LoopIndex:
         assert self._call_loops is not None
         funcs = self.function_facts()
         facts: dict[int, LoopFacts] = {}
-        for type_name in ("For", "While"):
-            for loop in self.ctx.nodes_by_type.get(type_name, ()):
-                assigned = target_names(loop.target) if isinstance(loop, cst.For) else set()
-                facts[id(loop)] = LoopFacts(is_step_loop=False, is_training_loop=False, assigned=assigned)
-        for node in self.ctx.nodes_by_type.get("Call", ()):
-            call = cast(cst.Call, node)
+        for loop in self.ctx.all_loops():
+            assigned = target_names(loop.target) if isinstance(loop, cst.For) else set()
+            facts[id(loop)] = LoopFacts(is_step_loop=False, is_training_loop=False, assigned=assigned)
+        for call in self.ctx.nodes(cst.Call):
             loops = self._call_loops.get(id(call))
             if not loops:
                 continue
@@ -125,18 +123,18 @@ class LoopIndex:
             ff = funcs.get(callee) if callee is not None else None
             if not trains and (ff is None or not (ff.steps or ff.epochs)):
                 continue
-            for loop, depth in loops:
-                lf = facts[id(loop)]
+            for outer, depth in loops:
+                lf = facts[id(outer)]
                 lf.is_training_loop = True
                 if depth == 0 and (trains or (ff is not None and ff.steps)):
                     lf.is_step_loop = True
         for type_name in BINDING_TYPES:
-            for node in self.ctx.nodes_by_type.get(type_name, ()):
-                names = bound_names(node)
+            for bound in self.ctx.nodes_by_type.get(type_name, ()):
+                names = bound_names(bound)
                 if not names:
                     continue
-                for loop, _ in self._climb(node)[0]:
-                    facts[id(loop)].assigned |= names
+                for outer, _ in self._climb(bound)[0]:
+                    facts[id(outer)].assigned |= names
         return facts
 
     def training_step_loop(self, node: cst.CSTNode) -> cst.For | cst.While | None:
@@ -214,8 +212,7 @@ class LoopIndex:
         assert self._call_func is not None
         # per function name: (depth, trains, local callee) of each call in its body
         calls: dict[str, list[tuple[int, bool, str | None]]] = {}
-        for node in self.ctx.nodes_by_type.get("Call", ()):
-            call = cast(cst.Call, node)
+        for call in self.ctx.nodes(cst.Call):
             owner = self._call_func.get(id(call))
             if owner is None:
                 continue

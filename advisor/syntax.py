@@ -20,7 +20,7 @@ DTYPE_NAMES = frozenset(
 
 
 
-def dotted_name(node: cst.BaseExpression) -> str | None:
+def dotted_name(node: cst.BaseExpression | None) -> str | None:
     """`a.b.c` for a Name/Attribute chain, else None."""
     parts: list[str] = []
     while isinstance(node, cst.Attribute):
@@ -37,6 +37,11 @@ def call_attr(node: cst.CSTNode) -> str | None:
     if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
         return node.func.attr.value
     return None
+
+
+def call_receiver(call: cst.Call) -> cst.BaseExpression | None:
+    """`x` of `x.method(...)`, else None (a plain `f(...)` call has no receiver)."""
+    return call.func.value if isinstance(call.func, cst.Attribute) else None
 
 
 def callee_name(node: cst.CSTNode) -> str | None:

@@ -39,7 +39,7 @@ def _style(text: str, kind: str, color: bool) -> str:
         return text
     import click
 
-    return click.style(text, **STYLES[kind])  # type: ignore[arg-type]
+    return click.style(text, **STYLES[kind])  # type: ignore[arg-type]  # STYLES mixes str and bool values; click's keywords are typed one by one
 
 
 def fix_mark(f: Finding) -> str:

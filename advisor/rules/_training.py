@@ -45,7 +45,7 @@ class LoaderUse:
 
 
 def dataloader_calls(ctx: FileContext) -> list[cst.Call]:
-    return [c for c in ctx.nodes_by_type.get("Call", ()) if isinstance(c, cst.Call) and ctx.call_qualname(c) in DATALOADERS]
+    return [c for c in ctx.nodes(cst.Call) if isinstance(c, cst.Call) and ctx.call_qualname(c) in DATALOADERS]
 
 
 def arg_value(call: cst.Call, name: str, index: int) -> cst.Arg | None:
@@ -197,7 +197,7 @@ def _assigned_refs(ctx: FileContext, value: cst.CSTNode, scope: cst.FunctionDef 
 def _returned_by_name(ctx: FileContext, func: cst.FunctionDef, name: str) -> list[Ref]:
     """`loader = DataLoader(...); return loader` (or `return train_loader, val_loader`)."""
     out: list[Ref] = []
-    for ret in ctx.nodes_by_type.get("Return", ()):
+    for ret in ctx.nodes(cst.Return):
         if ret.value is None or ctx.enclosing_function(ret) is not func:
             continue
         if dotted_name(ret.value) == name:
@@ -213,13 +213,13 @@ def _returned_refs(ctx: FileContext, func: cst.FunctionDef, index: int | None) -
     """Names bound to the result of calling `func` (element `index` of a returned tuple)."""
     out: list[Ref] = []
     name = func.name.value
-    for assign in ctx.nodes_by_type.get("Assign", ()):
+    for assign in ctx.nodes(cst.Assign):
         value = assign.value
         if not isinstance(value, cst.Call) or callee_name(value) != name:
             continue
         scope = ctx.enclosing_function(assign)
         for t in assign.targets:
-            target = t.target
+            target: cst.BaseExpression = t.target
             if index is not None:
                 if not isinstance(target, (cst.Tuple, cst.List)) or index >= len(target.elements):
                     continue
@@ -280,7 +280,7 @@ def _uses(ctx: FileContext, refs: list[Ref], origin: str, depth: int) -> list[Lo
         return []
     refs = refs + _wrapped_refs(ctx, refs)
     out: list[LoaderUse] = []
-    for loop in ctx.nodes_by_type.get("For", ()):
+    for loop in ctx.nodes(cst.For):
         if _draws_from(ctx, loop.iter, refs, loop):
             out.append(_use(ctx, loop, frozenset(target_names(loop.target)), origin))
     out.extend(_next_uses(ctx, refs, origin))
@@ -292,7 +292,7 @@ def _uses(ctx: FileContext, refs: list[Ref], origin: str, depth: int) -> list[Lo
 def _wrapped_refs(ctx: FileContext, refs: list[Ref]) -> list[Ref]:
     """`batches = tqdm(loader)`, `pbar = enumerate(loader)`: the wrapper's name iterates the loader too."""
     out: list[Ref] = []
-    for assign in ctx.nodes_by_type.get("Assign", ()):
+    for assign in ctx.nodes(cst.Assign):
         value = assign.value
         if isinstance(value, cst.Call) and callee_name(value) in WRAPPERS and callee_name(value) != "iter":
             if _draws_from(ctx, value, refs, assign):
@@ -303,13 +303,13 @@ def _wrapped_refs(ctx: FileContext, refs: list[Ref]) -> list[Ref]:
 def _next_uses(ctx: FileContext, refs: list[Ref], origin: str) -> list[LoaderUse]:
     """`it = iter(loader)` then `x, y = next(it)` inside a loop."""
     iterators: list[Ref] = []
-    for assign in ctx.nodes_by_type.get("Assign", ()):
+    for assign in ctx.nodes(cst.Assign):
         value = assign.value
         if isinstance(value, cst.Call) and callee_name(value) == "iter" and value.args:
             if _draws_from(ctx, value.args[0].value, refs, assign):
                 iterators.extend(_assigned_refs(ctx, value, ctx.enclosing_function(assign)))
     out: list[LoaderUse] = []
-    for call in ctx.nodes_by_type.get("Call", ()) if iterators else ():
+    for call in ctx.nodes(cst.Call) if iterators else ():
         if callee_name(call) != "next" or not call.args or not isinstance(call.func, cst.Name):
             continue
         if not any(_matches(ctx, call.args[0].value, r, call) for r in iterators):
@@ -329,7 +329,7 @@ def _next_uses(ctx: FileContext, refs: list[Ref], origin: str) -> list[LoaderUse
 def _uses_through_calls(ctx: FileContext, refs: list[Ref], origin: str, depth: int) -> list[LoaderUse]:
     """The loader passed to a function defined in this file: follow it to that function's parameter."""
     out: list[LoaderUse] = []
-    for call in ctx.nodes_by_type.get("Call", ()):
+    for call in ctx.nodes(cst.Call):
         name = callee_name(call)
         defs = ctx.functions.get(name or "")
         if not defs:

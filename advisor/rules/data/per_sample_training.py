@@ -108,7 +108,7 @@ class PerSampleTraining(Rule):
         if any(_batch_named(t) for t in targets):
             return None
         iterable = _unwrap(loop.iter, "enumerate")
-        sources = positional(iterable) if callee_name(iterable) == "zip" else []
+        sources = positional(iterable) if isinstance(iterable, cst.Call) and callee_name(iterable) == "zip" else []
         collections = [a.value for a in sources] if sources else [iterable]
         if any(_batch_named(dotted_name(c) or "") for c in collections):
             return None
@@ -206,7 +206,7 @@ def numpy_per_sample(ctx: FileContext, loop: cst.For) -> str | None:
     if len(targets) < 2 or any(_batch_named(t) for t in targets):
         return None
     iterable = _unwrap(loop.iter, "enumerate")
-    if callee_name(iterable) == "zip":
+    if isinstance(iterable, cst.Call) and callee_name(iterable) == "zip":
         sources = [dotted_name(a.value) for a in positional(iterable)]
         if len(sources) < 2 or any(s is None or _batch_named(s) for s in sources):
             return None

@@ -152,7 +152,7 @@ class DataLoaderNoWorkers(_LoaderRule):
     def _split_sources(self, name: str) -> list[cst.BaseExpression]:
         """The dataset that `random_split(...)` split into a tuple of names including `name`."""
         found: list[cst.BaseExpression] = []
-        for assign in self.ctx.nodes_by_type.get("Assign", ()):
+        for assign in self.ctx.nodes(cst.Assign):
             value = assign.value
             if not isinstance(value, cst.Call) or self.ctx.call_qualname(value) not in RANDOM_SPLIT or not value.args:
                 continue

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import libcst as cst
+
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence, Severity
 
@@ -61,7 +63,7 @@ class CudnnBenchmarkOff(Rule):
     def finish(self) -> None:
         if "cudnn" in self.ctx.text or not self.ctx.runs_on_cuda or not self._trains():
             return
-        for call in self.ctx.nodes_by_type.get("Call", ()):
+        for call in self.ctx.nodes(cst.Call):
             if self.ctx.call_qualname(call) in CONVS:
                 self.report(call, confidence=Confidence.LOW)
                 return
@@ -69,6 +71,5 @@ class CudnnBenchmarkOff(Rule):
     def _trains(self) -> bool:
         return any(
             self.ctx.loop_facts(loop).is_training_loop and not self.ctx.in_test_function(loop)
-            for kind in ("For", "While")
-            for loop in self.ctx.nodes_by_type.get(kind, ())
+            for loop in self.ctx.all_loops()
         )

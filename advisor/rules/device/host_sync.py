@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import libcst as cst
 
 from advisor.context import STEP_TRIGGERS, FileContext
 from advisor.kinds import move_target
-from advisor.syntax import call_attr, dotted_name, keyword, node_code, positional, walk
+from advisor.syntax import call_attr, call_receiver, dotted_name, keyword, node_code, positional, walk
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 from advisor.verify.sizes import Literals, matrices, nearest
@@ -111,7 +111,7 @@ class HostSyncEveryStep(Rule):
 
     # ------------------------------------------------------------------ checks
     def _check_method(self, node: cst.Call, attr: str) -> None:
-        receiver = node.func.value
+        receiver = cast(cst.Attribute, node.func).value  # dispatched by method name: `x.item()`
         if self._on_host_already(receiver):
             return
         if attr == "cpu" and self.ctx.kind_of(receiver) in ("model", "optimizer", "dataloader"):
@@ -212,7 +212,7 @@ class HostSyncEveryStep(Rule):
         if self.ctx.in_test_function(func):
             return False
         name = func.name.value
-        for call in self.ctx.nodes_by_type.get("Call", ()):
+        for call in self.ctx.nodes(cst.Call):
             callee = call.func
             direct = isinstance(callee, cst.Name) and callee.value == name
             method = isinstance(callee, cst.Attribute) and callee.attr.value == name and dotted_name(callee.value) == "self"
@@ -251,7 +251,7 @@ class HostSyncEveryStep(Rule):
         if self._tensors is None:
             names: set[str] = set()
             for call in self.ctx.calls_by_attr.get("backward", ()):
-                d = dotted_name(call.func.value)
+                d = dotted_name(call_receiver(call))
                 if d:
                     names.add(d)
             for name, values in self.ctx.bindings.items():

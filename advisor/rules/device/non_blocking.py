@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable, cast
+
 import libcst as cst
 
 from advisor.context import FileContext
@@ -82,7 +84,7 @@ class CopyWithoutNonBlocking(Rule):
             if id(move) in seen or has_star_args(move) or _has_non_blocking(move) or host_copy_written(self.ctx, move):
                 continue
             seen.add(id(move))
-            shown = node_code(move.func.value)  # type: ignore[attr-defined]
+            shown = node_code(cast(cst.Attribute, move.func).value)  # batch_moves yields `x.to(...)` / `x.cuda()` calls
             self.report(
                 move,
                 f"Pass `non_blocking=True` when copying `{shown}`: its loader pins memory, so the copy can overlap with GPU work",
@@ -137,6 +139,6 @@ def _has_non_blocking(call: cst.Call) -> bool:
     return keyword(call, "non_blocking") is not None
 
 
-def _order(ctx: FileContext):  # type: ignore[no-untyped-def]
-    order = {id(n): i for i, n in enumerate(ctx.nodes_by_type.get("Call", ()))}
+def _order(ctx: FileContext) -> Callable[[cst.Call], int]:
+    order = {id(n): i for i, n in enumerate(ctx.nodes(cst.Call))}
     return lambda call: order.get(id(call), 0)

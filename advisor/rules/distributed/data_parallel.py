@@ -88,10 +88,10 @@ class DataParallelInsteadOfDDP(Rule):
 
 def wraps_in_ddp(ctx: FileContext) -> bool:
     """The file wraps a model in DistributedDataParallel, or in a project's own `*ddp*` helper."""
-    for call in ctx.nodes_by_type.get("Call", ()):
+    for call in ctx.nodes(cst.Call):
         if ctx.call_qualname(call) in DDP:
             return True
-        name = dotted_name(call.func)  # type: ignore[attr-defined]
+        name = dotted_name(call.func)
         if name is not None and DDP_WRAPPER.search(name.rsplit(".", 1)[-1]):
             return True
     return False

@@ -93,7 +93,7 @@ class NoMixedPrecision(Rule):
         """The file builds a model big enough for tensor cores to matter: convolutions, attention or
         transformer layers, a torchvision/timm model, or a linear layer at least `WIDE` wide. A logistic
         regression or a small MLP is launch-bound, and mixed precision would not change its speed."""
-        for call in self.ctx.nodes_by_type.get("Call", ()):
+        for call in self.ctx.nodes(cst.Call):
             q = self.ctx.call_qualname(call)
             if q is None:
                 continue
