@@ -51,7 +51,7 @@ def verification_lines(v: Verification) -> list[str]:
 
 
 def sizes_origin(v: Verification) -> str:
-    """Whose code was timed, and at which sizes: the user's own function (ADV401) or our pair."""
+    """Whose code was timed, and at which sizes: the user's own lifted function or our pair."""
     sizes = "sizes from your code" if v.sizes_source == "user code" else "default sizes"
     function = v.extra.get("user_function") if isinstance(v.extra, dict) else None
     return f"your function `{function}`, {sizes}" if isinstance(function, str) and function else sizes

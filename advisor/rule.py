@@ -79,6 +79,11 @@ class Rule:
     # False when it changes results or types (`--unsafe-fixes`). A single finding may be downgraded to unsafe.
     fix_safe: ClassVar[bool | None] = None
     fix_title: ClassVar[str] = ""
+    # What `advisor profile` watches to confirm this rule's findings at runtime: a signal name of
+    # advisor/profile/join.py ("sync", "same-tensor-move", ...), or None. A rule whose problem no profile can
+    # show says why in `runtime_unobservable` instead.
+    runtime_signal: ClassVar[str | None] = None
+    runtime_unobservable: ClassVar[str | None] = None
     # Rule options settable under [tool.advisor.options.ADVnnn], with their defaults.
     options: ClassVar[dict[str, Any]] = {}
 

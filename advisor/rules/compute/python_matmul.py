@@ -89,6 +89,7 @@ def _accumulated_product(node: cst.CSTNode) -> cst.BaseExpression | None:
 
 class PythonMatmul(Rule):
     code = "ADV401"
+    runtime_unobservable = "pure-Python arithmetic is invisible to torch.profiler: `advisor scan --verify` measures it"
     name = "python-matmul"
     summary = "Matrix multiplication written as nested Python loops or comprehensions"
     message = "Replace this Python-loop matrix multiplication with `numpy.matmul` / `@` / `torch.matmul`"

@@ -29,6 +29,7 @@ ITEM_TENSOR_BUILDERS = frozenset(
 
 class PerSampleTraining(Rule):
     code = "ADV201"
+    runtime_signal = "per-sample-step"
     name = "per-sample-training"
     summary = "Training loop runs forward, backward and an optimizer step for one sample at a time"
     message = "Train on mini-batches instead of one sample per step: wrap the data in a `DataLoader(..., batch_size=64, shuffle=True)`"

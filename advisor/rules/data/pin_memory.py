@@ -17,6 +17,7 @@ from advisor.verify.sizes import Literals, matrices, nearest
 
 class DataLoaderNoPinMemory(_LoaderRule):
     code = "ADV204"
+    runtime_signal = "unpinned-copy"
     name = "dataloader-no-pin-memory"
     summary = "DataLoader feeding a CUDA training loop without `pin_memory=True`"
     message = "Pass `pin_memory=True` to this DataLoader: its batches are copied to the GPU every step"

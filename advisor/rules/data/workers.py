@@ -36,6 +36,7 @@ WORK_ATTR_WORDS = ("transform", "augment", "aug", "preprocess", "decode", "load"
 
 class DataLoaderNoWorkers(_LoaderRule):
     code = "ADV203"
+    runtime_signal = "loader-wait"
     name = "dataloader-no-workers"
     summary = "Training DataLoader loads and transforms items in the main process (`num_workers=0`)"
     message = "Set `num_workers=` (e.g. 4) on this training DataLoader: its dataset does per-item CPU work in the training process"

@@ -23,6 +23,7 @@ HOST_PRODUCERS = frozenset({"item", "cpu", "numpy", "tolist", "detach_numpy"})
 
 class HostSyncEveryStep(Rule):
     code = "ADV103"
+    runtime_signal = "sync"
     name = "host-sync-every-step"
     summary = "`.item()`, `.cpu()`, `.numpy()` or printing a tensor on every training step"
     message = "Avoid syncing with the device every step: keep the value on the device and read it once per epoch or every N steps"

@@ -21,6 +21,7 @@ RANDOM_FACTORIES = frozenset({"torch.rand", "torch.randn", "torch.randint", "tor
 
 class HostTensorThenMove(Rule):
     code = "ADV102"
+    runtime_signal = "host-move"
     name = "host-tensor-then-move"
     summary = "A tensor created on the host each step and then moved to the device"
     message = "Create the tensor on the device with `device=` instead of building it on the host and moving it"

@@ -29,6 +29,7 @@ def _is_invariant(dotted: str, assigned: set[str]) -> bool:
 
 class LoopInvariantTransfer(Rule):
     code = "ADV101"
+    runtime_signal = "same-tensor-move"
     name = "loop-invariant-transfer"
     summary = "A model or constant tensor moved to the device inside the training loop"
     message = "Move this `.to(device)` above the training loop: the object does not change between steps"

@@ -33,6 +33,7 @@ DDP_WRAPPER = re.compile(r"((^|_)ddp(_|$)|DistributedDataParallel)", re.I)
 
 class DataParallelInsteadOfDDP(Rule):
     code = "ADV501"
+    runtime_unobservable = "DataParallel only splits work across two or more GPUs: needs them to observe"
     name = "data-parallel"
     summary = "`nn.DataParallel` used where `DistributedDataParallel` scales"
     message = "Use `DistributedDataParallel` (one process per GPU) instead of `nn.DataParallel`"

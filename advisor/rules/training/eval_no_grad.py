@@ -35,6 +35,7 @@ NOT_FORWARD = frozenset(
 
 class EvalWithoutNoGrad(Rule):
     code = "ADV302"
+    runtime_signal = "eval-autograd"
     name = "eval-without-no-grad"
     summary = "Evaluation loop runs the model without `torch.no_grad()`"
     message = "Wrap this evaluation loop in `with torch.no_grad():` (or `torch.inference_mode()`)"

@@ -33,6 +33,7 @@ NAME_NOISE = frozenset({"self", "optimizer", "optimiser", "optim", "opt", "net",
 
 class FixedLearningRate(Rule):
     code = "ADV301"
+    runtime_unobservable = "a learning-rate schedule changes convergence, not step time: `advisor verify ADV301` measures it"
     name = "fixed-learning-rate"
     summary = "Optimizer trained over many epochs at a fixed learning rate (no scheduler)"
     message = (
