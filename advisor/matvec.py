@@ -19,7 +19,6 @@ import libcst as cst
 from advisor.context import FileContext
 from advisor.syntax import dotted_name, names_in
 
-LOOPS = (cst.For, cst.ListComp, cst.GeneratorExp)
 
 
 def _index_names(node: cst.BaseExpression) -> tuple[str, list[cst.BaseExpression]] | None:
