@@ -20,7 +20,6 @@ from advisor.context import FileContext
 from advisor.syntax import dotted_name, names_in
 
 
-
 def _index_names(node: cst.BaseExpression) -> tuple[str, list[cst.BaseExpression]] | None:
     """`v[a][b]` / `v[a, b]` → ("v", [a, b]) with the index expressions as written."""
     indices: list[cst.BaseExpression] = []
