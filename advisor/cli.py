@@ -50,7 +50,14 @@ def _write(text: str, output: str | None, color: bool = False) -> None:
                        "and has space, or choose another -o path", err=True)
             sys.exit(EXIT_ERROR)
     else:
-        click.echo(text, nl=False, color=color or None)
+        try:
+            click.echo(text, nl=False, color=color or None)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise  # `advisor scan | head`: the reader left; handled where the command ends
+        except OSError as exc:  # a full disk or /dev/full behind a redirect: the report is lost, say so
+            click.echo(f"advisor: error: cannot write the report to standard output ({exc.strerror or exc})", err=True)
+            sys.exit(EXIT_ERROR)
 
 
 # Where `scan --debug` leaves its choice for the command group's catch-all (click's shared context meta).
