@@ -19,7 +19,8 @@ from typing import Any
 
 import libcst as cst
 
-from advisor.context import FileContext, dotted_name, walk
+from advisor.context import FileContext
+from advisor.syntax import dotted_name, walk
 
 MAX_HOPS = 4  # a chain longer than this is rarely per-step work a reader would follow
 
@@ -123,9 +124,9 @@ class CallGraph:
             return self._class_of_cache[dotted]
         self._class_of_cache[dotted] = None
         found: set[str | None] = {self._constructed(v) for v in self.ctx.bindings.get(dotted, ())}
-        cls = found.pop() if len(found) == 1 else None
-        self._class_of_cache[dotted] = cls
-        return cls
+        class_name = found.pop() if len(found) == 1 else None
+        self._class_of_cache[dotted] = class_name
+        return class_name
 
     def _constructed(self, value: cst.BaseExpression) -> str | None:
         while isinstance(value, cst.Call):
@@ -153,17 +154,16 @@ class CallGraph:
         """How often `call` itself runs: in a loop of its own function (one hop: what it calls runs per
         iteration), or because a loop reaches its function (one hop more)."""
         ctx = self.ctx
-        ctx._index_calls()
-        loops = (ctx._call_loops or {}).get(id(call))
+        loops = ctx.loops.call_sites()[0].get(id(call))
         if loops:
             return self._direct(call, loops)
         rep = self.repeat_of(call)
         return rep.further() if rep is not None else None
 
-    def _direct(self, call: cst.Call, loops: list[tuple[cst.CSTNode, int]]) -> Repeat | None:
+    def _direct(self, call: cst.Call, loops: list[tuple[cst.For | cst.While, int]]) -> Repeat | None:
         """The repeat a call inside a loop gives what it calls: the training loop around it if any."""
         ctx = self.ctx
-        loop: Any = next((lp for lp, _ in loops if ctx.loop_facts(lp).is_training_loop), loops[0][0])  # type: ignore[arg-type]
+        loop = next((lp for lp, _ in loops if ctx.loop_facts(lp).is_training_loop), loops[0][0])
         if ctx.in_test_function(loop):
             return None
         facts = ctx.loop_facts(loop)
@@ -173,22 +173,20 @@ class CallGraph:
         if self._repeats is not None:
             return self._repeats
         ctx = self.ctx
-        ctx._index_calls()
-        call_loops = ctx._call_loops or {}
-        call_func = ctx._call_func or {}
+        call_loops, call_func = ctx.loops.call_sites()
         best: dict[int, Repeat] = {}
         by_func: dict[int, list[cst.Call]] = {}
-        for call in ctx.nodes_by_type.get("Call", ()):
+        for call in ctx.nodes(cst.Call):
             owner = call_func.get(id(call))
             if owner is not None:
                 by_func.setdefault(id(owner[0]), []).append(call)
         work: list[tuple[cst.FunctionDef, Repeat]] = self._from_elsewhere()
-        for call in ctx.nodes_by_type.get("Call", ()):
+        for call in ctx.nodes(cst.Call):
             loops = call_loops.get(id(call))
             if not loops:
                 continue
-            targets = self.targets(call)  # type: ignore[arg-type]  # from the "Call" index
-            rep = self._direct(call, loops) if targets else None  # type: ignore[arg-type]
+            targets = self.targets(call)
+            rep = self._direct(call, loops) if targets else None
             if rep is not None:
                 work.extend((target, rep) for target in targets)
         while work:
@@ -217,8 +215,9 @@ class CallGraph:
         return out
 
 
-def step_gated(ctx: FileContext, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
-    """Under an `if` inside `loop` whose test takes a remainder (`if step % 100 == 0:`): every N steps."""
+def step_gated(ctx: FileContext, node: cst.CSTNode, loop: cst.CSTNode | None) -> bool:
+    """Under an `if` inside `loop` whose test takes a remainder (`if step % 100 == 0:`): every N steps.
+    `loop` None (a loop of another file): any such `if` around `node` in its file."""
     child = node
     for anc in ctx.ancestors(node):
         if anc is loop:

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Callable, Iterable
 import libcst as cst
 
 from advisor.callgraph import Repeat, call_graph
-from advisor.context import FileContext, build_context, dotted_name
+from advisor.context import FileContext, build_context
+from advisor.syntax import dotted_name
 from advisor.rules._elsewhere import LoaderElsewhere, summarise_loaders
 from advisor.source import SourceError, decode, display_path, read_bytes
 

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from advisor.context import STEP_TRIGGERS, FileContext, dotted_name, names_in
+from advisor.context import STEP_TRIGGERS, FileContext
+from advisor.syntax import dotted_name, names_in
 from advisor.rules._training import LoaderUse, Ref, _matches, _params, _uses, moves_batches
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def summarise_loaders(
 
 
 def _elsewhere(ctx: FileContext, line_of: "Callable[[cst.CSTNode], int]", where: str, use: LoaderUse) -> LoaderElsewhere:
-    return LoaderElsewhere(f"{where}:{line_of(use.loop)}", use.training, moves_batches(ctx, use), ctx.mentions_cuda)
+    return LoaderElsewhere(f"{where}:{line_of(use.loop)}", use.training, moves_batches(ctx, use), ctx.runs_on_cuda)
 
 
 def _function_key(ctx: FileContext, func: cst.FunctionDef) -> tuple[str, list[str]] | None:
@@ -155,7 +156,7 @@ def returned_keys(ctx: FileContext, call: cst.Call) -> list[str]:
         return [f"{name}#{i}" for i, el in enumerate(tup.elements) if el is holder]
     if not (isinstance(holder, cst.Assign) and len(holder.targets) == 1 and isinstance(holder.targets[0].target, cst.Name)):
         return []
-    local = holder.targets[0].target.value  # type: ignore[attr-defined]  # checked: a Name
+    local = cst.ensure_type(holder.targets[0].target, cst.Name).value
     keys: list[str] = []
     for ret in ctx.nodes_by_type.get("Return", ()):
         assert isinstance(ret, cst.Return)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from advisor.context import has_star_args
+from advisor.syntax import has_star_args
 from advisor.rule import Rule
 from advisor.rules._elsewhere import loaders_elsewhere
 from advisor.rules._training import LoaderUse, all_loader_uses

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
-from advisor.context import FileContext, has_star_args, keyword, positional, walk
+from advisor.context import FileContext
+from advisor.syntax import has_star_args, keyword, positional, walk
 from advisor.fixes import FixPlan, Replace, guarded, with_keyword
 from advisor.rule import RuleDocs
 from advisor.rules._training import LoaderUse, arg_value, batch_moves, host_copy_written, literal, moves_batches
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 class DataLoaderNoPinMemory(_LoaderRule):
     code = "ADV204"
+    runtime_signal = "unpinned-copy"
     name = "dataloader-no-pin-memory"
     summary = "DataLoader feeding a CUDA training loop without `pin_memory=True`"
     message = "Pass `pin_memory=True` to this DataLoader: its batches are copied to the GPU every step"
@@ -91,7 +93,7 @@ class DataLoaderNoPinMemory(_LoaderRule):
         return out
 
     def check(self, call: cst.Call, uses: list[LoaderUse]) -> None:
-        if not self.ctx.mentions_cuda:
+        if not self.ctx.runs_on_cuda:
             return
         arg = arg_value(call, "pin_memory", 7)
         if arg is not None and not _false(self.ctx, arg):
@@ -155,17 +157,3 @@ def _false(ctx: FileContext, arg: cst.Arg) -> bool:
     """`pin_memory=False` (literally, or a name bound only to False): the keyword says no."""
     value = literal(ctx, arg.value)
     return isinstance(value, cst.Name) and value.value == "False"
-
-
-def shows_cuda(ctx: FileContext) -> bool:
-    """The file runs on a CUDA device: a `.cuda()` call or a "cuda" device string (`device="cuda"`,
-    `torch.device("cuda" if ... else "cpu")`). Used by catalog rules (ADV106, ADV104, ADV303, ADV306);
-    ADV103 and ADV204 use the looser `FileContext.mentions_cuda` — the two are to be made one."""
-    if "cuda" not in ctx.text:
-        return False
-    if ctx.calls_by_attr.get("cuda"):
-        return True
-    for node in ctx.nodes_by_type.get("SimpleString", ()):
-        if str(node.evaluated_value).split(":")[0] == "cuda":
-            return True
-    return False

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
-from advisor.context import dotted_name, keyword, target_names, walk
+from advisor.syntax import dotted_name, keyword, target_names, walk
 from advisor.rule import RuleDocs
 from advisor.rules._training import LoaderUse, arg_value, literal
 from advisor.rules.data._loader import _LoaderRule
@@ -61,6 +61,7 @@ class LibraryDataset:
 
 class DataLoaderNoWorkers(_LoaderRule):
     code = "ADV203"
+    runtime_signal = "loader-wait"
     name = "dataloader-no-workers"
     summary = "Training DataLoader loads and transforms items in the main process (`num_workers=0`)"
     message = "Set `num_workers=` (e.g. 4) on this training DataLoader: its dataset does per-item CPU work in the training process"
@@ -125,14 +126,14 @@ class DataLoaderNoWorkers(_LoaderRule):
         return out
 
     def check(self, call: cst.Call, uses: list[LoaderUse]) -> None:
-        found = self._work(call, self.ctx.mentions_cuda)
+        found = self._work(call, self.ctx.runs_on_cuda)
         if found is not None:
             evidence, confidence = found
             self.report(call, f"Set `num_workers=` (e.g. 4) on this training DataLoader: {evidence} in the training process", confidence=confidence)
 
     def check_elsewhere(self, call: cst.Call, uses: "list[LoaderElsewhere]") -> None:
         """A loader another project file trains on: judged here, named with the loop there."""
-        found = self._work(call, self.ctx.mentions_cuda or any(u.cuda for u in uses))
+        found = self._work(call, self.ctx.runs_on_cuda or any(u.cuda for u in uses))
         if found is not None:
             evidence, confidence = found
             self.report(
@@ -201,7 +202,7 @@ class DataLoaderNoWorkers(_LoaderRule):
     def _split_sources(self, name: str) -> list[cst.BaseExpression]:
         """The dataset that `random_split(...)` split into a tuple of names including `name`."""
         found: list[cst.BaseExpression] = []
-        for assign in self.ctx.nodes_by_type.get("Assign", ()):
+        for assign in self.ctx.nodes(cst.Assign):
             value = assign.value
             if not isinstance(value, cst.Call) or self.ctx.call_qualname(value) not in RANDOM_SPLIT or not value.args:
                 continue
