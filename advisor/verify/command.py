@@ -19,6 +19,7 @@ from advisor.environment import INSTALL_HINT, environment, frameworks_missing
 from advisor.verify.pairs import PairSpec, all_pairs
 from advisor.verify.runner import NOT_ASKED, RunOptions, verify_pair, verify_user_function
 from advisor.verify.sandbox import stop_children_on_signals
+from advisor.verify.spawn import warm_children
 
 EXIT_OK, EXIT_PROBLEM, EXIT_ERROR = 0, 1, 2
 T = TypeVar("T")
@@ -111,7 +112,7 @@ def run_verify(codes: list[str], device: str, options: RunOptions, fmt: str) -> 
     require_frameworks()
     chosen = [pairs[c] for c in (codes or list(pairs))]
     jobs = [(spec.code, spec, d) for spec in chosen for d in devices_for(spec, device)]
-    with stop_children_on_signals():
+    with stop_children_on_signals(), warm_children(options.threads):
         results = [verify_pair(spec, d, options=options) for _, spec, d in _progress(jobs, "verifying")]
     if fmt == "json":
         click.echo(results_json(results), nl=False)
@@ -195,7 +196,7 @@ def attach_verifications(result: ScanResult, device: str, options: RunOptions) -
     for i, f in enumerate(result.findings):
         if f.code in pairs and f.code in known and known[f.code].verifies_user_function:
             jobs.append((f"{f.code} {f.path}:{f.line}", partial(_own_function_job, per_finding, i, f, texts[f.path], options, pairs[f.code])))
-    with stop_children_on_signals():
+    with stop_children_on_signals(), warm_children(options.threads):
         for _, job in _progress(jobs, "verifying"):
             job()
     out = []
