@@ -26,7 +26,7 @@ T = TypeVar("T")
 
 
 USER_CODE_WARNING = (
-    "advisor: warning: --verify-user-code runs ADV401 functions lifted from the scanned files "
+    "advisor: warning: --verify-user-code runs flagged functions lifted from the scanned files "
     "(each proven pure first, in an isolated child) — use it only on code you would run yourself"
 )
 
@@ -134,16 +134,21 @@ def _read(path: str) -> str:
 
 def _user_function_result(finding: Finding, text: str, options: RunOptions, spec: PairSpec) -> Verification | None:
     """The finding's own function run against its rule's pair; None when the flagged code is not in a .py file."""
-    from advisor.verify.extract import extract_function
+    from advisor.verify.extract import Extraction, apply_edits, extract_elementwise, extract_function
     from advisor.verify.sizes import sizes_for
 
     if finding.cell is not None or not text:
         return None
     from advisor.rule import rules_by_code
 
-    sizes = sizes_for(finding, text, spec.default_sizes, rules_by_code()[finding.code])
-    # The child compares the function with `A @ B`; a product read transposed computes another matrix.
-    extraction = extract_function(text, finding.span.line) if "transposed" not in finding.tags else None
+    rule = rules_by_code()[finding.code]
+    sizes = sizes_for(finding, text, spec.default_sizes, rule)
+    if rule.user_function_kind == "elementwise":
+        fixed = apply_edits(text, [(e.start, e.end, e.replacement) for e in finding.fix.edits]) if finding.fix else None
+        extraction: Extraction | None = extract_elementwise(text, finding.span.line, fixed)
+    else:
+        # The child compares the function with `A @ B`; a product read transposed computes another matrix.
+        extraction = extract_function(text, finding.span.line) if "transposed" not in finding.tags else None
     if extraction is None:
         return Verification(
             code=finding.code, device="cpu", status="skipped", equivalent=None, sizes=sizes.values, sizes_source=sizes.source,
