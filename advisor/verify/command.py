@@ -148,7 +148,7 @@ def _user_function_result(finding: Finding, text: str, options: RunOptions, spec
         extraction: Extraction | None = extract_elementwise(text, finding.span.line, fixed)
     else:
         # The child compares the function with `A @ B`; a product read transposed computes another matrix.
-        extraction = extract_function(text, finding.span.line) if "transposed" not in finding.tags else None
+        extraction = extract_function(text, finding.span.line, matvec="matvec" in finding.tags) if "transposed" not in finding.tags else None
     if extraction is None:
         return Verification(
             code=finding.code, device="cpu", status="skipped", equivalent=None, sizes=sizes.values, sizes_source=sizes.source,

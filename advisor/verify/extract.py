@@ -87,8 +87,10 @@ class _Lifted:
     positions: Any
 
 
-def _lift(text: str, line: int, frameworks: tuple[str, ...] = FRAMEWORKS) -> _Lifted | Extraction:
-    """The function enclosing `line` when it is self-contained and pure, else a refusal saying why."""
+def _lift(text: str, line: int, frameworks: tuple[str, ...] = FRAMEWORKS, helpers_allowed: bool = True) -> _Lifted | Extraction:
+    """The function enclosing `line` when it is self-contained and pure, else a refusal saying why.
+    It may call other functions of the file (`dot(w, x)`) that pass the same proof on their own and
+    call none themselves; their sources come first in the lifted source."""
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError:
@@ -107,6 +109,7 @@ def _lift(text: str, line: int, frameworks: tuple[str, ...] = FRAMEWORKS) -> _Li
     if body_scope is None:
         return _refuse(f"`{name}` has no body to measure")
     aliases: dict[str, str] = {}
+    helpers: dict[str, _Lifted] = {}
     for scope in _scopes_within(scopes, body_scope):
         for access in scope.accesses:
             ident = access.node.value if isinstance(access.node, cst.Name) else cst.Module([]).code_for_node(access.node)
@@ -119,6 +122,16 @@ def _lift(text: str, line: int, frameworks: tuple[str, ...] = FRAMEWORKS) -> _Li
                         return _refuse(f"`{name}` calls `{ident}`, which may do I/O or depend on state — only self-contained functions are run")
                 elif ref.scope not in _scopes_within(scopes, body_scope):
                     framework = _framework_import(ref, frameworks) if isinstance(ref.scope, GlobalScope) else None
+                    helper = getattr(ref, "node", None)
+                    if framework is None and isinstance(helper, cst.FunctionDef) and isinstance(ref.scope, GlobalScope) and helper is not fn:
+                        if not helpers_allowed:
+                            return _refuse(f"`{name}` calls `{ident}` — a helper may not call other functions of the file")
+                        lifted = helpers.get(ident) or _lift(text, positions[helper].start.line, frameworks, helpers_allowed=False)
+                        if isinstance(lifted, Extraction):
+                            return _refuse(f"`{name}` calls `{ident}`, which cannot be run: {lifted.refusal}")
+                        helpers[ident] = lifted
+                        aliases.update(lifted.aliases)
+                        continue
                     if framework is None:
                         return _refuse(f"`{name}` touches the global name `{ident}` — only self-contained functions are run")
                     aliases[ident] = framework
@@ -132,21 +145,26 @@ def _lift(text: str, line: int, frameworks: tuple[str, ...] = FRAMEWORKS) -> _Li
             return _refuse(f"`{name}` is a generator or coroutine")
         if isinstance(node, cst.Attribute) and node.attr.value in IO_ATTRS:
             return _refuse(f"`{name}` calls `.{node.attr.value}`, which does I/O")
-    why = impurity(fn, set(aliases))
+    why = impurity(fn, set(aliases), frozenset(helpers))
     if why:
         return _refuse(f"`{name}` {why} — only functions proven pure are run")
     if not any(isinstance(n, cst.Return) and n.value is not None for n in _walk(fn)):
         return _refuse(f"`{name}` returns nothing to compare")
     source = textwrap.dedent(cst.Module([]).code_for_node(fn.with_changes(leading_lines=())))
+    source = "\n".join([*(h.source for _, h in sorted(helpers.items())), source])
     return _Lifted(fn, dict(sorted(aliases.items())), source, positions)
 
 
-def extract_function(text: str, line: int) -> Extraction:
-    """The self-contained matrix-product function enclosing `line`, ready for the child, or why it cannot be used."""
+def extract_function(text: str, line: int, matvec: bool = False) -> Extraction:
+    """The self-contained matrix-product function enclosing `line`, ready for the child, or why it cannot
+    be used. `matvec`: the product is matrix-vector (the rule said so); the parameters' roles are then
+    read from how the function uses them."""
     lifted = _lift(text, line)
     if isinstance(lifted, Extraction):
         return lifted
     fn, name = lifted.fn, lifted.fn.name.value
+    if matvec:
+        return _matvec_extraction(lifted)
     required = [p.name.value for p in fn.params.params if p.default is None]
     matrices = [p for p in required if p not in SIZE_PARAMS]
     sizes_params = [p for p in required if p in SIZE_PARAMS]
@@ -166,6 +184,90 @@ def extract_function(text: str, line: int) -> Extraction:
             "input": "arrays" if uses_tuple_index else "lists",
             "size_params": sizes_params,
         }
+    )
+
+
+def _matvec_extraction(lifted: _Lifted) -> Extraction:
+    fn, name = lifted.fn, lifted.fn.name.value
+    roles: dict[str, str] = {}
+    for param in fn.params.params:
+        if param.default is not None:
+            continue
+        p = param.name.value
+        roles[p] = "size" if p in SIZE_PARAMS else _rank(fn, p)
+    mats = [p for p, r in roles.items() if r in ("matrix", "flat")]
+    vecs = [p for p, r in roles.items() if r == "vector"]
+    if len(mats) != 1 or len(vecs) != 1 or len(roles) != 2 + sum(r == "size" for r in roles.values()):
+        shown = ", ".join(f"{p} ({r})" for p, r in roles.items()) or "none"
+        return _refuse(f"`{name}` must take one matrix and one vector (advisor reads its parameters as: {shown})")
+    arrays = any(isinstance(n, cst.Subscript) and len(n.slice) > 1 for n in _walk(fn))
+    return Extraction(
+        {
+            "kind": "matmul",
+            "shape": "matvec",
+            "name": name,
+            "source": lifted.source,
+            "aliases": lifted.aliases,
+            "input": "arrays" if arrays else "lists",
+            "roles": roles,
+        }
+    )
+
+
+def _rank(fn: cst.FunctionDef, name: str, depth: int = 0) -> str:
+    """How the function reads `name`: "matrix" (two indices, its rows iterated or one row picked whole),
+    "flat" (one row-major index `i * n + j`), "vector" (one plain index in arithmetic, or passed whole
+    to a helper), else "unknown". A first "matrix" or "flat" use decides."""
+    parents: dict[int, cst.CSTNode] = {}
+    for node in _walk(fn):
+        for child in node.children:
+            parents[id(child)] = node
+    seen = "unknown"
+    for node in _walk(fn.body):
+        if not (isinstance(node, cst.Name) and node.value == name):
+            continue
+        parent = parents.get(id(node))
+        if isinstance(parent, cst.Subscript) and parent.value is node:
+            index = parent.slice[0].slice
+            outer = parents.get(id(parent))
+            if len(parent.slice) > 1 or (isinstance(outer, cst.Subscript) and outer.value is parent):
+                return "matrix"
+            if isinstance(index, cst.Index) and _row_major(index.value):
+                return "flat"
+            if (isinstance(outer, (cst.For, cst.CompFor)) and outer.iter is parent) or _helper_arg(parents, outer):
+                return "matrix"  # `for w in W[i]`, `dot(W[i], x)`: one row taken whole
+            if isinstance(outer, cst.Assign) and _assigned_row(fn, outer, depth):
+                return "matrix"  # `k = K[t]` and `k` is then read as a vector: a row
+            seen = "vector"
+        elif isinstance(parent, (cst.For, cst.CompFor)) and parent.iter is node:
+            return "matrix"
+        elif isinstance(parent, cst.Arg):
+            call = parents.get(id(parent))
+            if isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and call.func.value == "zip" and parent.star == "*":
+                return "matrix"  # zip(*B): its columns
+            if _helper_arg(parents, parent) or (isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and call.func.value == "zip"):
+                seen = "vector"
+    return seen
+
+
+def _assigned_row(fn: cst.FunctionDef, assign: cst.Assign, depth: int) -> bool:
+    """`k = K[t]` where `k` is itself read as a vector (or a matrix): `K[t]` is a row, not an element."""
+    if depth > 2 or len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name):
+        return False
+    return _rank(fn, assign.targets[0].target.value, depth + 1) in ("vector", "matrix")
+
+
+def _helper_arg(parents: dict[int, cst.CSTNode], node: cst.CSTNode | None) -> bool:
+    """`node` is an argument of a call to something other than a numeric or sizing builtin."""
+    if not isinstance(node, cst.Arg):
+        return False
+    call = parents.get(id(node))
+    return isinstance(call, cst.Call) and not (isinstance(call.func, cst.Name) and call.func.value in SAFE_BUILTINS)
+
+
+def _row_major(index: cst.BaseExpression) -> bool:
+    return isinstance(index, cst.BinaryOperation) and isinstance(index.operator, cst.Add) and any(
+        isinstance(side, cst.BinaryOperation) and isinstance(side.operator, cst.Multiply) for side in (index.left, index.right)
     )
 
 

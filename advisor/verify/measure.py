@@ -93,28 +93,30 @@ def interleaved(
     budget_s: float,
     threads: int = 1,
     warm: tuple[float, float] | None = None,
+    also: dict[str, Callable[[Any], Any]] | None = None,
 ) -> dict[str, Any]:
     """Per-round lists of per-call seconds for each side, plus how many calls were timed.
 
     `warm`: per-call seconds of a call of each side that already ran on these inputs (the equivalence
-    check); the warm-up calls are then skipped."""
+    check); the warm-up calls are then skipped. `also`: more "after" sides, timed in the same rounds
+    (their rounds come back under `also_rounds`), each compared with `before`."""
     set_threads(threads)
     sync = _sync(device)
+    fns = {"before": before, "after": after, **(also or {})}
     warm_start = time.perf_counter()
-    t_before, t_after = warm or (time_once(before, inputs, device), time_once(after, inputs, device))
+    guess = dict(zip(("before", "after"), warm)) if warm else {}
+    guess.update({side: time_once(fn, inputs, device) for side, fn in fns.items() if side not in guess})
     warm_s = time.perf_counter() - warm_start
-    fns = {"before": before, "after": after}
-    number = {side: max(1, math.ceil(BLOCK_S / max(t, 1e-9))) for side, t in (("before", t_before), ("after", t_after))}
-    per_block = {"before": number["before"] * t_before, "after": number["after"] * t_after}
-    blocks = {side: max(1, min(SAMPLES_PER_ROUND, int(SAMPLES_PER_ROUND * BLOCK_S / max(per_block[side], 1e-9)))) for side in fns}
-    samples: dict[str, list[list[float]]] = {"before": [], "after": []}
-    calls = {"before": 0, "after": 0}
+    number = {side: max(1, math.ceil(BLOCK_S / max(t, 1e-9))) for side, t in guess.items()}
+    blocks = {side: max(1, min(SAMPLES_PER_ROUND, int(SAMPLES_PER_ROUND * BLOCK_S / max(number[side] * guess[side], 1e-9)))) for side in fns}
+    samples: dict[str, list[list[float]]] = {side: [] for side in fns}
+    calls = {side: 0 for side in fns}
+    sides = list(fns)
     start = time.perf_counter()
     rounds = 0
     stopped = "budget"
     while rounds < MAX_ROUNDS:
-        order = ("before", "after") if rounds % 2 == 0 else ("after", "before")
-        for side in order:
+        for side in sides if rounds % 2 == 0 else sides[::-1]:
             samples[side].append([_block(fns[side], inputs, number[side], sync) for _ in range(blocks[side])])
             calls[side] += number[side] * blocks[side]
         rounds += 1
@@ -125,7 +127,7 @@ def interleaved(
                 number[side] = max(number[side], math.ceil(BLOCK_S / max(per_call, 1e-9)))
         if rounds < MIN_ROUNDS:
             continue
-        if tight(samples["before"], samples["after"]):
+        if all(tight(samples["before"], samples[side]) for side in sides[1:]):
             stopped = "tight"
             break
         if time.perf_counter() - start >= budget_s:
@@ -135,6 +137,7 @@ def interleaved(
     return {
         "before_rounds": samples["before"],
         "after_rounds": samples["after"],
+        "also_rounds": {side: samples[side] for side in (also or {})},
         "calls": calls,
         "rounds": rounds,
         "threads": threads,

@@ -102,9 +102,10 @@ def _signature_problem(fn: cst.FunctionDef) -> str | None:
 
 
 class _Checker:
-    def __init__(self, fn: cst.FunctionDef, aliases: set[str]) -> None:
+    def __init__(self, fn: cst.FunctionDef, aliases: set[str], helpers: frozenset[str] = frozenset()) -> None:
         self.aliases = aliases
         self.bound = _bound_names(fn)
+        self.helpers = helpers - self.bound
 
     def attribute(self, node: cst.Attribute) -> str | None:
         attr = node.attr.value
@@ -122,14 +123,14 @@ class _Checker:
         value = node.value
         if "__" in value:
             return f"names `{value}`, a double-underscore name"
-        if value in self.bound or value in CALL_BUILTINS or value in self.aliases or value in ("None", "True", "False"):
+        if value in self.bound or value in CALL_BUILTINS or value in self.aliases or value in self.helpers or value in ("None", "True", "False"):
             return None
         return f"reads `{value}`, which is not a parameter, a local, or an allowed builtin"
 
     def call(self, node: cst.Call) -> str | None:
         func = node.func
         if isinstance(func, cst.Name):
-            if func.value in CALL_BUILTINS and func.value not in self.bound:
+            if (func.value in CALL_BUILTINS or func.value in self.helpers) and func.value not in self.bound:
                 return None
             return f"calls `{func.value}`; only {', '.join(sorted(CALL_BUILTINS))} may be called"
         if isinstance(func, cst.Attribute):
@@ -165,6 +166,7 @@ class _Checker:
         return None
 
 
-def impurity(fn: cst.FunctionDef, aliases: set[str]) -> str | None:
-    """Why `fn` may not be run on our inputs, or None when every part of it is on the allow-list."""
-    return _signature_problem(fn) or _Checker(fn, aliases).problem(fn)
+def impurity(fn: cst.FunctionDef, aliases: set[str], helpers: frozenset[str] = frozenset()) -> str | None:
+    """Why `fn` may not be run on our inputs, or None when every part of it is on the allow-list.
+    `helpers`: functions of the same file, each proven pure on its own, that `fn` may call by name."""
+    return _signature_problem(fn) or _Checker(fn, aliases, helpers).problem(fn)
