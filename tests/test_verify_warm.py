@@ -8,20 +8,10 @@ from pathlib import Path
 import pytest
 
 from advisor.verify import measure, spawn
-from advisor.verify.pairs import load_spec
 from advisor.verify.runner import RunOptions, verify_pair
+from tests.test_verify_runner import PAIRS, private_cache, spec  # noqa: F401 - the same private cache and test pairs
 
-PAIRS = Path(__file__).parent / "verify_pairs"
 FAST = RunOptions(timeout_s=60, budget_s=0.2, use_cache=False)
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("ADVISOR_CACHE_DIR", str(tmp_path / "cache"))
-
-
-def spec(name: str):
-    return load_spec(PAIRS / f"{name}.py", code=f"T{name.upper()}")
 
 
 def fake_blocks(monkeypatch, per_call):
@@ -94,7 +84,8 @@ def test_one_warm_zygote_serves_every_outcome_with_a_fresh_process_per_pair():
         zygote = spawn._WARM.proc
         second = verify_pair(spec("leaky"), "cpu", options=FAST)
         assert spawn._WARM.proc is zygote  # the same warm parent ...
-        assert first.status == second.status == "measured", (first.detail, second.detail)  # ... a new process each time
+        for v in (first, second):  # ... a new process each time: the second set-up finds no mark
+            assert v.equivalent is True and v.status in ("measured", "no-significant-gain"), v.detail
         crashed = verify_pair(spec("crash"), "cpu", options=FAST)
         assert crashed.status == "failed" and "SIGABRT" in crashed.detail
         hog = verify_pair(spec("hog"), "cpu", options=RunOptions(timeout_s=60, memory_bytes=2 * 2**30, use_cache=False))

@@ -17,11 +17,8 @@ def setup(sizes, device):
 
 
 def before(xs):
-    total = 0
-    for x in xs:
-        total += x
-    return total
+    return [x * 2 for x in xs]
 
 
 def after(xs):
-    return sum(xs)
+    return list(map((2).__mul__, xs))
