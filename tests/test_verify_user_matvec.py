@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from advisor.report.html import verification_view
-from advisor.report.text import verification_lines
+from advisor.present import verification_lines
 from advisor.types import Measurement, Verification
 from advisor.verify.extract import extract_function
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import libcst as cst
+
+from advisor.syntax import node_code
 from libcst.metadata import BuiltinAssignment, GlobalScope, MetadataWrapper, PositionProvider, Scope, ScopeProvider
 
 from advisor.verify.purity import CALL_BUILTINS as SAFE_BUILTINS, impurity
@@ -57,7 +59,7 @@ def _framework_import(assignment: Any, frameworks: tuple[str, ...] = FRAMEWORKS)
     node = getattr(assignment, "node", None)
     if isinstance(node, cst.Import):
         for alias in node.names:
-            full = cst.Module([]).code_for_node(alias.name)
+            full = node_code(alias.name)
             if full.split(".")[0] in frameworks:
                 bound = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else full.split(".")[0]
                 if bound == assignment.name:
@@ -112,7 +114,7 @@ def _lift(text: str, line: int, frameworks: tuple[str, ...] = FRAMEWORKS, helper
     helpers: dict[str, _Lifted] = {}
     for scope in _scopes_within(scopes, body_scope):
         for access in scope.accesses:
-            ident = access.node.value if isinstance(access.node, cst.Name) else cst.Module([]).code_for_node(access.node)
+            ident = access.node.value if isinstance(access.node, cst.Name) else node_code(access.node)
             referents = list(access.referents)
             if not referents:
                 return _refuse(f"`{name}` reads `{ident}`, which is not defined — only self-contained functions are run")
@@ -150,7 +152,7 @@ def _lift(text: str, line: int, frameworks: tuple[str, ...] = FRAMEWORKS, helper
         return _refuse(f"`{name}` {why} — only functions proven pure are run")
     if not any(isinstance(n, cst.Return) and n.value is not None for n in _walk(fn)):
         return _refuse(f"`{name}` returns nothing to compare")
-    source = textwrap.dedent(cst.Module([]).code_for_node(fn.with_changes(leading_lines=())))
+    source = textwrap.dedent(node_code(fn.with_changes(leading_lines=())))
     source = "\n".join([*(h.source for _, h in sorted(helpers.items())), source])
     return _Lifted(fn, dict(sorted(aliases.items())), source, positions)
 
@@ -300,7 +302,7 @@ def extract_elementwise(text: str, line: int, fixed_text: str | None) -> Extract
     loop = next((n for n in _walk(lifted.fn) if isinstance(n, cst.For) and lifted.positions[n].start.line == line), None)
     if loop is None or not isinstance(loop.target, cst.Name):
         return _refuse("the flagged loop is not a plain `for i in range(...)` of this function")
-    roles = _elementwise_roles(lifted.fn, loop)
+    roles = _elementwise_roles(lifted.fn, loop, loop.target.value)
     if isinstance(roles, str):
         return _refuse(f"`{name}` {roles}")
     libraries = {after.aliases[a] for a in after.aliases if after.aliases[a] in FRAMEWORKS}
@@ -317,10 +319,9 @@ def extract_elementwise(text: str, line: int, fixed_text: str | None) -> Extract
     )
 
 
-def _elementwise_roles(fn: cst.FunctionDef, loop: cst.For) -> dict[str, str] | str:
+def _elementwise_roles(fn: cst.FunctionDef, loop: cst.For, index: str) -> dict[str, str] | str:
     """Each required parameter's role: "array" (read as x[i]), "output" (stored as y[i], and copied
     afresh for every call), "size" (the loop's bound), "scalar" (read only as a whole); or why not."""
-    index = loop.target.value  # type: ignore[attr-defined]
     stored, read = set(), set()
     for node in _walk(loop.body):
         if isinstance(node, (cst.AssignTarget, cst.AugAssign)):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import builtins
 import importlib
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from advisor.verify.purity import CALL_BUILTINS
 
@@ -28,7 +28,7 @@ def _define(source: str, name: str, aliases: dict[str, str]) -> Callable[..., An
     for alias, module in aliases.items():
         namespace[alias] = importlib.import_module(module)
     exec(compile(source, f"<{name}>", "exec"), namespace)  # noqa: S102 - checked source
-    return namespace[name]  # type: ignore[no-any-return]
+    return cast(Callable[..., Any], namespace[name])
 
 
 def build_user_pair(function: dict[str, Any], sizes: dict[str, Any]) -> tuple[Side, Side, dict[str, Any], dict[str, Side]]:
