@@ -8,9 +8,11 @@ file (that is about ten times slower than parsing). Loop facts ("is this a train
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence, cast
+from typing import Any, Iterator, Sequence, cast
 
 import libcst as cst
+
+from advisor.tree_walk import preorder
 
 LOOP_TYPES = (cst.For, cst.While)
 # Node types that bind names (see `_bound_names`).
@@ -111,12 +113,8 @@ def names_in(node: cst.CSTNode) -> set[str]:
 
 
 def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """Pre-order walk of a subtree (children via libcst's own child list)."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(current.children))
+    """Pre-order walk of a subtree, in document order (read from the fields: see `advisor.tree_walk`)."""
+    return preorder(node)
 
 
 def target_names(target: cst.CSTNode) -> set[str]:
@@ -619,114 +617,6 @@ def _bound_names(node: cst.CSTNode) -> set[str]:
     if isinstance(node, cst.Del):
         return target_names(node.target)
     return set()
-
-
-class _Collector(cst.CSTVisitor):
-    """The single traversal: parents, a per-type node index (rules are dispatched from it, so there is no
-    second walk), imports, definitions, bindings and attribute calls."""
-
-    def __init__(self, ctx: FileContext) -> None:
-        self.ctx = ctx
-        self.stack: list[cst.CSTNode] = []
-        self.handlers: dict[str, Callable[[Any], None]] = {
-            "Import": self.visit_Import,
-            "ImportFrom": self.visit_ImportFrom,
-            "FunctionDef": self.visit_FunctionDef,
-            "ClassDef": self.visit_ClassDef,
-            "Assign": self.visit_Assign,
-            "AnnAssign": self.visit_AnnAssign,
-            "AugAssign": self.visit_AugAssign,
-            "Call": self.visit_Call,
-        }
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        stack = self.stack
-        if stack:
-            self.ctx.parents[id(node)] = stack[-1]
-        stack.append(node)
-        type_name = type(node).__name__
-        by_type = self.ctx.nodes_by_type
-        if type_name in by_type:
-            by_type[type_name].append(node)
-        else:
-            by_type[type_name] = [node]
-        handler = self.handlers.get(type_name)
-        if handler is not None:
-            handler(node)
-        return True
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        self.stack.pop()
-
-    def visit_Import(self, node: cst.Import) -> None:
-        for alias in node.names:
-            full = dotted_name(alias.name)
-            if full is None:
-                continue
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                self.ctx.imports[alias.asname.name.value] = full
-            else:
-                head = full.split(".")[0]
-                self.ctx.imports[head] = head
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if isinstance(node.names, cst.ImportStar):
-            self.ctx.star_imports = True
-            return
-        if node.relative or node.module is None:
-            return
-        module = dotted_name(node.module)
-        if module is None:
-            return
-        for alias in node.names:
-            name = dotted_name(alias.name)
-            if name is None:
-                continue
-            local = name
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                local = alias.asname.name.value
-            self.ctx.imports[local] = f"{module}.{name}"
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.ctx.functions.setdefault(node.name.value, []).append(node)
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self.ctx.classes[node.name.value] = node
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        for t in node.targets:
-            self._bind(t.target, node.value)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        if node.value is not None:
-            self._bind(node.target, node.value)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        for name in target_names(node.target):
-            self.ctx.bindings.setdefault(name, []).append(node.value)
-
-    def visit_Call(self, node: cst.Call) -> None:
-        attr = call_attr(node)
-        if attr is not None:
-            self.ctx.calls_by_attr.setdefault(attr, []).append(node)
-
-    def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
-        if isinstance(target, (cst.Tuple, cst.List)):
-            values = value.elements if isinstance(value, (cst.Tuple, cst.List)) else None
-            for i, el in enumerate(target.elements):
-                sub = values[i].value if values is not None and i < len(values) else cst.Name("__unknown__")
-                self._bind(el.value, sub)
-            return
-        if isinstance(target, (cst.Name, cst.Attribute)):
-            dotted = dotted_name(target)
-            if dotted:
-                self.ctx.bindings.setdefault(dotted, []).append(value)
-
-
-def build_context(module: cst.Module, text: str, path: str) -> FileContext:
-    ctx = FileContext(module=module, text=text, path=path)
-    module.visit(_Collector(ctx))
-    return ctx
 
 
 def move_target(ctx: FileContext, call: cst.Call) -> str | None:

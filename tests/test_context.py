@@ -6,7 +6,8 @@ import textwrap
 
 import libcst as cst
 
-from advisor.context import build_context, move_target
+from advisor.context import move_target
+from advisor.prepass import build_context
 
 
 def ctx_of(code: str):
