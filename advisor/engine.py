@@ -19,7 +19,7 @@ import libcst as cst
 
 from advisor.config import Config
 from advisor.context import FileContext
-from advisor.prepass import build_context
+from advisor.prepass import Parsed, Parser, build_context
 from advisor.excerpt import excerpt, fix_diff, split_lines
 from advisor.fixes import DEBUG, Anchors, Unanchorable, plan_edits, to_fix
 from advisor.positions import LazyPositions
@@ -59,7 +59,8 @@ def prefilter(text: str, rules: Iterable[type[Rule]]) -> list[type[Rule]]:
     return [r for r in rules if r.may_match(text)]
 
 
-def _parse(text: str) -> cst.Module:
+def parse_module(text: str) -> cst.Module:
+    """The module, or a SourceError that says what is wrong and where."""
     try:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
@@ -112,32 +113,38 @@ def _with_deep_stack(fn: Any, *args: Any) -> Any:
     return outcome["value"]
 
 
-def analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | None = None) -> list[Finding]:
+def parse_whole(text: str, path: str) -> Parsed:
+    """One parse and one pre-pass of the whole text (the scan's way; the language server reuses pieces)."""
+    module = parse_module(text)
+    return Parsed(module, build_context(module, text, path))
+
+
+def analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | None = None, parser: Parser | None = None) -> list[Finding]:
     """Findings for one source unit, suppressions applied. Raises SourceError for unparsable input.
 
     Code nested deeper than the default recursion limit (long operator chains CPython compiles) is
     analysed again with a deeper stack; only what even that cannot walk is a per-file error."""
     try:
-        return _analyse_unit(unit, rules, config)
+        return _analyse_unit(unit, rules, config, parser)
     except RecursionError:
         pass
     try:
-        found: list[Finding] = _with_deep_stack(_analyse_unit, unit, rules, config)
+        found: list[Finding] = _with_deep_stack(_analyse_unit, unit, rules, config, parser)
         return found
     except RecursionError:
         raise SourceError("too deeply nested to analyse — simplify the expression or exclude the file") from None
 
 
-def _analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | None) -> list[Finding]:
+def _analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | None, parser: Parser | None) -> list[Finding]:
     config = config or Config()
     token = DEBUG.set(config.debug)
     try:
-        return _analyse(unit, rules, config)
+        return _analyse(unit, rules, config, parser)
     finally:
         DEBUG.reset(token)
 
 
-def _analyse(unit: SourceUnit, rules: list[type[Rule]], config: Config) -> list[Finding]:
+def _analyse(unit: SourceUnit, rules: list[type[Rule]], config: Config, parser: Parser | None) -> list[Finding]:
     active = prefilter(unit.text, rules)
     ignored_here = config.ignored_for(unit.path)
     if ignored_here:
@@ -145,14 +152,14 @@ def _analyse(unit: SourceUnit, rules: list[type[Rule]], config: Config) -> list[
     if not active:
         _check_syntax(unit.text)  # nothing to look for, but a broken file is still reported
         return []
-    module = _parse(unit.text)
-    ctx = build_context(module, unit.text, unit.path)
+    parsed = (parser or parse_whole)(unit.text, unit.path)
+    module, ctx = parsed.module, parsed.ctx
     visitors = [rule(ctx, config.options.get(rule.code)) for rule in active]
     _dispatch(ctx, visitors)
     reported = [(v, r) for v in visitors for r in v.reports]
     if not reported:
         return []
-    positions = LazyPositions(module, unit.text, ctx.parent)  # only the statements holding findings
+    positions = LazyPositions(module, unit.text, ctx.parent, parsed.starts)  # only the statements holding findings
     silenced = suppressions(unit.text)
     lines = split_lines(unit.text)
     anchors = Anchors(unit.text, positions, module, ctx.parent) if any(r.fix for _, r in reported) else None

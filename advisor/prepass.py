@@ -22,6 +22,16 @@ from advisor.tree_walk import children
 Event = tuple[str, str, Any]
 
 
+@dataclass(frozen=True)
+class Parsed:
+    """A parsed module with its context; `starts` gives each top-level statement's first line (0-based)
+    when the parser knows it, which spares rendering the statements before a finding to place it."""
+
+    module: cst.Module
+    ctx: FileContext
+    starts: list[int] | None = None
+
+
 @dataclass
 class Fragment:
     """The pre-pass over one subtree; the root's own parent is the assembler's to set."""
@@ -69,6 +79,11 @@ def module_fragments(module: cst.Module, body: Sequence[Fragment] | None = None)
 def build_context(module: cst.Module, text: str, path: str) -> FileContext:
     """The pre-pass over a whole module: one walk, no libcst visitor (see `advisor.tree_walk`)."""
     return context_from(module, text, path, module_fragments(module))
+
+
+# Parses a unit's text (display path second) into its module and context: the engine's whole parse, or
+# the language server's incremental one (`advisor.incremental`).
+Parser = Callable[[str, str], Parsed]
 
 
 def context_from(module: cst.Module, text: str, path: str, fragments: Sequence[Fragment]) -> FileContext:
