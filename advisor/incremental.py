@@ -14,7 +14,8 @@ differently are checked, and a piece that fails a check is parsed together with 
   comments at column 0 (an indented comment there belongs to the block before it);
 - a piece that is not the last must leave no module footer (trailing lines belong to what follows);
 - the first and last chunks were parsed as first and last (module header, footer, final newline);
-- every chunk agrees on the file's default indentation and line break.
+- every chunk agrees on the file's default indentation and line break;
+- every chunk renders back to its text (libcst drops a lone backslash line, so lines would shift).
 Anything else (a syntax error, a construct CPython cannot parse) falls back to one whole parse.
 `tests/test_incremental.py` checks the assembled tree equals a whole parse after many kinds of edit.
 """
@@ -70,7 +71,7 @@ class IncrementalParser:
 
         try:
             chunks, reused = self._update(text)
-        except (Unsplittable, cst.ParserSyntaxError, RecursionError, MemoryError, SyntaxError, ValueError):
+        except Exception:  # anything the pieces cannot settle (a syntax error above all): the scan's way
             module = parse_module(text)  # the whole parse: its SourceError says what is wrong, and where
             chunks = [_whole_chunk(text, module)]
             reused = 0
@@ -185,6 +186,8 @@ def _chunk(text: str, first: bool, last: bool) -> Chunk | None:
     module = cst.parse_module(text)
     if not module.body or (module.footer and not last):
         return None
+    if module.code != text:  # libcst drops a few odd lines (a lone `\` line): leave such text to the whole parse
+        raise Unsplittable("the text does not render back from its tree")
     if module.header and not first:
         head = module.body[0]
         module = module.with_changes(header=(), body=[head.with_changes(leading_lines=[*module.header, *head.leading_lines]), *module.body[1:]])
