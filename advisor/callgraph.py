@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from advisor.context import FileContext, dotted_name, walk
+from advisor.context import FileContext
+from advisor.syntax import dotted_name, walk
 
 MAX_HOPS = 4  # a chain longer than this is rarely per-step work a reader would follow
 
@@ -111,9 +112,9 @@ class CallGraph:
             return self._class_of_cache[dotted]
         self._class_of_cache[dotted] = None
         found: set[str | None] = {self._constructed(v) for v in self.ctx.bindings.get(dotted, ())}
-        cls = found.pop() if len(found) == 1 else None
-        self._class_of_cache[dotted] = cls
-        return cls
+        class_name = found.pop() if len(found) == 1 else None
+        self._class_of_cache[dotted] = class_name
+        return class_name
 
     def _constructed(self, value: cst.BaseExpression) -> str | None:
         while isinstance(value, cst.Call):
@@ -141,26 +142,24 @@ class CallGraph:
         if self._repeats is not None:
             return self._repeats
         ctx = self.ctx
-        ctx._index_calls()
-        call_loops = ctx._call_loops or {}
-        call_func = ctx._call_func or {}
+        call_loops, call_func = ctx.loops.call_sites()
         best: dict[int, Repeat] = {}
         by_func: dict[int, list[cst.Call]] = {}
-        for call in ctx.nodes_by_type.get("Call", ()):
+        for call in ctx.nodes(cst.Call):
             owner = call_func.get(id(call))
             if owner is not None:
                 by_func.setdefault(id(owner[0]), []).append(call)
         work: list[tuple[cst.FunctionDef, Repeat]] = []
-        for call in ctx.nodes_by_type.get("Call", ()):
+        for call in ctx.nodes(cst.Call):
             loops = call_loops.get(id(call))
             if not loops:
                 continue
-            loop = next((lp for lp, _ in loops if ctx.loop_facts(lp).is_training_loop), loops[0][0])  # type: ignore[arg-type]
+            loop = next((lp for lp, _ in loops if ctx.loop_facts(lp).is_training_loop), loops[0][0])
             if ctx.in_test_function(loop):
                 continue
             for target in self.targets(call):
-                facts = ctx.loop_facts(loop)  # type: ignore[arg-type]
-                rep = Repeat(loop, call, step_gated(ctx, call, loop), facts.is_training_loop, 1, facts.is_step_loop)  # type: ignore[arg-type]
+                facts = ctx.loop_facts(loop)
+                rep = Repeat(loop, call, step_gated(ctx, call, loop), facts.is_training_loop, 1, facts.is_step_loop)
                 work.append((target, rep))
         while work:
             func, rep = work.pop()

@@ -50,7 +50,18 @@ def _write(text: str, output: str | None, color: bool = False) -> None:
                        "and has space, or choose another -o path", err=True)
             sys.exit(EXIT_ERROR)
     else:
-        click.echo(text, nl=False, color=color or None)
+        try:
+            click.echo(text, nl=False, color=color or None)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise  # `advisor scan | head`: the reader left; handled where the command ends
+        except OSError as exc:  # a full disk or /dev/full behind a redirect: the report is lost, say so
+            click.echo(f"advisor: error: cannot write the report to standard output ({exc.strerror or exc})", err=True)
+            sys.exit(EXIT_ERROR)
+
+
+# Where `scan --debug` leaves its choice for the command group's catch-all (click's shared context meta).
+DEBUG_KEY = "advisor.debug"
 
 
 class _Main(click.Group):
@@ -64,7 +75,7 @@ class _Main(click.Group):
         except Exception as exc:
             from advisor.guard import exit_internal_error
 
-            exit_internal_error(ctx.invoked_subcommand or "", exc)
+            exit_internal_error(ctx.invoked_subcommand or "", exc, bool(ctx.meta.get(DEBUG_KEY)))
 
 
 def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
@@ -153,18 +164,11 @@ def scan(
     except ConfigError as exc:
         click.echo(f"advisor: error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
-    if debug:  # also for the command group's catch-all, which cannot see the parsed Config
-        os.environ["ADVISOR_DEBUG"] = "1"
-    config = loaded.with_command_line(_split_codes(select, "--select") or None, [], debug)
-    if extend_select:
-        extra = _split_codes(extend_select, "--extend-select")
-        config = replace(
-            config,
-            select=None if config.select is None else config.select + extra,
-            ignore=[c for c in config.ignore if not any(s.startswith(c) or c.startswith(s) for s in extra)],
-        )
-    if ignore:
-        config = replace(config, ignore=config.ignore + _split_codes(ignore, "--ignore"))
+    config = loaded.with_command_line(
+        _split_codes(select, "--select") or None, _split_codes(ignore, "--ignore") if ignore else [], debug,
+        extend_select=_split_codes(extend_select, "--extend-select") if extend_select else [],
+    )
+    click.get_current_context().meta[DEBUG_KEY] = config.debug  # for the command group's catch-all
     if max_file_size is not None:
         config = replace(config, max_file_size=max_file_size)
     files, errors = discover(
@@ -236,16 +240,14 @@ def _use_color(choice: str, output: str | None) -> bool:
 @click.option("-q", "--quiet", is_flag=True, help="Text: findings and their measurements only, no fix hints or summary.")
 def report(results: str, fmt: str, output: str | None, source_root: str | None, quiet: bool) -> None:
     """Render a saved `advisor scan --format json` run (e.g. a CI artifact) without scanning again."""
-    from advisor.guard import internal_errors_exit_2
     from advisor.report.load import ReportInputError, load_result
 
-    with internal_errors_exit_2("report"):
-        try:
-            result = load_result(Path(results), Path(source_root) if source_root else None)
-        except ReportInputError as exc:
-            click.echo(f"advisor: error: {exc}", err=True)
-            sys.exit(EXIT_ERROR)
-        _write(render(fmt, result, quiet=quiet), output)
+    try:
+        result = load_result(Path(results), Path(source_root) if source_root else None)
+    except ReportInputError as exc:
+        click.echo(f"advisor: error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    _write(render(fmt, result, quiet=quiet), output)
 
 
 def _apply_fixes(files: list[Path], config: Config, unsafe: bool, quiet: bool, paths: tuple[str, ...]) -> list[Any]:
@@ -331,11 +333,9 @@ def explain(code: str) -> None:
 @click.option("--count-instructions", is_flag=True, help="Also count one call of each side of CPU pairs under valgrind's callgrind (repeatable in CI).")
 def verify(codes: tuple[str, ...], fmt: str, device: str, timeout: float, no_cache: bool, count_instructions: bool) -> None:
     """Measure the before/after pairs of CODES (default: all) on this machine."""
-    from advisor.guard import internal_errors_exit_2
     from advisor.verify.command import run_options, run_verify
 
-    with internal_errors_exit_2("verify"):
-        code = run_verify([c.strip().upper() for v in codes for c in v.split(",") if c.strip()], device, run_options(timeout, no_cache, count_instructions), fmt)
+    code = run_verify([c.strip().upper() for v in codes for c in v.split(",") if c.strip()], device, run_options(timeout, no_cache, count_instructions), fmt)
     sys.exit(code)
 
 
@@ -358,20 +358,18 @@ def profile(script: str, script_args: tuple[str, ...], steps: int, device: str, 
     This is the only advisor command that executes code from your project: the script runs as
     `python SCRIPT ARGS` would, in your working folder, in a child process stopped after a few
     optimizer steps per training loop (or `--timeout`)."""
-    from advisor.guard import internal_errors_exit_2
     from advisor.profile.command import profile as run_profile
     from advisor.profile.result import ProfileError
     from advisor.profile.runner import Request, ScriptFailed
 
     req = Request(Path(script), tuple(script_args), steps=steps, device=device, timeout_s=timeout, startup_s=seconds, window_s=min(5.0, seconds), linger_s=wait)
-    with internal_errors_exit_2("profile"):  # ProfileError is the user's problem, said in one line
-        try:
-            result = run_profile(req)
-        except ProfileError as exc:
-            click.echo(f"advisor: error: {exc}", err=True)
-            if isinstance(exc, ScriptFailed) and exc.output:
-                click.echo(exc.output.rstrip("\n"), err=True)
-            sys.exit(EXIT_ERROR)
+    try:
+        result = run_profile(req)
+    except ProfileError as exc:  # the user's problem, said in one line (a bug in advisor: the group's catch-all)
+        click.echo(f"advisor: error: {exc}", err=True)
+        if isinstance(exc, ScriptFailed) and exc.output:
+            click.echo(exc.output.rstrip("\n"), err=True)
+        sys.exit(EXIT_ERROR)
     if device == "cuda" and result.profile is not None and result.profile.device != "cuda":
         click.echo("advisor: error: --device cuda: torch in the script's process sees no CUDA device — use --device cpu or auto", err=True)
         sys.exit(EXIT_ERROR)
@@ -379,8 +377,7 @@ def profile(script: str, script_args: tuple[str, ...], steps: int, device: str, 
         from advisor.environment import run_environment
 
         result.environment = run_environment(result)
-    with internal_errors_exit_2("profile"):
-        _write(render(fmt, result), output)
+    _write(render(fmt, result), output)
     if fmt in ("text", "concise"):
         for err in result.errors:
             click.echo(f"{err.path}: error: {err.message}", err=True)
@@ -399,7 +396,4 @@ def server() -> None:
             raise
         click.echo("advisor: error: the language server needs pygls — pip install 'advisor[lsp]'", err=True)
         sys.exit(EXIT_ERROR)
-    from advisor.guard import internal_errors_exit_2
-
-    with internal_errors_exit_2("server"):
-        start()
+    start()

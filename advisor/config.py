@@ -11,7 +11,7 @@ import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -33,12 +33,15 @@ class ConfigError(Exception):
     """Bad configuration or arguments; the CLI prints it and exits 2."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Config:
-    select: list[str] | None = None
-    ignore: list[str] = field(default_factory=list)
+    """What to run and where, from pyproject plus the command line. Frozen: every layer that changes it
+    (the command line, a notebook magic, the language server) makes a new one with `with_command_line`."""
+
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+    per_file_ignores: dict[str, tuple[str, ...]] = field(default_factory=dict)
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     respect_gitignore: bool = True
     max_file_size: int = DEFAULT_MAX_FILE_SIZE  # bytes; bigger files are skipped with a per-file error
@@ -46,16 +49,22 @@ class Config:
     # `--debug`: an internal error re-raises with its traceback instead of becoming one file error.
     debug: bool = False
 
-    def with_command_line(self, select: list[str] | None, ignore: list[str], debug: bool = False) -> "Config":
+    def with_command_line(
+        self, select: Sequence[str] | None, ignore: Sequence[str], debug: bool = False, extend_select: Sequence[str] = ()
+    ) -> "Config":
         """This configuration with the command line's choices over it (a new Config; this one is kept).
 
-        An explicit `--select` beats a configured `ignore` of the same rules; `--ignore` adds to the
-        configured ones; `ALL` selects everything."""
-        chosen, ignored = self.select, list(self.ignore)
+        An explicit `--select` or `--extend-select` beats a configured `ignore` of the same rules;
+        `--extend-select` adds to the selection (with no selection every rule runs already); `--ignore`
+        adds to the configured ignores and beats both; `ALL` selects everything."""
+        chosen, ignored = self.select, self.ignore
         if select:
-            chosen = select
-            ignored = [c for c in ignored if not any(s.startswith(c) or c.startswith(s) for s in select)]
-        ignored += ignore
+            chosen = tuple(select)
+        if extend_select and chosen is not None:
+            chosen += tuple(extend_select)
+        picked = tuple(select or ()) + tuple(extend_select)
+        ignored = tuple(c for c in ignored if not any(s.startswith(c) or c.startswith(s) for s in picked))
+        ignored += tuple(ignore)
         if chosen and "ALL" in chosen:
             chosen = None
         return replace(self, select=chosen, ignore=ignored, debug=self.debug or debug)
@@ -108,10 +117,10 @@ def find_pyproject(start: Path) -> Path | None:
     return None
 
 
-def _codes(value: Any, where: str) -> list[str]:
+def _codes(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{where} must be a list of rule codes, e.g. [\"ADV101\", \"ADV2\"]")
-    codes = [v.strip().upper() for v in value]
+    codes = tuple(v.strip().upper() for v in value)
     unknown = [c for c in codes if not is_known_code(c)]
     if unknown:
         raise ConfigError(f"{where}: unknown rule code {', '.join(unknown)} — run `advisor rules` for the list")
@@ -119,9 +128,8 @@ def _codes(value: Any, where: str) -> list[str]:
 
 
 def load_config(pyproject: Path | None) -> Config:
-    config = Config()
     if pyproject is None:
-        return config
+        return Config()
     table = _read_toml(pyproject).get("tool", {}).get("advisor", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{pyproject}: [tool.advisor] must be a table")
@@ -129,36 +137,36 @@ def load_config(pyproject: Path | None) -> Config:
     unknown = sorted(set(table) - set(KNOWN_KEYS))
     if unknown:
         raise ConfigError(f"{where} unknown key {', '.join(map(repr, unknown))} — expected one of {', '.join(KNOWN_KEYS)}")
-    config.source = pyproject
-    if "select" in table:
-        config.select = _codes(table["select"], f"{where} select")
+    settings: dict[str, Any] = {"source": pyproject}
+    select = _codes(table["select"], f"{where} select") if "select" in table else None
     if "extend-select" in table:
         extra = _codes(table["extend-select"], f"{where} extend-select")
-        if config.select is not None:  # with no `select` every rule is selected already
-            config.select = config.select + extra
-    if "ignore" in table:
-        config.ignore = _codes(table["ignore"], f"{where} ignore")
+        if select is not None:  # with no `select` every rule is selected already
+            select += extra
+    settings["select"] = select
+    ignore = _codes(table["ignore"], f"{where} ignore") if "ignore" in table else ()
     if "extend-ignore" in table:  # Ruff's name for adding to `ignore`
-        config.ignore = config.ignore + _codes(table["extend-ignore"], f"{where} extend-ignore")
+        ignore += _codes(table["extend-ignore"], f"{where} extend-ignore")
+    settings["ignore"] = ignore
     if "exclude" in table:
         value = table["exclude"]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where} exclude must be a list of glob patterns")
-        config.exclude = tuple(value)
+        settings["exclude"] = tuple(value)
     if "respect-gitignore" in table:
         if not isinstance(table["respect-gitignore"], bool):
             raise ConfigError(f"{where} respect-gitignore must be true or false")
-        config.respect_gitignore = table["respect-gitignore"]
+        settings["respect_gitignore"] = table["respect-gitignore"]
     if "max-file-size" in table:
-        config.max_file_size = parse_size(table["max-file-size"], f"{where} max-file-size")
+        settings["max_file_size"] = parse_size(table["max-file-size"], f"{where} max-file-size")
     if "per-file-ignores" in table:
         pfi = table["per-file-ignores"]
         if not isinstance(pfi, dict):
             raise ConfigError(f"{where} per-file-ignores must be a table of glob = [codes]")
-        config.per_file_ignores = {k: _codes(v, f"{where} per-file-ignores.{k!r}") for k, v in pfi.items()}
+        settings["per_file_ignores"] = {k: _codes(v, f"{where} per-file-ignores.{k!r}") for k, v in pfi.items()}
     if "options" in table:
-        config.options = validate_options(table["options"], f"{where} options")
-    return config
+        settings["options"] = validate_options(table["options"], f"{where} options")
+    return Config(**settings)
 
 
 def validate_options(options: Any, where: str) -> dict[str, dict[str, Any]]:

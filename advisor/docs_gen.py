@@ -51,7 +51,7 @@ def _fenced(command: list[str], output: str) -> str:
 def recorded_cell(rule: type[Rule]) -> str:
     """The rules table's figure: what the shipped recorded run measured, per device, or why there is none."""
     from advisor.recorded import recorded_results
-    from advisor.report.text import format_ratio
+    from advisor.present import format_ratio
 
     if rule.pair_path() is None:
         return f"not measured: {rule.no_pair_reason}"

@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import libcst as cst
 
 from advisor.config import Config
-from advisor.context import FileContext
-from advisor.prepass import Parsed, Parser, build_context
+from advisor.context import FileContext, Parsed, Parser, build_context
 from advisor.excerpt import excerpt, fix_diff, split_lines
 from advisor.fixes import DEBUG, Anchors, Unanchorable, plan_edits, to_fix
 from advisor.positions import LazyPositions

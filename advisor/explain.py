@@ -46,7 +46,7 @@ def measured_gain_text(rule: type[Rule]) -> str:
     recorded on another machine, labelled with it. Never suggests a verify that cannot measure here."""
     if rule.pair_path() is None:
         return f"Not measured: {rule.no_pair_reason}."
-    from advisor.report.text import describe_verification
+    from advisor.present import describe_verification
 
     here = _cached_here(rule.code)
     if here:

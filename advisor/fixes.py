@@ -17,6 +17,8 @@ from typing import Any, Callable, TypeVar, Union
 
 import libcst as cst
 
+from advisor.syntax import node_code
+
 from advisor.types import Edit, Fix
 
 
@@ -109,9 +111,6 @@ def guarded(builder: F) -> F:
 class Unanchorable(Exception):
     """An operation whose place in the text is not a whole line where it must be; the fix is dropped."""
 
-
-def node_code(node: cst.CSTNode) -> str:
-    return cst.Module([]).code_for_node(node)
 
 
 class Anchors:

@@ -9,9 +9,12 @@ project, used in arithmetic that is stored) counts as kept, so the answer errs t
 
 from __future__ import annotations
 
+from typing import Callable, Iterator
+
 import libcst as cst
 
-from advisor.context import FileContext, target_names
+from advisor.context import FileContext
+from advisor.syntax import target_names
 from advisor.host_tensors import statement_chain
 
 # After these the value is on the host or is an index: a forward pass that ends here was only read.
@@ -33,7 +36,7 @@ def _worst(results: list[str]) -> str:
 
 
 class GradFlow:
-    def __init__(self, ctx: FileContext, is_model_call, inner_calls) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx: FileContext, is_model_call: Callable[[cst.Call], bool], inner_calls: Callable[[cst.Call], list[cst.Call]]) -> None:
         self.ctx = ctx
         self.is_model_call = is_model_call
         self.inner_calls = inner_calls  # a model method call -> the forward passes its body runs
@@ -120,8 +123,8 @@ class GradFlow:
     def _name_uses(self) -> dict[str, list[cst.Name]]:
         if self._uses is None:
             uses: dict[str, list[cst.Name]] = {}
-            for n in self.ctx.nodes_by_type.get("Name", ()):
-                uses.setdefault(n.value, []).append(n)  # type: ignore[attr-defined]
+            for n in self.ctx.nodes(cst.Name):
+                uses.setdefault(n.value, []).append(n)
             self._uses = uses
         return self._uses
 
@@ -188,7 +191,7 @@ def _binder_of(stmt: cst.CSTNode, name: str) -> cst.CSTNode:
     return stmt
 
 
-def _walk_statements(node: cst.CSTNode):  # type: ignore[no-untyped-def]
+def _walk_statements(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     stack = [node]
     while stack:
         n = stack.pop()

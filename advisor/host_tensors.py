@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from advisor.context import FileContext, call_attr, dotted_name, positional
+from advisor.context import FileContext
+from advisor.syntax import call_attr, dotted_name, positional
 
 SHAPE_FACTORIES = frozenset(
     "torch.zeros torch.ones torch.full torch.empty torch.rand torch.randn torch.randint torch.randperm "
@@ -79,9 +80,9 @@ def factory_origin(ctx: FileContext, expr: cst.BaseExpression) -> Origin | None:
     while True:
         expr = unwrap_variable(ctx, expr)
         attr = call_attr(expr) if isinstance(expr, cst.Call) else None
-        if attr in SAME_TENSOR and isinstance(expr.func, cst.Attribute):  # type: ignore[union-attr]
-            fills.append(attr)  # type: ignore[arg-type]
-            expr = expr.func.value  # type: ignore[union-attr]
+        if attr is not None and attr in SAME_TENSOR and isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+            fills.append(attr)
+            expr = expr.func.value
             direct = False
             continue
         break

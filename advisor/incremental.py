@@ -31,7 +31,8 @@ from typing import Sequence
 
 import libcst as cst
 
-from advisor.prepass import Fragment, Parsed, collect, context_from, module_fragments
+from advisor.context import Parsed, context_from
+from advisor.prepass import Fragment, collect, module_fragments
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # Lines before a piece's first statement that surely belong to that statement: empty, or a comment at column 0.

@@ -84,7 +84,7 @@ class AdvisorResult:
         return f"{n} finding{'s' if n != 1 else ''} in {self.cells} cell{'s' if self.cells != 1 else ''}."
 
     def text(self) -> str:
-        from advisor.report.text import verification_lines
+        from advisor.present import verification_lines
 
         lines: list[str] = []
         for f in self.findings:
@@ -102,7 +102,7 @@ class AdvisorResult:
         printer.text(self.text())
 
     def _repr_html_(self) -> str:
-        from advisor.report.text import verification_lines
+        from advisor.present import verification_lines
 
         esc = html.escape
         if not self.findings:
@@ -144,9 +144,7 @@ def scan_cells(history: list[tuple[int, str]], options: Options, current: str | 
         config = load_config(find_pyproject(Path.cwd()))
     except ConfigError as exc:
         return AdvisorResult([], labels, 0, str(exc))
-    if options.select is not None:
-        config.select = options.select
-    config.ignore = config.ignore + options.ignore
+    config = config.with_command_line(options.select, options.ignore)
     analysis = analyse_cells([(True, src) for src in sources], None, config)
     if analysis.problem is not None:
         problem = analysis.problem

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import FileContext, dotted_name, names_in
-
-LOOPS = (cst.For, cst.ListComp, cst.GeneratorExp)
+from advisor.context import FileContext
+from advisor.syntax import dotted_name, names_in
 
 
 def _index_names(node: cst.BaseExpression) -> tuple[str, list[cst.BaseExpression]] | None:
@@ -72,12 +71,11 @@ def accumulated_matvec(ctx: FileContext, node: cst.CSTNode, product: cst.BaseExp
             continue
         # W[i * n + j] * x[j] / W[i][j] * x[j]: j runs inside i
         if v is not None and len(v[1]) == 1 and (j := _name(v[1][0])) is not None:
+            i: str | None = None
             if len(m[1]) == 1 and (flat := _flat_index(m[1][0])) is not None and flat[1] == j:
                 i = flat[0]
-            elif len(m[1]) == 2 and _name(m[1][1]) == j and (i := _name(m[1][0])) is not None and i != j:
-                pass
-            else:
-                i = None
+            elif len(m[1]) == 2 and _name(m[1][1]) == j and _name(m[1][0]) != j:
+                i = _name(m[1][0])
             if i is not None and _nested(ctx, binders, i, j) and m[0] != v[0]:
                 return binders[i]
     # out[i] += a * v[i], with `a` one entry of a weight vector and `v` one row, both chosen by an outer t
@@ -144,10 +142,10 @@ def row_dot(ctx: FileContext, gen: cst.GeneratorExp | cst.ListComp, binders: dic
     if pair is None or not isinstance(target, cst.Name) or gen.for_in.inner_for_in is not None:
         return None
     j = target.value
-    sides = [_index_names(s) for s in pair]
-    if any(s is None for s in sides):
+    left, right = _index_names(pair[0]), _index_names(pair[1])
+    if left is None or right is None:
         return None
-    (a, ai), (b, bi) = sides  # type: ignore[misc]
+    (a, ai), (b, bi) = left, right
     if a == b:
         return None
     if len(ai) == 1 and len(bi) == 1 and _name(ai[0]) == j and _name(bi[0]) == j:

@@ -108,8 +108,9 @@ def _round(
             try:
                 chunk_results = dict(future.result())
                 results.update(chunk_results)
-                for i in chunk_results if done is not None else ():
-                    done(items[i])
+                if done is not None:
+                    for i in chunk_results:
+                        done(items[i])
             except BrokenProcessPool:
                 broken = True
     return [i for i in indices if broken and i not in results and state[i] == RUNNING]

@@ -14,22 +14,12 @@ from typing import Any, Callable, Sequence
 
 import libcst as cst
 
-from advisor.context import FileContext, call_attr, dotted_name, target_names
+from advisor.syntax import call_attr, dotted_name, target_names
 from advisor.tree_walk import children
 
 # What the walk saw, in visit order: ("import", local name, full name), ("star", "", None), ("function", name,
 # node), ("class", name, node), ("bind", dotted name, value), ("attr", attribute, call).
 Event = tuple[str, str, Any]
-
-
-@dataclass(frozen=True)
-class Parsed:
-    """A parsed module with its context; `starts` gives each top-level statement's first line (0-based)
-    when the parser knows it, which spares rendering the statements before a finding to place it."""
-
-    module: cst.Module
-    ctx: FileContext
-    starts: list[int] | None = None
 
 
 @dataclass
@@ -74,51 +64,6 @@ def module_fragments(module: cst.Module, body: Sequence[Fragment] | None = None)
     out += body if body is not None else [collect(stmt) for stmt in module.body]
     out += [collect(line) for line in module.footer]
     return out
-
-
-def build_context(module: cst.Module, text: str, path: str) -> FileContext:
-    """The pre-pass over a whole module: one walk, no libcst visitor (see `advisor.tree_walk`)."""
-    return context_from(module, text, path, module_fragments(module))
-
-
-# Parses a unit's text (display path second) into its module and context: the engine's whole parse, or
-# the language server's incremental one (`advisor.incremental`).
-Parser = Callable[[str, str], Parsed]
-
-
-def context_from(module: cst.Module, text: str, path: str, fragments: Sequence[Fragment]) -> FileContext:
-    """The FileContext of `module` from its fragments (the module's own first, as `module_fragments` gives)."""
-    ctx = FileContext(module=module, text=text, path=path)
-    parents, by_type = ctx.parents, ctx.nodes_by_type
-    for frag in fragments:
-        if frag.root is not module:
-            parents[id(frag.root)] = module
-        parents.update(frag.parents)
-        for name, nodes in frag.by_type.items():
-            found = by_type.get(name)
-            if found is None:
-                by_type[name] = list(nodes)
-            else:
-                found.extend(nodes)
-        _replay(ctx, frag.events)
-    return ctx
-
-
-def _replay(ctx: FileContext, events: list[Event]) -> None:
-    for event in events:
-        kind = event[0]
-        if kind == "import":
-            ctx.imports[event[1]] = event[2]
-        elif kind == "star":
-            ctx.star_imports = True
-        elif kind == "function":
-            ctx.functions.setdefault(event[1], []).append(event[2])
-        elif kind == "class":
-            ctx.classes[event[1]] = event[2]
-        elif kind == "bind":
-            ctx.bindings.setdefault(event[1], []).append(event[2])
-        elif kind == "attr":
-            ctx.calls_by_attr.setdefault(event[1], []).append(event[2])
 
 
 # ---------------------------------------------------------------------- what each node type records

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 import libcst as cst
 
@@ -79,6 +79,11 @@ class Rule:
     # False when it changes results or types (`--unsafe-fixes`). A single finding may be downgraded to unsafe.
     fix_safe: ClassVar[bool | None] = None
     fix_title: ClassVar[str] = ""
+    # What `advisor profile` watches to confirm this rule's findings at runtime: a signal name of
+    # advisor/profile/join.py ("sync", "same-tensor-move", ...), or None. A rule whose problem no profile can
+    # show says why in `runtime_unobservable` instead.
+    runtime_signal: ClassVar[str | None] = None
+    runtime_unobservable: ClassVar[str | None] = None
     # Rule options settable under [tool.advisor.options.ADVnnn], with their defaults.
     options: ClassVar[dict[str, Any]] = {}
 
@@ -198,7 +203,7 @@ def rules_by_code() -> dict[str, type[Rule]]:
     return {r.code: r for r in all_rules()}
 
 
-def select_rules(select: list[str] | None, ignore: list[str] | None) -> list[type[Rule]]:
+def select_rules(select: Sequence[str] | None, ignore: Sequence[str] | None) -> list[type[Rule]]:
     """Codes or prefixes (`ADV1`, `ADV`), Ruff-style: a rule runs if selected and not ignored."""
     chosen = []
     for rule in all_rules():

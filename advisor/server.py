@@ -175,8 +175,8 @@ class AdvisorServer(LanguageServer):
         """The target a document belongs to, and its cell index when it is a notebook cell."""
         owner = self.cell_owner.get(uri)
         if owner is not None and owner in self.targets:
-            target = self.targets[owner]
-            return (target, target.cell_uris.index(uri)) if uri in target.cell_uris else None
+            cells = self.targets[owner]
+            return (cells, cells.cell_uris.index(uri)) if uri in cells.cell_uris else None
         target = self.targets.get(uri)
         return (target, None) if target is not None else None
 

@@ -124,7 +124,7 @@ def test_loss_results_survive_quiet():
 
 
 def test_verify_lines_say_whose_code_was_measured():
-    from advisor.report.text import describe_verification
+    from advisor.present import describe_verification
 
     loss = describe_verification(LOSS)
     assert "our synthetic task (not your model)" in loss and "held-out loss after 30 epochs" in loss

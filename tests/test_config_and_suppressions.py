@@ -139,12 +139,20 @@ def test_rule_option_changes_behaviour(tmp_path, run_cli):
     assert proc.returncode == 2 and "assume-accelerator must be bool" in proc.stderr
 
 
-def test_command_line_precedence_lives_in_the_config():
+def test_command_line_precedence_lives_in_the_frozen_config():
+    import dataclasses
+
     from advisor.config import Config
 
-    loaded = Config(select=["ADV1"], ignore=["ADV103", "ADV4"])
+    loaded = Config(select=("ADV1",), ignore=("ADV103", "ADV4"))
     merged = loaded.with_command_line(["ADV103"], ["ADV501"], debug=True)
-    assert merged.select == ["ADV103"] and merged.ignore == ["ADV4", "ADV501"] and merged.debug
-    assert loaded.select == ["ADV1"] and loaded.ignore == ["ADV103", "ADV4"] and not loaded.debug  # untouched
+    assert merged.select == ("ADV103",) and merged.ignore == ("ADV4", "ADV501") and merged.debug
+    assert loaded.select == ("ADV1",) and loaded.ignore == ("ADV103", "ADV4") and not loaded.debug  # untouched
     assert loaded.with_command_line(["ALL"], []).select is None
-    assert loaded.with_command_line(None, []).select == ["ADV1"]
+    assert loaded.with_command_line(None, []).select == ("ADV1",)
+    # --extend-select adds to a selection and beats a configured ignore of the same rule; --ignore beats both
+    extended = loaded.with_command_line(None, ["ADV2"], extend_select=["ADV4"])
+    assert extended.select == ("ADV1", "ADV4") and extended.ignore == ("ADV103", "ADV2")
+    assert Config().with_command_line(None, [], extend_select=["ADV4"]).select is None  # all rules run already
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        loaded.select = None  # type: ignore[misc]

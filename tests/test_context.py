@@ -6,8 +6,8 @@ import textwrap
 
 import libcst as cst
 
-from advisor.context import move_target
-from advisor.prepass import build_context
+from advisor.context import build_context
+from advisor.kinds import move_target
 
 
 def ctx_of(code: str):
@@ -182,10 +182,10 @@ def test_cuda_in_a_comment_is_not_cuda_code_and_cpu_devices_are_known():
         other = "cpu" if flag else "cpu"
         """
     )
-    assert not ctx.mentions_cuda
+    assert not ctx.runs_on_cuda
     assert ctx.is_cpu_device(cst.Name("dev"))
     assert not ctx.is_cpu_device(cst.Name("other"))  # an IfExp is not resolved: unknown, not CPU
-    assert ctx_of('import torch\nd = torch.device("cuda")  # gpu\n').mentions_cuda
+    assert ctx_of('import torch\nd = torch.device("cuda")  # gpu\n').runs_on_cuda
 
 
 def test_a_helper_given_the_loss_and_an_optimizer_is_a_training_step():

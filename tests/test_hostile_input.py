@@ -351,6 +351,18 @@ def test_writing_the_report_where_it_cannot_go_is_a_clear_error(run_cli, tree, t
     assert proc.stderr.startswith(f"advisor: error: cannot write {target}")
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_report_to_a_full_standard_output_is_a_clear_error_not_a_bug(tree, fmt):
+    """`advisor scan > file` on a full disk: the report is lost, and the user is told so in one line."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "advisor", "scan", "good.py", "--format", fmt, "--no-cache"],
+                              cwd=tree, stdout=full, stderr=subprocess.PIPE, text=True, env=env, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("advisor: error: cannot write the report to standard output") and "internal error" not in proc.stderr
+
+
 # item 15
 @needs_git
 def test_each_repository_in_one_run_keeps_its_own_gitignore(tree):
@@ -441,8 +453,7 @@ def test_an_internal_error_anywhere_in_scan_exits_2_with_one_line(tree, monkeypa
         raise KeyError("lost")
 
     monkeypatch.setattr("advisor.discover.discover", boom)
-    monkeypatch.setenv("ADVISOR_DEBUG", "")  # so that teardown removes what --debug sets below
-    monkeypatch.delenv("ADVISOR_DEBUG")
+    monkeypatch.delenv("ADVISOR_DEBUG", raising=False)
     monkeypatch.chdir(tree)
     outcome = CliRunner().invoke(cli.main, ["scan", "good.py"])
     assert outcome.exit_code == 2
@@ -451,3 +462,4 @@ def test_an_internal_error_anywhere_in_scan_exits_2_with_one_line(tree, monkeypa
     ]
     outcome = CliRunner().invoke(cli.main, ["scan", "good.py", "--debug"])
     assert outcome.exit_code == 2 and "Traceback" in outcome.output
+    assert "ADVISOR_DEBUG" not in os.environ  # --debug travels in the frozen Config, not the environment

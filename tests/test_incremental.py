@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from advisor.config import Config
 from advisor.incremental import IncrementalParser
 from advisor.lsp_analysis import analyse_python
-from advisor.prepass import build_context
+from advisor.context import build_context
 from advisor.source import SourceError
 
 REPO = Path(__file__).resolve().parent.parent

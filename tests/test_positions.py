@@ -8,7 +8,7 @@ import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from advisor.prepass import build_context
+from advisor.context import build_context
 from advisor.fixtures_index import rule_fixtures
 from advisor.positions import LazyPositions
 

@@ -152,3 +152,20 @@ def test_a_saved_run_with_a_bad_profile_is_refused(joined):
     data["findings"][0]["runtime"]["status"] = "great"
     with pytest.raises(ReportInputError):
         result_from_dict(data)
+
+
+def test_each_rule_declares_its_runtime_signal_and_join_names_no_rule_code():
+    """A rule says which profile signal confirms it (or why none can); the join knows signals, not codes."""
+    import re
+
+    from advisor.profile import join
+    from advisor.rule import rules_by_code
+
+    rules = rules_by_code()
+    declared = {code: rule.runtime_signal for code, rule in rules.items() if rule.runtime_signal}
+    assert set(declared.values()) == set(join.SIGNALS), "a signal without a rule, or a rule naming an unknown signal"
+    assert not [code for code, rule in rules.items() if rule.runtime_signal and rule.runtime_unobservable]
+    for signal in ("sync", "same-tensor-move", "loader-wait", "batch-of-one", "per-sample-step"):
+        assert join.code_for(signal) in declared and declared[join.code_for(signal)] == signal
+    source = Path(join.__file__).read_text(encoding="utf-8")
+    assert not re.search(r"ADV\d{3}", source)

@@ -81,6 +81,7 @@ def scan_payloads(run_cli, tmp_path: Path, flag: str):
     return proc
 
 
+@pytest.mark.needs_torch
 def test_scan_verify_without_the_flag_runs_no_user_code(run_cli, tmp_path):
     proc = scan_payloads(run_cli, tmp_path, "--verify")
     findings = json.loads(proc.stdout)["findings"]
@@ -92,6 +93,7 @@ def test_scan_verify_without_the_flag_runs_no_user_code(run_cli, tmp_path):
         assert shipped, "the shipped pair is measured instead"
 
 
+@pytest.mark.needs_torch
 def test_scan_verify_user_code_refuses_every_attack_and_runs_none(run_cli, tmp_path):
     proc = scan_payloads(run_cli, tmp_path, "--verify-user-code")
     assert "--verify-user-code runs ADV401 functions lifted from the scanned files" in proc.stderr
@@ -100,6 +102,7 @@ def test_scan_verify_user_code_refuses_every_attack_and_runs_none(run_cli, tmp_p
         assert own and own[0]["status"] == "skipped", f["verifications"]
 
 
+@pytest.mark.needs_torch
 def test_scan_verify_user_code_measures_a_benign_function_in_an_isolated_child(run_cli, tmp_path):
     src = tmp_path / "mm.py"
     src.write_text("def matmul(A, B):\n" + LOOP.replace("20", "30"))

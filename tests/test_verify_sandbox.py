@@ -27,6 +27,7 @@ def plant(folder: Path, marker: Path) -> None:
         (folder / name).write_text(f"open({str(marker)!r}, 'a').write({name!r})\n")
 
 
+@pytest.mark.needs_torch
 def test_modules_planted_in_the_current_folder_do_not_run_in_the_child(tmp_path, monkeypatch):
     evil = tmp_path / "repo"
     evil.mkdir()
@@ -42,6 +43,7 @@ def test_modules_planted_in_the_current_folder_do_not_run_in_the_child(tmp_path,
     assert not marker.exists(), marker.read_text()
 
 
+@pytest.mark.needs_torch
 def test_advisor_verify_run_from_a_folder_with_planted_modules_runs_none_of_them(tmp_path):
     evil = tmp_path / "repo"
     evil.mkdir()
@@ -133,6 +135,7 @@ def _children_of(pid: int) -> list[int]:
     return out
 
 
+@pytest.mark.needs_torch
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, 128 + signal.SIGINT)])
 def test_a_signal_to_advisor_during_verify_kills_the_measuring_child(tmp_path, sig, code):
     driver = textwrap.dedent(

@@ -48,7 +48,7 @@ def test_mismatched_rounds_are_rejected():
 
 def test_verify_and_scan_verify_round_a_measurement_the_same_way():
     """`advisor verify` (text_line) and `scan --verify` (the reporters) show one measurement with one rounding."""
-    from advisor.report.text import describe_verification
+    from advisor.present import describe_verification
     from advisor.types import Measurement, Verification
     from advisor.verify.command import text_line
 

@@ -16,7 +16,7 @@ from typing import Callable
 
 from advisor.excerpt import excerpt, split_lines
 from advisor.profile.result import ChildResult, Event, Loader, Window, Where
-from advisor.report.text import format_seconds
+from advisor.present import format_seconds
 from advisor.rule import rules_by_code
 from advisor.source import SourceError, read_source
 from advisor.types import Confidence, Finding, ProfileLoop, ProfileRun, ProfileStep, RuntimeEvidence, ScanResult, Span
@@ -179,7 +179,7 @@ def _eval_grad(f: Finding, run: Run) -> RuntimeEvidence | None:
 
 
 def _pinned(f: Finding, run: Run) -> RuntimeEvidence | None:
-    """ADV204: the host→device copies of the steps that fetched this loader's batches (CUDA only)."""
+    """Unpinned batches: the host→device copies of the steps that fetched this loader's batches (CUDA only)."""
     if run.child.device != "cuda":
         return RuntimeEvidence("cannot-observe", "pinned memory only speeds up copies from the host to a GPU: needs a CUDA device to observe", run.child.device)
     uses = _loader_uses(f, run)
@@ -195,37 +195,38 @@ def _pinned(f: Finding, run: Run) -> RuntimeEvidence | None:
     return RuntimeEvidence("confirmed", detail, run.child.device, per_step=count / _steps(w), share=seconds / total if total > 0 else None)
 
 
-def _never(why: str) -> Callable[[Finding, Run], RuntimeEvidence | None]:
-    def check(f: Finding, run: Run) -> RuntimeEvidence | None:
-        return RuntimeEvidence("cannot-observe", why, run.child.device)
-
-    return check
-
-
-# rule code -> how its runtime evidence is found (None: the profiled steps did not run it)
+# runtime signal (a rule's `runtime_signal`) -> how its evidence is found (None: the profiled steps did not run it)
 SIGNALS: dict[str, Callable[[Finding, Run], RuntimeEvidence | None]] = {
-    "ADV101": _move,
-    "ADV102": _move,
-    "ADV103": _sync,
-    "ADV201": _per_sample,
-    "ADV202": _batch_one,
-    "ADV203": _workers,
-    "ADV204": _pinned,
-    "ADV302": _eval_grad,
-    "ADV301": _never("a learning-rate schedule changes convergence, not step time: `advisor verify ADV301` measures it"),
-    "ADV401": _never("pure-Python arithmetic is invisible to torch.profiler: `advisor scan --verify` measures it"),
-    "ADV501": _never("DataParallel only splits work across two or more GPUs: needs them to observe"),
+    "same-tensor-move": _move,
+    "host-move": _move,
+    "sync": _sync,
+    "per-sample-step": _per_sample,
+    "batch-of-one": _batch_one,
+    "loader-wait": _workers,
+    "unpinned-copy": _pinned,
+    "eval-autograd": _eval_grad,
 }
 
 
 def evidence(f: Finding, run: Run) -> RuntimeEvidence:
-    check = SIGNALS.get(f.code)
+    rule = rules_by_code().get(f.code)
+    if rule is not None and rule.runtime_unobservable:
+        return RuntimeEvidence("cannot-observe", rule.runtime_unobservable, run.child.device)
+    check = SIGNALS.get(rule.runtime_signal or "") if rule is not None else None
     if check is None:
         return RuntimeEvidence("cannot-observe", "advisor profile has no runtime signal for this rule", run.child.device)
     found = check(f, run)
     if found is not None:
         return found
     return RuntimeEvidence("not-observed", "the profiled steps did not run this code (it may run outside the training loop, or later)", run.child.device)
+
+
+def code_for(signal: str) -> str:
+    """The rule a runtime-only finding of this signal belongs to (one rule declares each signal)."""
+    codes = [code for code, rule in rules_by_code().items() if rule.runtime_signal == signal]
+    if len(codes) != 1:
+        raise LookupError(f"runtime signal {signal!r} is declared by {len(codes)} rules, expected one")
+    return codes[0]
 
 
 # ---- runtime-only findings ------------------------------------------------------------------------
@@ -277,32 +278,32 @@ def runtime_only(findings: list[Finding], run: Run) -> list[Finding]:
             if not every_step:
                 continue
             called_from = f" (called from {run.show(e.callers[0])})" if e.callers else ""
-            if e.kind == "readback" and run.device_aware and not _covered(findings, "ADV103", e.where, e.callers):
+            if e.kind == "readback" and run.device_aware and not _covered(findings, code_for("sync"), e.where, e.callers):
                 share = e.seconds / _step_total(w) if _step_total(w) > 0 else None
                 note = _device_note(run, e)
                 ev = RuntimeEvidence("runtime-only", f"{e.count / _steps(w):.3g} {e.op} per step{called_from}, {format_seconds(e.seconds / max(1, e.count))} each" + (f"; {note}" if note else ""), run.child.device, per_step=e.count / _steps(w), share=None if note else share)
-                add("ADV103", e.where, f"Avoid syncing with the device every step: `{e.op}` here runs {e.count / _steps(w):.3g}x per training step{called_from}; keep the value on the device", ev)
-            elif e.kind == "move" and e.same_tensor_steps and not _covered(findings, "ADV101", e.where, e.callers):
+                add(code_for("sync"), e.where, f"Avoid syncing with the device every step: `{e.op}` here runs {e.count / _steps(w):.3g}x per training step{called_from}; keep the value on the device", ev)
+            elif e.kind == "move" and e.same_tensor_steps and not _covered(findings, code_for("same-tensor-move"), e.where, e.callers):
                 ev = RuntimeEvidence("runtime-only", _move_text(run, w, e), run.child.device, per_step=e.count / _steps(w))
-                add("ADV101", e.where, f"Hoist this `{e.op}` above the training loop: it moves the same tensor to the device every step{called_from}", ev)
+                add(code_for("same-tensor-move"), e.where, f"Hoist this `{e.op}` above the training loop: it moves the same tensor to the device every step{called_from}", ev)
         for index, loader in enumerate(run.child.loaders):
             use = next((u for u in w.loaders if u.loader == index and u.batches), None)
             if use is None or loader.where is None:
                 continue
             total = _step_total(w)
             share = use.wait_s / total if total > 0 else 0.0
-            if loader.num_workers == 0 and share >= RUNTIME_ONLY_DATA_SHARE and not _covered(findings, "ADV203", loader.where):
+            if loader.num_workers == 0 and share >= RUNTIME_ONLY_DATA_SHARE and not _covered(findings, code_for("loader-wait"), loader.where):
                 ev = RuntimeEvidence("runtime-only", f"waiting for the next batch is {share:.0%} of step time, loaded in the training process", run.child.device, share=share)
-                add("ADV203", loader.where, f"Set `num_workers=` on this DataLoader: waiting for its batches is {share:.0%} of each training step", ev)
-            if loader.batch_size == 1 and not _covered(findings, "ADV202", loader.where):
+                add(code_for("loader-wait"), loader.where, f"Set `num_workers=` on this DataLoader: waiting for its batches is {share:.0%} of each training step", ev)
+            if loader.batch_size == 1 and not _covered(findings, code_for("batch-of-one"), loader.where):
                 ev = RuntimeEvidence("runtime-only", f"batches of 1 sample: {use.batches} in {len(w.steps)} profiled steps", run.child.device, per_step=use.batches / _steps(w))
-                add("ADV202", loader.where, "Set `batch_size=` on this DataLoader: it yields one sample per training step", ev)
+                add(code_for("batch-of-one"), loader.where, "Set `batch_size=` on this DataLoader: it yields one sample per training step", ev)
         samples = _samples(w)
         loaders_used = {u.loader for u in w.loaders if u.batches}
         batch_one_loader = any(run.child.loaders[i].batch_size == 1 for i in loaders_used if i < len(run.child.loaders))
-        if w.site is not None and samples == 1 and len(w.steps) >= 2 and not batch_one_loader and not _covered(findings, "ADV201", w.site):
+        if w.site is not None and samples == 1 and len(w.steps) >= 2 and not batch_one_loader and not _covered(findings, code_for("per-sample-step"), w.site):
             ev = RuntimeEvidence("runtime-only", f"1 sample per optimizer step over {len(w.steps)} profiled steps", run.child.device, per_step=1.0)
-            add("ADV201", w.site, "Train on mini-batches: this optimizer step runs once per sample", ev)
+            add(code_for("per-sample-step"), w.site, "Train on mini-batches: this optimizer step runs once per sample", ev)
     return out
 
 

@@ -206,7 +206,7 @@ class Window:
             self.prof.start()
         else:
             self.watch = Watch(self)
-            self.watch.__enter__()
+            self.watch.__enter__()  # type: ignore[no-untyped-call]  # torch.overrides.TorchFunctionMode is untyped
             hooks = torch.nn.modules.module
             self._handles = [hooks.register_module_forward_pre_hook(self._pre_forward), hooks.register_module_forward_hook(self._post_forward)]
 
@@ -299,7 +299,7 @@ class Window:
         for handle in self._handles:
             handle.remove()
         if self.watch is not None:
-            self.watch.__exit__(None, None, None)
+            self.watch.__exit__(None, None, None)  # type: ignore[no-untyped-call]  # see __enter__ above
         steps = self.steps[:-1] if self.kind == "steps" else self.steps
         if self.kind == "time":
             steps[-1].total_s = self.seconds

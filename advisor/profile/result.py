@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 MAX_ITEMS = 2000
 MAX_TEXT = 20000
@@ -40,7 +40,7 @@ def _list(value: Any, what: str) -> list[Any]:
 def _num(data: dict[str, Any], key: str, default: float | None = 0.0) -> float:
     value = data.get(key, default)
     if value is None and default is None:
-        return None  # type: ignore[return-value]
+        return None  # type: ignore[return-value]  # only with default=None, where callers declare the field optional
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise _Bad(f"{key} is not a non-negative number")
     return float(value)
@@ -49,7 +49,7 @@ def _num(data: dict[str, Any], key: str, default: float | None = 0.0) -> float:
 def _int(data: dict[str, Any], key: str, default: int | None = 0) -> int:
     value = data.get(key, default)
     if value is None and default is None:
-        return None  # type: ignore[return-value]
+        return None  # type: ignore[return-value]  # only with default=None, where callers declare the field optional
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise _Bad(f"{key} is not a non-negative integer")
     return value
@@ -200,7 +200,7 @@ def _event(d: dict[str, Any]) -> Event:
     )
 
 
-def _caller_ok(c: Any) -> bool:
+def _caller_ok(c: object) -> TypeGuard[list[Any]]:
     return isinstance(c, list) and len(c) == 3 and isinstance(c[0], str) and isinstance(c[1], int) and not isinstance(c[1], bool) and isinstance(c[2], str)
 
 

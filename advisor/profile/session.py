@@ -101,9 +101,9 @@ class Session:
                     stat["samples"].append(n)
             return batch
 
-        dl.DataLoader.__init__ = init  # type: ignore[method-assign]
-        dl._BaseDataLoaderIter.__init__ = iter_init  # type: ignore[method-assign]
-        dl._BaseDataLoaderIter.__next__ = next_  # type: ignore[method-assign]
+        dl.DataLoader.__init__ = init  # type: ignore[method-assign, assignment]  # counting wrappers with loose signatures, installed in the profiled child only
+        dl._BaseDataLoaderIter.__init__ = iter_init  # type: ignore[method-assign, assignment]  # counting wrappers with loose signatures, installed in the profiled child only
+        dl._BaseDataLoaderIter.__next__ = next_  # type: ignore[method-assign, assignment]  # counting wrappers with loose signatures, installed in the profiled child only
 
     def _register_loader(self, loader: Any) -> None:
         try:
@@ -228,7 +228,7 @@ class Session:
             self.pending = None
         for window in self.closed:
             site = tuple(window["site"]) if window["site"] else None
-            kept = self.unprofiled.get(site, []) if site else []  # type: ignore[call-overload]
+            kept = self.unprofiled.get(site, []) if site else []
             window["unprofiled_step_s"] = statistics.median(kept) if len(kept) >= 3 else None
         return {
             "elapsed_s": time.perf_counter() - self.started,

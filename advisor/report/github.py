@@ -8,7 +8,7 @@ the message, since cell lines are not lines of the .ipynb file.
 
 from __future__ import annotations
 
-from advisor.report.text import describe_runtime, verification_lines
+from advisor.present import describe_runtime, verification_lines
 from advisor.types import Finding, ScanResult, Severity
 
 COMMANDS = {Severity.WARNING: "warning", Severity.INFO: "notice"}

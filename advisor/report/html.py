@@ -15,7 +15,8 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from advisor import __version__
-from advisor.report.text import describe_instructions, describe_runtime, describe_verification, format_ratio, format_seconds, location, step_parts
+from advisor.present import describe_instructions, describe_runtime, describe_verification, format_ratio, format_seconds, step_parts
+from advisor.report.text import location
 from advisor.types import Finding, ProfileLoop, ScanResult, Severity, Verification
 
 CHART_WIDTH = 220  # px of the longest bar

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from advisor import __version__
-from advisor.report.text import describe_runtime, verification_lines
+from advisor.present import describe_runtime, verification_lines
 from advisor.rule import Rule, rules_by_code
 from advisor.types import Finding, ScanResult, Severity
 

@@ -4,109 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from advisor.types import Finding, ProfileLoop, ProfileRun, ProfileStep, RuntimeEvidence, ScanResult, Verification
+from advisor.present import SUMMARY_LABELS, describe_runtime, format_seconds, median_step, step_parts, verification_lines
+from advisor.types import Finding, ProfileRun, ScanResult
 
 
 def location(f: Finding) -> str:
     cell = f"cell {f.cell + 1}:" if f.cell is not None else ""
     return f"{f.path}:{cell}{f.span.line}:{f.span.column}"
-
-
-def describe_verification(v: Verification) -> str:
-    """One line a person can trust: a number only when it was measured and significant."""
-    where = f"{v.device}{f' ({v.device_name})' if v.device_name else ''}"
-    if v.status == "measured" and v.speedup is not None and v.before and v.after:
-        return (
-            f"measured on {where}: {format_ratio(v.speedup)} faster "
-            f"(interval {format_ratio(v.speedup_low)}–{format_ratio(v.speedup_high)}, "
-            f"{format_seconds(v.before.median_s)} → {format_seconds(v.after.median_s)}, {sizes_origin(v)})"
-        )
-    if v.metric == "loss" and v.detail and v.status in ("measured", "no-significant-gain"):
-        # a quality pair trains our own small model: the figures say what a schedule did there, not for yours
-        return f"on {where}, our synthetic task (not your model): {v.detail}"
-    if v.status == "no-significant-gain":
-        return f"measured on {where}: no significant gain ({v.detail})" if v.detail else f"measured on {where}: no significant gain"
-    if v.status == "not-equivalent":
-        return f"on {where}: before and after gave different results — no gain claimed ({v.detail})"
-    if v.status == "skipped":
-        return f"not measured: {v.detail}" if v.device == "-" else f"not measured on {where}: {v.detail}"
-    return f"verification {v.status} on {where}: {v.detail}"
-
-
-def describe_instructions(v: Verification) -> str | None:
-    """The callgrind counts (`--count-instructions`) as one line, or why there are none; None when not asked."""
-    ins = v.instructions
-    if ins is None:
-        return None
-    if ins.get("before") is None or ins.get("after") is None:
-        return f"instructions on {v.device}: {ins.get('detail') or 'not counted'}"
-    sizes = ", ".join(f"{k}={val}" for k, val in (ins.get("sizes") or {}).items()) or "no sizes"
-    ratio = ins.get("ratio")
-    return (
-        f"instructions per call ({ins.get('tool', 'callgrind')}, {sizes}): "
-        f"before {ins['before']:,}, after {ins['after']:,} (before/after {format_ratio(ratio)})"
-    )
-
-
-def verification_lines(v: Verification) -> list[str]:
-    """What each reporter shows of one result: the headline, then the instruction counts if any."""
-    extra = describe_instructions(v)
-    return [describe_verification(v)] + ([extra] if extra else [])
-
-
-def sizes_origin(v: Verification) -> str:
-    """Whose code was timed, and at which sizes: the user's own function (ADV401) or our pair."""
-    sizes = "sizes from your code" if v.sizes_source == "user code" else "default sizes"
-    function = v.extra.get("user_function") if isinstance(v.extra, dict) else None
-    return f"your function `{function}`, {sizes}" if isinstance(function, str) and function else sizes
-
-
-def format_ratio(x: float | None) -> str:
-    if x is None:
-        return "?"
-    if x >= 100:
-        return f"{x:,.0f}x"
-    if x >= 10:
-        return f"{x:.0f}x"
-    return f"{x:.1f}x"
-
-
-def format_seconds(s: float) -> str:
-    """Three significant digits at most: timings on a shared machine carry no more."""
-    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
-        if s >= scale or unit == "µs":
-            return f"{float(f'{s / scale:.3g}'):g} {unit}"
-    return f"{s:g} s"
-
-
-RUNTIME_LABELS = {
-    "confirmed": "confirmed at runtime",
-    "minor": "seen at runtime, minor",
-    "not-observed": "not observed in this run",
-    "cannot-observe": "cannot be observed on {device}",
-    "runtime-only": "found at runtime only (the scan did not report it)",
-}
-
-SUMMARY_LABELS = {"confirmed": "confirmed", "minor": "minor", "not-observed": "not observed", "cannot-observe": "not observable here", "runtime-only": "runtime-only"}
-
-
-def describe_runtime(ev: RuntimeEvidence) -> str:
-    """The one line `advisor profile` adds to a finding."""
-    label = RUNTIME_LABELS.get(ev.status, ev.status).format(device=ev.device or "this device")
-    return f"{label}: {ev.detail}" if ev.detail else label
-
-
-def step_parts(step: ProfileStep) -> list[tuple[str, float]]:
-    """The parts of a step the breakdown shows, in the order charts stack them."""
-    return [("data", step.data_s), ("optimizer", step.optimizer_s), ("syncs", step.sync_s), ("copies", step.copy_s), ("compute", step.compute_s)]
-
-
-def median_step(loop: ProfileLoop) -> ProfileStep | None:
-    """The step whose total is the median one: a real step, so its parts add up."""
-    if not loop.steps:
-        return None
-    ordered = sorted(loop.steps, key=lambda s: s.total_s)
-    return ordered[len(ordered) // 2]
 
 
 def profile_lines(run: ProfileRun) -> list[str]:
@@ -135,7 +39,7 @@ def _style(text: str, kind: str, color: bool) -> str:
         return text
     import click
 
-    return click.style(text, **STYLES[kind])  # type: ignore[arg-type]
+    return click.style(text, **STYLES[kind])  # type: ignore[arg-type]  # STYLES mixes str and bool values; click's keywords are typed one by one
 
 
 def fix_mark(f: Finding) -> str:

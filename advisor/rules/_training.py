@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from advisor.context import FileContext, callee_name, dotted_name, move_target, positional, target_names, walk
+from advisor.context import FileContext
+from advisor.kinds import move_target
+from advisor.syntax import callee_name, dotted_name, node_code, positional, target_names, walk
 
 DATALOADERS = frozenset({"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"})
 # Calls that hand a loader's batches through unchanged (their first positional argument is iterated).
@@ -43,7 +45,7 @@ class LoaderUse:
 
 
 def dataloader_calls(ctx: FileContext) -> list[cst.Call]:
-    return [c for c in ctx.nodes_by_type.get("Call", ()) if isinstance(c, cst.Call) and ctx.call_qualname(c) in DATALOADERS]
+    return [c for c in ctx.nodes(cst.Call) if isinstance(c, cst.Call) and ctx.call_qualname(c) in DATALOADERS]
 
 
 def arg_value(call: cst.Call, name: str, index: int) -> cst.Arg | None:
@@ -62,7 +64,7 @@ def literal(ctx: FileContext, expr: cst.BaseExpression) -> cst.BaseExpression | 
         return expr
     if isinstance(expr, cst.Name):
         values = ctx.bindings.get(expr.value, [])
-        if values and all(_is_literal(v) for v in values) and len({_code(v) for v in values}) == 1:
+        if values and all(_is_literal(v) for v in values) and len({node_code(v) for v in values}) == 1:
             return values[0]
     return None
 
@@ -70,9 +72,6 @@ def literal(ctx: FileContext, expr: cst.BaseExpression) -> cst.BaseExpression | 
 def _is_literal(expr: cst.BaseExpression) -> bool:
     return isinstance(expr, cst.Integer) or (isinstance(expr, cst.Name) and expr.value in ("True", "False", "None"))
 
-
-def _code(node: cst.CSTNode) -> str:
-    return cst.Module([]).code_for_node(node)
 
 
 def loader_uses(ctx: FileContext, call: cst.Call) -> list[LoaderUse]:
@@ -198,7 +197,7 @@ def _assigned_refs(ctx: FileContext, value: cst.CSTNode, scope: cst.FunctionDef 
 def _returned_by_name(ctx: FileContext, func: cst.FunctionDef, name: str) -> list[Ref]:
     """`loader = DataLoader(...); return loader` (or `return train_loader, val_loader`)."""
     out: list[Ref] = []
-    for ret in ctx.nodes_by_type.get("Return", ()):
+    for ret in ctx.nodes(cst.Return):
         if ret.value is None or ctx.enclosing_function(ret) is not func:
             continue
         if dotted_name(ret.value) == name:
@@ -214,13 +213,13 @@ def _returned_refs(ctx: FileContext, func: cst.FunctionDef, index: int | None) -
     """Names bound to the result of calling `func` (element `index` of a returned tuple)."""
     out: list[Ref] = []
     name = func.name.value
-    for assign in ctx.nodes_by_type.get("Assign", ()):
+    for assign in ctx.nodes(cst.Assign):
         value = assign.value
         if not isinstance(value, cst.Call) or callee_name(value) != name:
             continue
         scope = ctx.enclosing_function(assign)
         for t in assign.targets:
-            target = t.target
+            target: cst.BaseExpression = t.target
             if index is not None:
                 if not isinstance(target, (cst.Tuple, cst.List)) or index >= len(target.elements):
                     continue
@@ -281,7 +280,7 @@ def _uses(ctx: FileContext, refs: list[Ref], origin: str, depth: int) -> list[Lo
         return []
     refs = refs + _wrapped_refs(ctx, refs)
     out: list[LoaderUse] = []
-    for loop in ctx.nodes_by_type.get("For", ()):
+    for loop in ctx.nodes(cst.For):
         if _draws_from(ctx, loop.iter, refs, loop):
             out.append(_use(ctx, loop, frozenset(target_names(loop.target)), origin))
     out.extend(_next_uses(ctx, refs, origin))
@@ -293,7 +292,7 @@ def _uses(ctx: FileContext, refs: list[Ref], origin: str, depth: int) -> list[Lo
 def _wrapped_refs(ctx: FileContext, refs: list[Ref]) -> list[Ref]:
     """`batches = tqdm(loader)`, `pbar = enumerate(loader)`: the wrapper's name iterates the loader too."""
     out: list[Ref] = []
-    for assign in ctx.nodes_by_type.get("Assign", ()):
+    for assign in ctx.nodes(cst.Assign):
         value = assign.value
         if isinstance(value, cst.Call) and callee_name(value) in WRAPPERS and callee_name(value) != "iter":
             if _draws_from(ctx, value, refs, assign):
@@ -304,13 +303,13 @@ def _wrapped_refs(ctx: FileContext, refs: list[Ref]) -> list[Ref]:
 def _next_uses(ctx: FileContext, refs: list[Ref], origin: str) -> list[LoaderUse]:
     """`it = iter(loader)` then `x, y = next(it)` inside a loop."""
     iterators: list[Ref] = []
-    for assign in ctx.nodes_by_type.get("Assign", ()):
+    for assign in ctx.nodes(cst.Assign):
         value = assign.value
         if isinstance(value, cst.Call) and callee_name(value) == "iter" and value.args:
             if _draws_from(ctx, value.args[0].value, refs, assign):
                 iterators.extend(_assigned_refs(ctx, value, ctx.enclosing_function(assign)))
     out: list[LoaderUse] = []
-    for call in ctx.nodes_by_type.get("Call", ()) if iterators else ():
+    for call in ctx.nodes(cst.Call) if iterators else ():
         if callee_name(call) != "next" or not call.args or not isinstance(call.func, cst.Name):
             continue
         if not any(_matches(ctx, call.args[0].value, r, call) for r in iterators):
@@ -330,7 +329,7 @@ def _next_uses(ctx: FileContext, refs: list[Ref], origin: str) -> list[LoaderUse
 def _uses_through_calls(ctx: FileContext, refs: list[Ref], origin: str, depth: int) -> list[LoaderUse]:
     """The loader passed to a function defined in this file: follow it to that function's parameter."""
     out: list[LoaderUse] = []
-    for call in ctx.nodes_by_type.get("Call", ()):
+    for call in ctx.nodes(cst.Call):
         name = callee_name(call)
         defs = ctx.functions.get(name or "")
         if not defs:

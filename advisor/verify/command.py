@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, TypeVar
 
 import click
 
-from advisor.report.text import describe_instructions, format_ratio, format_seconds
+from advisor.present import describe_instructions, describe_verification, format_seconds
 from advisor.types import Finding, ScanResult, Verification
 from advisor.environment import INSTALL_HINT, environment, frameworks_missing
 from advisor.verify.pairs import PairSpec, all_pairs
@@ -85,17 +85,13 @@ def text_line(v: Verification) -> str:
 
 
 def _text_line(v: Verification) -> str:
-    where = f"{v.code} {v.device}" + (f" ({v.device_name})" if v.device_name else "")
-    sizes = f"{_sizes_text(v)} ({v.sizes_source})"
-    if v.status == "measured" and v.metric == "time" and v.before and v.after:
-        return (
-            f"{where}: {format_ratio(v.speedup)} faster [{format_ratio(v.speedup_low)}–{format_ratio(v.speedup_high)}]; "
-            f"before {format_seconds(v.before.median_s)} (IQR {format_seconds(v.before.iqr_s)}, {v.before.runs} runs), "
-            f"after {format_seconds(v.after.median_s)} (IQR {format_seconds(v.after.iqr_s)}, {v.after.runs} runs); {sizes}"
-        )
-    label = {"measured": "", "no-significant-gain": "no significant gain: ", "not-equivalent": "NOT EQUIVALENT, no gain claimed: "}.get(v.status, f"{v.status}: ")
-    task = "our synthetic task: " if v.metric == "loss" and v.status in ("measured", "no-significant-gain") else ""
-    return f"{where}: {task}{label}{v.detail}; {sizes}"
+    """The reporters' own headline for the pair (one wording, one rounding), then what `advisor verify`
+    readers also want: each side's spread and run count, and the sizes timed."""
+    runs = ""
+    if v.before and v.after:
+        runs = (f"; before IQR {format_seconds(v.before.iqr_s)} over {v.before.runs} runs, "
+                f"after IQR {format_seconds(v.after.iqr_s)} over {v.after.runs} runs")
+    return f"{v.code} {describe_verification(v)}{runs}; {_sizes_text(v)} ({v.sizes_source})"
 
 
 def results_json(results: list[Verification]) -> str:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import libcst as cst
+
+from advisor.syntax import node_code
 from libcst.metadata import BuiltinAssignment, GlobalScope, MetadataWrapper, PositionProvider, Scope, ScopeProvider
 
 from advisor.verify.purity import CALL_BUILTINS as SAFE_BUILTINS, impurity
@@ -53,7 +55,7 @@ def _framework_import(assignment: Any) -> str | None:
     node = getattr(assignment, "node", None)
     if isinstance(node, cst.Import):
         for alias in node.names:
-            full = cst.Module([]).code_for_node(alias.name)
+            full = node_code(alias.name)
             if full.split(".")[0] in FRAMEWORKS:
                 bound = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else full.split(".")[0]
                 if bound == assignment.name:
@@ -103,7 +105,7 @@ def extract_function(text: str, line: int) -> Extraction:
     aliases: dict[str, str] = {}
     for scope in _scopes_within(scopes, body_scope):
         for access in scope.accesses:
-            ident = access.node.value if isinstance(access.node, cst.Name) else cst.Module([]).code_for_node(access.node)
+            ident = access.node.value if isinstance(access.node, cst.Name) else node_code(access.node)
             referents = list(access.referents)
             if not referents:
                 return _refuse(f"`{name}` reads `{ident}`, which is not defined — only self-contained functions are run")
@@ -135,7 +137,7 @@ def extract_function(text: str, line: int) -> Extraction:
     uses_tuple_index = any(
         isinstance(n, cst.Subscript) and len(n.slice) > 1 for n in _walk(fn)
     )
-    source = textwrap.dedent(cst.Module([]).code_for_node(fn.with_changes(leading_lines=())))
+    source = textwrap.dedent(node_code(fn.with_changes(leading_lines=())))
     return Extraction(
         {
             "name": name,

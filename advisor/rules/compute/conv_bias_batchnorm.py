@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import libcst as cst
 
-from advisor.context import dotted_name, has_star_args, keyword, positional
+from advisor.syntax import dotted_name, has_star_args, keyword, positional
 from advisor.fixes import FixPlan, Replace, guarded, with_keyword
+from advisor.context import FileContext
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence, Severity
 
@@ -67,7 +70,7 @@ class ConvBiasBeforeBatchNorm(Rule):
         ),
     )
 
-    def __init__(self, ctx, options=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx: FileContext, options: dict[str, Any] | None = None) -> None:
         super().__init__(ctx, options)
         self._reported: set[int] = set()
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import libcst as cst
 
-from advisor.context import FileContext, dotted_name, positional
-from advisor.fixes import FixPlan, ReplaceStatement, guarded, node_code
+from advisor.context import FileContext
+from advisor.syntax import dotted_name, node_code, positional
+from advisor.fixes import FixPlan, ReplaceStatement, guarded
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 
@@ -189,7 +192,7 @@ class ElementwiseLoop(Rule):
             name = dotted_name(inner)
             if name is not None:
                 return self._array_library(name, seen)
-            return self._value_library(inner, seen)  # type: ignore[arg-type]
+            return self._value_library(inner, seen)
         return None
 
     def _is_parameter(self, loop: cst.For, name: str) -> bool:
@@ -209,8 +212,9 @@ class ElementwiseLoop(Rule):
     def _vectorised(self, target: cst.Subscript, value: cst.BaseExpression, index: str, bound: cst.BaseExpression, lib: str, alias: str | None, foreign: set[str]) -> str:
         module = alias or ("np" if lib == "numpy" else "torch")
         whole = _whole_length(bound)
-        rewritten = value.visit(_Vectorise(index, bound, whole, lib, module, self.ctx, foreign))
-        op = "=" if not isinstance(self.ctx.parent(target), cst.AugAssign) else node_code(self.ctx.parent(target).operator).strip()  # type: ignore[union-attr]
+        rewritten = cast(cst.BaseExpression, value.visit(_Vectorise(index, bound, whole, lib, module, self.ctx, foreign)))  # the transformer only replaces expressions
+        assign = self.ctx.parent(target)
+        op = node_code(assign.operator).strip() if isinstance(assign, cst.AugAssign) else "="
         name = node_code(target.value)
         sliced = name + ("[:]" if whole == name else f"[:{node_code(bound)}]")
         return f"{sliced} {op} {node_code(rewritten)}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import dotted_name, positional
+from advisor.syntax import dotted_name, positional
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 
@@ -97,7 +97,7 @@ class GrownInLoop(Rule):
             elements = args[0].value.elements
             if len(elements) < 2 or not any(dotted_name(e.value) == name for e in (elements[0], elements[-1])):
                 return None
-            rest = [e.value for e in elements if dotted_name(e.value) != name] + [a.value for a in value.args[1:]]
+            rest = [*(e.value for e in elements if dotted_name(e.value) != name), *(a.value for a in value.args[1:])]
         else:
             return None
         # `x = torch.cat([x, layer(x)], 1)` feeds the grown value back in: it is needed every iteration

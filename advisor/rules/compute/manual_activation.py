@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import call_attr, positional
-from advisor.fixes import FixPlan, Replace, guarded, node_code
+from advisor.syntax import call_attr, call_receiver, node_code, positional
+from advisor.fixes import FixPlan, Replace, guarded
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 
@@ -149,7 +149,7 @@ class ManualActivation(Rule):
             args = positional(expr)
             return args[0].value if args else None
         if call_attr(expr) == "sum" and self._is_tensor_method(expr):
-            return expr.func.value  # type: ignore[attr-defined]
+            return call_receiver(expr)
         return None
 
     def _exp_value(self, expr: cst.BaseExpression) -> cst.BaseExpression | None:
@@ -169,20 +169,20 @@ class ManualActivation(Rule):
         if self.ctx.call_qualname(expr) == EXP:
             return _only_arg(expr)
         if call_attr(expr) == "exp" and not expr.args and self._is_tensor_method(expr):
-            return expr.func.value  # type: ignore[attr-defined]
+            return call_receiver(expr)
         return None
 
     def _is_tensor_method(self, call: cst.Call) -> bool:
         """A method call whose receiver is not a module alias (`np.exp` resolves to numpy, not a tensor),
         in a file that imports torch."""
-        receiver = call.func.value  # type: ignore[attr-defined]
-        if self.ctx.qualname(receiver) is not None:
+        owner = call.func.value if isinstance(call.func, cst.Attribute) else None
+        if owner is None or self.ctx.qualname(owner) is not None:
             return False
         return any(v == "torch" or v.startswith("torch.") for v in self.ctx.imports.values())
 
     def _method_receiver(self, call: cst.Call, name: str) -> cst.BaseExpression | None:
         if call_attr(call) == name and not call.args and self._is_tensor_method(call):
-            return call.func.value  # type: ignore[attr-defined]
+            return call_receiver(call)
         return None
 
     def _torch_alias(self) -> str | None:
@@ -215,6 +215,6 @@ def _negated(expr: cst.BaseExpression) -> cst.BaseExpression | None:
     if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
         return expr.expression
     if isinstance(expr, cst.Call) and call_attr(expr) == "neg" and not expr.args:
-        return expr.func.value  # type: ignore[attr-defined]
+        return call_receiver(expr)
     return None
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from typing import Any
+
 import libcst as cst
 
-from advisor.context import call_attr, dotted_name, positional, walk
+from advisor.syntax import call_attr, call_receiver, dotted_name, positional, walk
+from advisor.context import FileContext
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 
@@ -70,7 +73,7 @@ class ManualAttention(Rule):
         ),
     )
 
-    def __init__(self, ctx, options=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx: FileContext, options: dict[str, Any] | None = None) -> None:
         super().__init__(ctx, options)
         self._order: dict[int, dict[int, int]] = {}
 
@@ -118,10 +121,11 @@ class ManualAttention(Rule):
             return None
         q = self.ctx.call_qualname(expr)
         args = positional(expr)
-        if q in SOFTMAXES or (call_attr(expr) == "softmax" and self.ctx.qualname(expr.func.value) is None):  # type: ignore[attr-defined]
+        softmaxed = call_receiver(expr) if call_attr(expr) == "softmax" else None
+        if q in SOFTMAXES or (softmaxed is not None and self.ctx.qualname(softmaxed) is None):
             if q in SOFTMAXES:
                 return args[0].value if args else None
-            return expr.func.value  # type: ignore[attr-defined]
+            return call_receiver(expr)
         if self._softmax_module(expr):  # `self.attend = nn.Softmax(dim=-1)` ... `self.attend(dots)`
             return args[0].value if len(args) == 1 else None
         if q in DROPOUTS or self._dropout_module(expr):
@@ -163,9 +167,10 @@ class ManualAttention(Rule):
             args = positional(expr)
             if q in MATMULS and len(args) == 2:
                 return self._transposed(args[1].value, func, at)
-            if call_attr(expr) in ("masked_fill", "masked_fill_"):
+            filled = call_receiver(expr) if call_attr(expr) in ("masked_fill", "masked_fill_") else None
+            if filled is not None:
                 chain.masked = True
-                return self._scores(expr.func.value, func, chain, depth + 1, at)  # type: ignore[attr-defined]
+                return self._scores(filled, func, chain, depth + 1, at)
         return False
 
     def _transposed(self, expr: cst.BaseExpression, func: cst.FunctionDef | None, at: cst.CSTNode) -> bool:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import Any, Callable, TypeGuard, cast
 
 import libcst as cst
 
-from advisor.context import dotted_name, int_value, positional
+from advisor.syntax import dotted_name, int_value, node_code, positional
 from advisor.matvec import accumulated_matvec, row_dot, scalar_autograd
-from advisor.fixes import AddImport, DeleteLine, FixPlan, Op, Replace, ReplaceStatement, guarded, node_code
+from advisor.fixes import AddImport, DeleteLine, FixPlan, Op, Replace, ReplaceStatement, guarded
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 from advisor.verify.sizes import Literals, matrices, nearest
@@ -80,8 +80,8 @@ def _accumulated_product(node: cst.CSTNode) -> cst.BaseExpression | None:
     if isinstance(node, cst.Assign) and isinstance(node.value, cst.BinaryOperation) and isinstance(
         node.value.operator, cst.Add
     ):
-        target = cst.Module([]).code_for_node(node.targets[0].target)
-        left = cst.Module([]).code_for_node(node.value.left)
+        target = node_code(node.targets[0].target)
+        left = node_code(node.value.left)
         if target == left:
             return node.value.right
     return None
@@ -89,6 +89,7 @@ def _accumulated_product(node: cst.CSTNode) -> cst.BaseExpression | None:
 
 class PythonMatmul(Rule):
     code = "ADV401"
+    runtime_unobservable = "pure-Python arithmetic is invisible to torch.profiler: `advisor scan --verify` measures it"
     name = "python-matmul"
     summary = "Matrix multiplication written as nested Python loops or comprehensions"
     message = "Replace this Python-loop matrix multiplication with `numpy.matmul` / `@` / `torch.matmul`"
@@ -259,8 +260,8 @@ class PythonMatmul(Rule):
         if nest is None:
             return None
         (row, rows), (col, cols) = nest
-        zipped = summed.args[0].value.for_in.iter
-        if {a.value.value for a in zipped.args} != {row, col}:
+        zipped = _generator_iter(summed)
+        if zipped is None or {getattr(a.value, "value", None) for a in zipped.args} != {row, col}:
             return None
         if _is_star_zip(cols):
             right = node_code(cols.args[0].value)
@@ -275,8 +276,8 @@ class PythonMatmul(Rule):
         if nest is None or not isinstance(product, cst.BinaryOperation):
             return None
         (i, rows), (j, cols) = nest
-        inner_iter = summed.args[0].value.for_in.iter
-        if (i, j) != pq or not all(_range_from_zero(it) for it in (rows, cols, inner_iter)):
+        inner_iter = _generator_iter(summed)
+        if inner_iter is None or (i, j) != pq or not all(_range_from_zero(it) for it in (rows, cols, inner_iter)):
             return None
         left, right = _subscript_indices(product.left), _subscript_indices(product.right)
         if left is None or right is None:
@@ -316,6 +317,8 @@ class PythonMatmul(Rule):
             current = body.body[0]
         if sorted(loops) != sorted(pkq) or not isinstance(current, cst.SimpleStatementLine) or current.body != (node,):
             return None
+        if not isinstance(product, cst.BinaryOperation):
+            return None
         left, right = _subscript_indices(product.left), _subscript_indices(product.right)
         if left is None or right is None:
             return None
@@ -354,7 +357,7 @@ class PythonMatmul(Rule):
         local = next((name for name, full in self.ctx.imports.items() if full == "numpy"), None)
         ops: list[Op] = []
         if local is None:
-            taken = {n.value for n in self.ctx.nodes_by_type.get("Name", ())} | set(self.ctx.imports)
+            taken = {n.value for n in self.ctx.nodes(cst.Name)} | set(self.ctx.imports)
             local = next((n for n in ("np", "numpy") if n not in taken), None)
             if local is None:
                 return None
@@ -362,7 +365,7 @@ class PythonMatmul(Rule):
         right = f"{local}.transpose({right})" if transpose else right
         call = f"{local}.matmul({left}, {right})"
         if statement is not None:
-            result = statement.body[0].targets[0].target.value
+            result = node_code(cast(cst.Assign, statement.body[0]).targets[0].target)  # `_zero_matrix_before` found `name = ...`
             return self.plan(DeleteLine(statement), ReplaceStatement(outer, f"{result} = {call}"), *ops, description=description)
         return self.plan(Replace(outer, call), *ops, description=description)
 
@@ -371,13 +374,14 @@ class PythonMatmul(Rule):
         comp = gen.for_in
         if not isinstance(comp.target, cst.Tuple) or len(comp.target.elements) != 2:
             return None
-        xs = [el.value for el in comp.target.elements]
-        if not all(isinstance(x, cst.Name) for x in xs):
+        xs = [el.value for el in comp.target.elements if isinstance(el.value, cst.Name)]
+        if len(xs) != 2:
             return None
         it = comp.iter
         if not (isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "zip" and len(it.args) == 2):
             return None
-        if not all(isinstance(a.value, cst.Name) and a.star == "" for a in it.args):
+        first, second = it.args[0], it.args[1]
+        if not (isinstance(first.value, cst.Name) and isinstance(second.value, cst.Name) and first.star == second.star == ""):
             return None
         elt = gen.elt
         if not (isinstance(elt, cst.BinaryOperation) and isinstance(elt.operator, cst.Multiply)):
@@ -385,7 +389,7 @@ class PythonMatmul(Rule):
         operands = {getattr(elt.left, "value", None), getattr(elt.right, "value", None)}
         if operands != {x.value for x in xs}:
             return None
-        return it.args[0].value.value, it.args[1].value.value
+        return first.value.value, second.value.value
 
     def _iterates_transpose(self, binders: dict[str, cst.CSTNode], names: tuple[str, str]) -> bool:
         """One of the names iterates `zip(*B)`: the columns of B."""
@@ -440,7 +444,7 @@ class PythonMatmul(Rule):
         callee = cls.name.value if cls is not None and func.name.value in OPERATOR_METHODS else func.name.value
         sites = [
             c
-            for c in self.ctx.nodes_by_type.get("Call", ())
+            for c in self.ctx.nodes(cst.Call)
             if isinstance(c.func, cst.Name) and c.func.value == callee and not any(a is func for a in self.ctx.ancestors(c))
         ]
         if not sites or not self._squares_repeatedly(callee):
@@ -453,14 +457,14 @@ class PythonMatmul(Rule):
         def same(a: cst.BaseExpression, b: cst.BaseExpression) -> bool:
             return isinstance(a, cst.Name) and isinstance(b, cst.Name) and a.value == b.value
 
-        for call in self.ctx.nodes_by_type.get("Call", ()):
+        for call in self.ctx.nodes(cst.Call):
             if isinstance(call.func, cst.Name) and call.func.value == callee and len(call.args) == 2:
                 if same(call.args[0].value, call.args[1].value):
                     return True
-        for op in self.ctx.nodes_by_type.get("BinaryOperation", ()):
+        for op in self.ctx.nodes(cst.BinaryOperation):
             if isinstance(op.operator, (cst.Multiply, cst.MatrixMultiply)) and same(op.left, op.right):
                 return True
-        for aug in self.ctx.nodes_by_type.get("AugAssign", ()):
+        for aug in self.ctx.nodes(cst.AugAssign):
             if isinstance(aug.operator, (cst.MultiplyAssign, cst.MatrixMultiplyAssign)) and same(aug.target, aug.value):
                 return True
         return False
@@ -566,7 +570,15 @@ def _row_col_nest(outer: cst.CSTNode, summed: cst.Call) -> tuple[tuple[str, cst.
     return names[0], names[1]
 
 
-def _is_star_zip(node: cst.BaseExpression) -> bool:
+def _generator_iter(summed: cst.Call) -> cst.Call | None:
+    """The iterable call of `sum(<expr> for ... in ITER(...))`, else None."""
+    gen = summed.args[0].value if summed.args else None
+    if isinstance(gen, (cst.GeneratorExp, cst.ListComp)) and isinstance(gen.for_in.iter, cst.Call):
+        return gen.for_in.iter
+    return None
+
+
+def _is_star_zip(node: cst.BaseExpression) -> TypeGuard[cst.Call]:
     return (
         isinstance(node, cst.Call)
         and isinstance(node.func, cst.Name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import has_star_args
+from advisor.syntax import has_star_args
 from advisor.rule import Rule
 from advisor.rules._training import LoaderUse, all_loader_uses
 

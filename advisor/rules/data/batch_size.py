@@ -15,6 +15,7 @@ from advisor.verify.sizes import Literals, matrices, nearest
 
 class DataLoaderBatchSize(_LoaderRule):
     code = "ADV202"
+    runtime_signal = "batch-of-one"
     name = "dataloader-batch-size-one"
     summary = "Training DataLoader with `batch_size` left at its default of 1 (or set to 1)"
     message = "Set `batch_size=` on this training DataLoader (e.g. `batch_size=64`): the default trains one sample per step"

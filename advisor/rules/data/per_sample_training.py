@@ -6,7 +6,8 @@ from typing import Any
 
 import libcst as cst
 
-from advisor.context import FileContext, callee_name, dotted_name, int_value, names_in, positional, target_names, walk
+from advisor.context import FileContext
+from advisor.syntax import callee_name, dotted_name, int_value, names_in, node_code, positional, target_names, walk
 from advisor.rule import Rule, RuleDocs
 from advisor.rules._training import loader_loops, step_every_iteration, steps_optimizer
 from advisor.types import Confidence
@@ -28,6 +29,7 @@ ITEM_TENSOR_BUILDERS = frozenset(
 
 class PerSampleTraining(Rule):
     code = "ADV201"
+    runtime_signal = "per-sample-step"
     name = "per-sample-training"
     summary = "Training loop runs forward, backward and an optimizer step for one sample at a time"
     message = "Train on mini-batches instead of one sample per step: wrap the data in a `DataLoader(..., batch_size=64, shuffle=True)`"
@@ -107,12 +109,12 @@ class PerSampleTraining(Rule):
         if any(_batch_named(t) for t in targets):
             return None
         iterable = _unwrap(loop.iter, "enumerate")
-        sources = positional(iterable) if callee_name(iterable) == "zip" else []
+        sources = positional(iterable) if isinstance(iterable, cst.Call) and callee_name(iterable) == "zip" else []
         collections = [a.value for a in sources] if sources else [iterable]
         if any(_batch_named(dotted_name(c) or "") for c in collections):
             return None
         if any(self._holds_samples(c) for c in collections):
-            shown = cst.Module([]).code_for_node(loop.iter)
+            shown = node_code(loop.iter)
             return f"this loop steps the optimizer once per item of `{shown}`; batch it with `DataLoader(..., batch_size=64)`"
         index = self._index_loop(loop, iterable, targets)
         if index is not None:
@@ -205,13 +207,13 @@ def numpy_per_sample(ctx: FileContext, loop: cst.For) -> str | None:
     if len(targets) < 2 or any(_batch_named(t) for t in targets):
         return None
     iterable = _unwrap(loop.iter, "enumerate")
-    if callee_name(iterable) == "zip":
+    if isinstance(iterable, cst.Call) and callee_name(iterable) == "zip":
         sources = [dotted_name(a.value) for a in positional(iterable)]
         if len(sources) < 2 or any(s is None or _batch_named(s) for s in sources):
             return None
     elif not (isinstance(iterable, cst.Name) and "batch" in iterable.value.lower()):
         return None  # `for x, y in mini_batch`: a mini-batch walked sample by sample
-    shown = cst.Module([]).code_for_node(loop.iter)
+    shown = node_code(loop.iter)
     if _runs_backprop(ctx, loop):
         return f"each item of `{shown}` gets its own forward and backward pass; stack them into one matrix and run both once per mini-batch"
     return None

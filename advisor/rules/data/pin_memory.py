@@ -6,7 +6,7 @@ from typing import Any
 
 import libcst as cst
 
-from advisor.context import FileContext, has_star_args, keyword, positional, walk
+from advisor.syntax import has_star_args, keyword, positional, walk
 from advisor.fixes import FixPlan, Replace, guarded, with_keyword
 from advisor.rule import RuleDocs
 from advisor.rules._training import LoaderUse, arg_value, batch_moves, host_copy_written, literal, moves_batches
@@ -17,6 +17,7 @@ from advisor.verify.sizes import Literals, matrices, nearest
 
 class DataLoaderNoPinMemory(_LoaderRule):
     code = "ADV204"
+    runtime_signal = "unpinned-copy"
     name = "dataloader-no-pin-memory"
     summary = "DataLoader feeding a CUDA training loop without `pin_memory=True`"
     message = "Pass `pin_memory=True` to this DataLoader: its batches are copied to the GPU every step"
@@ -88,7 +89,7 @@ class DataLoaderNoPinMemory(_LoaderRule):
         return out
 
     def finish(self) -> None:
-        if self.ctx.mentions_cuda:
+        if self.ctx.runs_on_cuda:
             super().finish()
 
     def check(self, call: cst.Call, uses: list[LoaderUse]) -> None:
@@ -138,16 +139,3 @@ class DataLoaderNoPinMemory(_LoaderRule):
                 return True
         return False
 
-
-def shows_cuda(ctx: FileContext) -> bool:
-    """The file runs on a CUDA device: a `.cuda()` call or a "cuda" device string (`device="cuda"`,
-    `torch.device("cuda" if ... else "cpu")`). Used by catalog rules (ADV106, ADV104, ADV303, ADV306);
-    ADV103 and ADV204 use the looser `FileContext.mentions_cuda` — the two are to be made one."""
-    if "cuda" not in ctx.text:
-        return False
-    if ctx.calls_by_attr.get("cuda"):
-        return True
-    for node in ctx.nodes_by_type.get("SimpleString", ()):
-        if str(node.evaluated_value).split(":")[0] == "cuda":
-            return True
-    return False

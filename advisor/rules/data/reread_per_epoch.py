@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import names_in
+from advisor.syntax import names_in
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 

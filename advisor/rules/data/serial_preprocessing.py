@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import call_attr, int_value, walk
+from advisor.syntax import call_attr, int_value, walk
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence, Severity
 
@@ -118,7 +118,7 @@ class SerialPreprocessing(Rule):
         """`paths[:8]`, `range(4)`, or `range(n)` over a count that is not a collection's length (frames of
         a progress animation, one image per epoch): a handful of items, not a data set."""
         if isinstance(iterable, cst.Subscript) and len(iterable.slice) == 1 and isinstance(iterable.slice[0].slice, cst.Slice):
-            upper = int_value(iterable.slice[0].slice.upper)  # type: ignore[arg-type]
+            upper = int_value(iterable.slice[0].slice.upper)
             return upper is not None and upper <= FEW
         if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name) and iterable.func.value == "range" and len(iterable.args) == 1:
             n = int_value(iterable.args[0].value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import call_attr, dotted_name, positional
+from advisor.syntax import call_attr, call_receiver, dotted_name, positional
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 
@@ -97,7 +97,7 @@ class TensorFromArrayList(Rule):
         appended = [
             call.args[0].value
             for call in self.ctx.calls_by_attr.get("append", ())
-            if dotted_name(call.func.value) == name and len(call.args) == 1  # type: ignore[attr-defined]
+            if dotted_name(call_receiver(call)) == name and len(call.args) == 1
         ]
         if appended and all(self._is_array(v) for v in appended):
             return name
@@ -111,7 +111,8 @@ class TensorFromArrayList(Rule):
             attr = call_attr(expr)
             if attr == "numpy" and not expr.args:
                 return True
-            return attr in ARRAY_METHODS and self._is_array(expr.func.value, seen)  # type: ignore[attr-defined]
+            inner = call_receiver(expr)
+            return attr in ARRAY_METHODS and inner is not None and self._is_array(inner, seen)
         name = dotted_name(expr)
         if name is None or name in seen:
             return False

@@ -6,7 +6,7 @@ from typing import Any
 
 import libcst as cst
 
-from advisor.context import dotted_name, target_names, walk
+from advisor.syntax import dotted_name, target_names, walk
 from advisor.rule import RuleDocs
 from advisor.rules._training import LoaderUse, arg_value, literal
 from advisor.rules.data._loader import _LoaderRule
@@ -36,6 +36,7 @@ WORK_ATTR_WORDS = ("transform", "augment", "aug", "preprocess", "decode", "load"
 
 class DataLoaderNoWorkers(_LoaderRule):
     code = "ADV203"
+    runtime_signal = "loader-wait"
     name = "dataloader-no-workers"
     summary = "Training DataLoader loads and transforms items in the main process (`num_workers=0`)"
     message = "Set `num_workers=` (e.g. 4) on this training DataLoader: its dataset does per-item CPU work in the training process"
@@ -152,7 +153,7 @@ class DataLoaderNoWorkers(_LoaderRule):
     def _split_sources(self, name: str) -> list[cst.BaseExpression]:
         """The dataset that `random_split(...)` split into a tuple of names including `name`."""
         found: list[cst.BaseExpression] = []
-        for assign in self.ctx.nodes_by_type.get("Assign", ()):
+        for assign in self.ctx.nodes(cst.Assign):
             value = assign.value
             if not isinstance(value, cst.Call) or self.ctx.call_qualname(value) not in RANDOM_SPLIT or not value.args:
                 continue

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import STEP_TRIGGERS, walk
+from advisor.context import STEP_TRIGGERS
+from advisor.syntax import walk
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import libcst as cst
+
 from advisor.rule import Rule, RuleDocs
-from advisor.rules.data.pin_memory import shows_cuda
 from advisor.types import Confidence, Severity
 
 CONVS = frozenset(f"torch.nn.{kind}{d}d" for kind in ("Conv", "ConvTranspose") for d in (2, 3))
@@ -60,9 +61,9 @@ class CudnnBenchmarkOff(Rule):
     )
 
     def finish(self) -> None:
-        if "cudnn" in self.ctx.text or not shows_cuda(self.ctx) or not self._trains():
+        if "cudnn" in self.ctx.text or not self.ctx.runs_on_cuda or not self._trains():
             return
-        for call in self.ctx.nodes_by_type.get("Call", ()):
+        for call in self.ctx.nodes(cst.Call):
             if self.ctx.call_qualname(call) in CONVS:
                 self.report(call, confidence=Confidence.LOW)
                 return
@@ -70,6 +71,5 @@ class CudnnBenchmarkOff(Rule):
     def _trains(self) -> bool:
         return any(
             self.ctx.loop_facts(loop).is_training_loop and not self.ctx.in_test_function(loop)
-            for kind in ("For", "While")
-            for loop in self.ctx.nodes_by_type.get(kind, ())
+            for loop in self.ctx.all_loops()
         )

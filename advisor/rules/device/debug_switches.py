@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import keyword, positional, walk
+from advisor.syntax import keyword, positional, walk
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 
@@ -136,8 +136,7 @@ class DebugSwitchesInTraining(Rule):
         """Some loop outside a test function trains (directly or through a local helper)."""
         return any(
             self.ctx.loop_facts(loop).is_training_loop and not self.ctx.in_test_function(loop)
-            for t in ("For", "While")
-            for loop in self.ctx.nodes_by_type.get(t, ())
+            for loop in self.ctx.all_loops()
         )
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import libcst as cst
 
-from advisor.context import STEP_TRIGGERS, FileContext, call_attr, dotted_name, keyword, move_target, positional, walk
+from advisor.context import STEP_TRIGGERS, FileContext
+from advisor.kinds import move_target
+from advisor.syntax import call_attr, call_receiver, dotted_name, keyword, node_code, positional, walk
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 from advisor.verify.sizes import Literals, matrices, nearest
@@ -18,12 +20,10 @@ NAN_GUARDS = frozenset({"isfinite", "isnan", "isinf"})
 HOST_PRODUCERS = frozenset({"item", "cpu", "numpy", "tolist", "detach_numpy"})
 
 
-def _source(node: cst.CSTNode) -> str:
-    return cst.Module([]).code_for_node(node)
-
 
 class HostSyncEveryStep(Rule):
     code = "ADV103"
+    runtime_signal = "sync"
     name = "host-sync-every-step"
     summary = "`.item()`, `.cpu()`, `.numpy()` or printing a tensor on every training step"
     message = "Avoid syncing with the device every step: keep the value on the device and read it once per epoch or every N steps"
@@ -112,15 +112,15 @@ class HostSyncEveryStep(Rule):
 
     # ------------------------------------------------------------------ checks
     def _check_method(self, node: cst.Call, attr: str) -> None:
-        receiver = node.func.value
+        receiver = cast(cst.Attribute, node.func).value  # dispatched by method name: `x.item()`
         if self._on_host_already(receiver):
             return
         if attr == "cpu" and self.ctx.kind_of(receiver) in ("model", "optimizer", "dataloader"):
             return  # moving a module, not reading a tensor
-        what = _source(receiver)
+        what = node_code(receiver)
         parent = self.ctx.parent(node)
         if attr == "item" and isinstance(parent, cst.AugAssign) and parent.value is node:
-            target = _source(parent.target)
+            target = node_code(parent.target)
             message = f"Accumulate `{what}` on the device instead of `{target} += {what}.item()` every step"
             fix = f"make `{target}` a device tensor (`{target} += {what}.detach()`) and call `.item()` once after the loop"
         elif attr == "item":
@@ -193,7 +193,7 @@ class HostSyncEveryStep(Rule):
                 if name:
                     return name
             current = self.ctx.parent(current)
-        text = _source(node)
+        text = node_code(node)
         return text if len(text) <= 40 else text[:37] + "..."
 
     def _guards_nan(self, node: cst.CSTNode) -> bool:
@@ -213,7 +213,7 @@ class HostSyncEveryStep(Rule):
         if self.ctx.in_test_function(func):
             return False
         name = func.name.value
-        for call in self.ctx.nodes_by_type.get("Call", ()):
+        for call in self.ctx.nodes(cst.Call):
             callee = call.func
             direct = isinstance(callee, cst.Name) and callee.value == name
             method = isinstance(callee, cst.Attribute) and callee.attr.value == name and dotted_name(callee.value) == "self"
@@ -229,7 +229,7 @@ class HostSyncEveryStep(Rule):
         """Syncs only cost something on an asynchronous device. HIGH when the file shows CUDA, MEDIUM when
         it moves tensors to some device, None (silent) for code that never leaves the CPU."""
         if self._confidence is False:
-            if self.ctx.mentions_cuda:
+            if self.ctx.runs_on_cuda:
                 self._confidence = Confidence.HIGH
             elif any(self._moves_off_host(c) for c in self.ctx.calls_by_attr.get("to", ())):
                 self._confidence = Confidence.MEDIUM
@@ -252,7 +252,7 @@ class HostSyncEveryStep(Rule):
         if self._tensors is None:
             names: set[str] = set()
             for call in self.ctx.calls_by_attr.get("backward", ()):
-                d = dotted_name(call.func.value)
+                d = dotted_name(call_receiver(call))
                 if d:
                     names.add(d)
             for name, values in self.ctx.bindings.items():

@@ -7,9 +7,11 @@ from typing import Any
 import libcst as cst
 
 from advisor.callgraph import call_graph
-from advisor.context import FileContext, call_attr, dotted_name, has_star_args, keyword, move_target, positional, walk
+from advisor.context import FileContext
+from advisor.kinds import move_target
+from advisor.syntax import call_attr, dotted_name, has_star_args, keyword, node_code, positional, walk
 from advisor.host_tensors import SAME_TENSOR, SHAPE_FACTORIES, Origin, alias_on_device, factory_origin, preceding_binding, unwrap_variable
-from advisor.fixes import FixPlan, Replace, guarded, node_code, with_keyword
+from advisor.fixes import FixPlan, Replace, guarded, with_keyword
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 from advisor.verify.sizes import Literals, nearest
@@ -19,6 +21,7 @@ RANDOM_FACTORIES = frozenset({"torch.rand", "torch.randn", "torch.randint", "tor
 
 class HostTensorThenMove(Rule):
     code = "ADV102"
+    runtime_signal = "host-move"
     name = "host-tensor-then-move"
     summary = "A tensor created on the host each step and then moved to the device"
     message = "Create the tensor on the device with `device=` instead of building it on the host and moving it"
@@ -75,8 +78,9 @@ class HostTensorThenMove(Rule):
             return
         expr, move, device = moved
         origin = factory_origin(self.ctx, expr)
-        if origin is None and isinstance(unwrap_variable(self.ctx, expr), cst.Name):
-            origin = self._origin_of_name(unwrap_variable(self.ctx, expr), node)  # type: ignore[arg-type]
+        unwrapped = unwrap_variable(self.ctx, expr)
+        if origin is None and isinstance(unwrapped, cst.Name):
+            origin = self._origin_of_name(unwrapped, node)
         if origin is None:
             return
         factory, q = origin.factory, origin.qualname
@@ -190,7 +194,7 @@ class HostTensorThenMove(Rule):
         Unsafe for random factories (the device's generator draws other numbers) and with
         `requires_grad=True` (the result becomes a leaf tensor, so gradients reach it differently).
         """
-        move = node.func.attr.value
+        move = call_attr(node)
         if move == "cuda":
             if node.args:
                 return None
@@ -230,12 +234,13 @@ def _moved_parameter(ctx: FileContext, func: cst.FunctionDef) -> tuple[str, str]
         if value is None:
             return None
         value = unwrap_variable(ctx, value)
-        attr = call_attr(value) if isinstance(value, cst.Call) else None
-        if attr in ("cuda", "to") and move_target(ctx, value) == "device":  # type: ignore[arg-type]
-            inner = unwrap_variable(ctx, value.func.value)  # type: ignore[union-attr]
+        func_ = value.func if isinstance(value, cst.Call) else None
+        attr = func_.attr.value if isinstance(func_, cst.Attribute) else None
+        if isinstance(value, cst.Call) and isinstance(func_, cst.Attribute) and attr in ("cuda", "to") and move_target(ctx, value) == "device":
+            inner = unwrap_variable(ctx, func_.value)
             if not isinstance(inner, cst.Name) or (moved is not None and moved[0] != inner.value):
                 return None
-            moved = (inner.value, attr)  # type: ignore[assignment]
+            moved = (inner.value, attr)
         elif not (isinstance(value, cst.Name) and (moved is None or moved[0] == value.value)):
             return None
     return moved

@@ -7,9 +7,11 @@ from typing import Any
 import libcst as cst
 
 from advisor.callgraph import call_graph
-from advisor.context import STEP_TRIGGERS, FileContext, dotted_name, move_target
+from advisor.context import STEP_TRIGGERS, FileContext
+from advisor.kinds import move_target
+from advisor.syntax import call_receiver, dotted_name, node_code
 from advisor.host_tensors import host_corpus
-from advisor.fixes import DeleteLine, FixPlan, InsertBefore, Op, Replace, fresh_name, guarded, node_code
+from advisor.fixes import DeleteLine, FixPlan, InsertBefore, Op, Replace, fresh_name, guarded
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 from advisor.verify.sizes import Literals, matrices, nearest
@@ -27,6 +29,7 @@ def _is_invariant(dotted: str, assigned: set[str]) -> bool:
 
 class LoopInvariantTransfer(Rule):
     code = "ADV101"
+    runtime_signal = "same-tensor-move"
     name = "loop-invariant-transfer"
     summary = "A model or constant tensor moved to the device inside the training loop"
     message = "Move this `.to(device)` above the training loop: the object does not change between steps"
@@ -129,7 +132,8 @@ class LoopInvariantTransfer(Rule):
         rep = call_graph(self.ctx).repeat_of(node)
         if self.ctx.innermost_loop(node) is not None or rep is None or not rep.training or rep.gated:
             return
-        corpus = host_corpus(self.ctx, node.func.value, node)  # type: ignore[union-attr]
+        moved = call_receiver(node)
+        corpus = host_corpus(self.ctx, moved, node) if moved is not None else None
         if corpus is None:
             return
         self.report(
@@ -161,11 +165,11 @@ class LoopInvariantTransfer(Rule):
         Safe only for a plain local name bound before the loop that the loop touches through this very
         move and nothing else (no in-place update could make the hoisted copy stale); otherwise unsafe.
         """
-        if not isinstance(node.func.value, cst.Name):
+        if not isinstance(call_receiver(node), cst.Name):
             return None
         call = node_code(node)
         same = [c for c in _moves_in(self.ctx, loop, dotted) if node_code(c) == call]
-        uses = sum(1 for n in self.ctx.nodes_by_type.get("Name", ()) if isinstance(n, cst.Name) and n.value == dotted and _inside(self.ctx, n, loop.body))
+        uses = sum(1 for n in self.ctx.nodes(cst.Name) if isinstance(n, cst.Name) and n.value == dotted and _inside(self.ctx, n, loop.body))
         new = _fresh_name(self.ctx, f"{dotted}_dev")
         ops: list[Op] = [InsertBefore(loop, f"{new} = {call}"), *(Replace(c, new) for c in same)]
         return self.plan(*ops, safe=bound and uses == len(same), description=f"compute `{new} = {call}` once above the training loop")
@@ -196,11 +200,11 @@ def _moves_in(ctx: FileContext, loop: cst.For | cst.While, dotted: str) -> list[
         c
         for attr in MOVES
         for c in ctx.calls_by_attr.get(attr, ())
-        if dotted_name(c.func.value) == dotted and _inside(ctx, c, loop.body)
+        if dotted_name(call_receiver(c)) == dotted and _inside(ctx, c, loop.body)
     ]
 
 def _fresh_name(ctx: FileContext, base: str) -> str:
-    return fresh_name({n.value for n in ctx.nodes_by_type.get("Name", ())}, base)
+    return fresh_name({n.value for n in ctx.nodes(cst.Name)}, base)
 
 def _is_discarded(ctx: FileContext, node: cst.Call) -> bool:
     parent = ctx.parent(node)

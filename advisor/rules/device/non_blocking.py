@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Callable, cast
+
 import libcst as cst
 
-from advisor.context import FileContext, dotted_name, has_star_args, keyword
-from advisor.fixes import FixPlan, Replace, guarded, node_code, with_keyword
+from advisor.context import FileContext
+from advisor.syntax import dotted_name, has_star_args, keyword, node_code
+from advisor.fixes import FixPlan, Replace, guarded, with_keyword
 from advisor.rule import Rule, RuleDocs
 from advisor.rules._training import LoaderUse, all_loader_uses, arg_value, batch_moves, host_copy_written, literal
-from advisor.rules.data.pin_memory import shows_cuda
 from advisor.types import Confidence
 
 CUDA_AVAILABLE = "torch.cuda.is_available"
@@ -67,7 +69,7 @@ class CopyWithoutNonBlocking(Rule):
     )
 
     def finish(self) -> None:
-        if not shows_cuda(self.ctx):
+        if not self.ctx.runs_on_cuda:
             return
         seen: set[int] = set()
         for call, uses in all_loader_uses(self.ctx):
@@ -82,7 +84,7 @@ class CopyWithoutNonBlocking(Rule):
             if id(move) in seen or has_star_args(move) or _has_non_blocking(move) or host_copy_written(self.ctx, move):
                 continue
             seen.add(id(move))
-            shown = node_code(move.func.value)  # type: ignore[attr-defined]
+            shown = node_code(cast(cst.Attribute, move.func).value)  # batch_moves yields `x.to(...)` / `x.cuda()` calls
             self.report(
                 move,
                 f"Pass `non_blocking=True` when copying `{shown}`: its loader pins memory, so the copy can overlap with GPU work",
@@ -137,6 +139,6 @@ def _has_non_blocking(call: cst.Call) -> bool:
     return keyword(call, "non_blocking") is not None
 
 
-def _order(ctx: FileContext):  # type: ignore[no-untyped-def]
-    order = {id(n): i for i, n in enumerate(ctx.nodes_by_type.get("Call", ()))}
+def _order(ctx: FileContext) -> Callable[[cst.Call], int]:
+    order = {id(n): i for i, n in enumerate(ctx.nodes(cst.Call))}
     return lambda call: order.get(id(call), 0)

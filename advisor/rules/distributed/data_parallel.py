@@ -6,7 +6,8 @@ import re
 
 import libcst as cst
 
-from advisor.context import FileContext, dotted_name
+from advisor.context import FileContext
+from advisor.syntax import dotted_name
 from advisor.rule import Rule, RuleDocs
 
 DATA_PARALLEL = frozenset(
@@ -32,6 +33,7 @@ DDP_WRAPPER = re.compile(r"((^|_)ddp(_|$)|DistributedDataParallel)", re.I)
 
 class DataParallelInsteadOfDDP(Rule):
     code = "ADV501"
+    runtime_unobservable = "DataParallel only splits work across two or more GPUs: needs them to observe"
     name = "data-parallel"
     summary = "`nn.DataParallel` used where `DistributedDataParallel` scales"
     message = "Use `DistributedDataParallel` (one process per GPU) instead of `nn.DataParallel`"
@@ -87,10 +89,10 @@ class DataParallelInsteadOfDDP(Rule):
 
 def wraps_in_ddp(ctx: FileContext) -> bool:
     """The file wraps a model in DistributedDataParallel, or in a project's own `*ddp*` helper."""
-    for call in ctx.nodes_by_type.get("Call", ()):
+    for call in ctx.nodes(cst.Call):
         if ctx.call_qualname(call) in DDP:
             return True
-        name = dotted_name(call.func)  # type: ignore[attr-defined]
+        name = dotted_name(call.func)
         if name is not None and DDP_WRAPPER.search(name.rsplit(".", 1)[-1]):
             return True
     return False

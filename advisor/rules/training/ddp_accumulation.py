@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import call_attr, walk
+from advisor.syntax import call_attr, walk
 from advisor.rule import Rule, RuleDocs
 from advisor.rules.distributed.data_parallel import wraps_in_ddp
 from advisor.types import Confidence

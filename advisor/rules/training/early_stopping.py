@@ -6,7 +6,7 @@ import re
 
 import libcst as cst
 
-from advisor.context import callee_name, positional
+from advisor.syntax import callee_name, positional
 from advisor.rule import Rule, RuleDocs
 from advisor.rules._training import literal
 from advisor.types import Confidence, Severity

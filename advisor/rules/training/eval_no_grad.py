@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 
+from typing import Any
+
 import libcst as cst
 
 from advisor.callgraph import Repeat, call_graph, step_gated
-from advisor.context import call_attr, dotted_name, walk
+from advisor.syntax import call_attr, call_receiver, dotted_name, walk
 from advisor.grad_flow import DETACHED, HOST, GradFlow
+from advisor.context import FileContext
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
 
@@ -32,6 +35,7 @@ NOT_FORWARD = frozenset(
 
 class EvalWithoutNoGrad(Rule):
     code = "ADV302"
+    runtime_signal = "eval-autograd"
     name = "eval-without-no-grad"
     summary = "Evaluation loop runs the model without `torch.no_grad()`"
     message = "Wrap this evaluation loop in `with torch.no_grad():` (or `torch.inference_mode()`)"
@@ -76,8 +80,8 @@ class EvalWithoutNoGrad(Rule):
         ),
     )
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
+    def __init__(self, ctx: FileContext, options: dict[str, Any] | None = None) -> None:
+        super().__init__(ctx, options)
         self._reported_loops: set[int] = set()
         self._model_calls: dict[int, bool] = {}
 
@@ -131,25 +135,25 @@ class EvalWithoutNoGrad(Rule):
         by the network, a `generate_images()` helper. Reported at the call, naming the loop."""
         if not self._uses_torch():
             return
-        for call in self.ctx.nodes_by_type.get("Call", ()):
-            if not self._is_model_call(call) or self.ctx.in_test_function(call) or self._inside_model(call):  # type: ignore[arg-type]
+        for call in self.ctx.nodes(cst.Call):
+            if not self._is_model_call(call) or self.ctx.in_test_function(call) or self._inside_model(call):
                 continue
-            where = self._repeated(call)  # type: ignore[arg-type]
+            where = self._repeated(call)
             if where is None:
                 continue
             loop, via = where
             if self._inside_reported_loop(call) or self._grad_disabled_around(call) or self._grad_disabled_within(call, loop):
                 continue
-            if self._method_forwards(call) and not self._method_of_module(call):  # type: ignore[arg-type]
+            if self._method_forwards(call) and not self._method_of_module(call):
                 continue  # a helper method: the forward passes inside it are judged where they are
-            fate = self._flow().fate(call)  # type: ignore[arg-type]
+            fate = self._flow().fate(call)
             func = self.ctx.enclosing_function(call)
-            if fate not in (HOST, DETACHED) or self._gradients_wanted(call):  # type: ignore[arg-type]
+            if fate not in (HOST, DETACHED) or self._gradients_wanted(call):
                 continue
             trains = (func is not None and self._trains_in(func)) or (
                 via is None and isinstance(loop, (cst.For, cst.While)) and self.ctx.loop_facts(loop).is_training_loop
             )
-            if fate == DETACHED and trains and not step_gated(self.ctx, call, loop):  # type: ignore[arg-type]
+            if fate == DETACHED and trains and not step_gated(self.ctx, call, loop):
                 continue  # a target network's `.detach()` inside the training step: not an evaluation
             if via is not None and func is not None:
                 callers = self._callers(func.name.value)
@@ -186,7 +190,7 @@ class EvalWithoutNoGrad(Rule):
     def _acting(self, loop: cst.CSTNode) -> bool:
         """The loop steps an environment (`env.step(action)`): the network picks actions."""
         for call in self.ctx.calls_by_attr.get("step", ()):
-            recv = dotted_name(call.func.value) or ""  # type: ignore[union-attr]
+            recv = dotted_name(call_receiver(call)) or ""
             if "env" in recv.rsplit(".", 1)[-1].lower() and any(a is loop for a in self.ctx.ancestors(call)):
                 return True
         return False
@@ -231,7 +235,7 @@ class EvalWithoutNoGrad(Rule):
         flow = self.ctx.shared.get("gradflow")
         if flow is None:
             flow = self.ctx.shared["gradflow"] = GradFlow(self.ctx, self._is_model_call, self._method_forwards)
-        return flow  # type: ignore[no-any-return]
+        return flow
 
     def _is_model_call(self, call: cst.Call) -> bool:
         """A forward pass: a module called (`model(x)`, `self.G(z)`, `self(x)` in a module), or a method of
@@ -332,7 +336,7 @@ class EvalWithoutNoGrad(Rule):
         """`model.eval()` in the same function (or module level) as the loop, or at module level for a
         global model the loop's function uses as is (a script that loads its network and calls `.eval()`)."""
         for call in self.ctx.calls_by_attr.get("eval", ()):
-            if dotted_name(call.func.value) != model:
+            if dotted_name(call_receiver(call)) != model:
                 continue
             where = self.ctx.enclosing_function(call)
             if where is func:
@@ -351,12 +355,12 @@ class EvalWithoutNoGrad(Rule):
         if any(self.ctx.enclosing_function(v) is func for v in self.ctx.bindings.get(head, ())):
             return False
         return not any(
-            dotted_name(c.func.value) == model and self.ctx.enclosing_function(c) is func
+            dotted_name(call_receiver(c)) == model and self.ctx.enclosing_function(c) is func
             for c in self.ctx.calls_by_attr.get("train", ())
         )
 
     def _eval_called_anywhere(self, func: cst.FunctionDef) -> bool:
-        return any(isinstance(n, cst.Call) and getattr(n.func, "attr", None) is not None and n.func.attr.value == "eval" for n in walk(func))
+        return any(isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value == "eval" for n in walk(func))
 
     def _grad_disabled_around(self, node: cst.CSTNode) -> bool:
         for anc in self.ctx.ancestors(node):
@@ -367,7 +371,7 @@ class EvalWithoutNoGrad(Rule):
         func = self.ctx.enclosing_function(node)
         scope = func.body if func is not None else self.ctx.module
         # torch.set_grad_enabled(False) / torch.no_grad().__enter__() earlier in the same function
-        for call in self.ctx.nodes_by_type.get("Call", ()):
+        for call in self.ctx.nodes(cst.Call):
             if self.ctx.call_qualname(call) in ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled"):
                 if self.ctx.enclosing_function(call) is func and any(a is scope for a in self.ctx.ancestors(call)):
                     return True
@@ -400,7 +404,7 @@ class EvalWithoutNoGrad(Rule):
     def _callers(self, name: str) -> list[cst.Call]:
         return [
             c
-            for c in self.ctx.nodes_by_type.get("Call", ())
+            for c in self.ctx.nodes(cst.Call)
             if isinstance(c, cst.Call)
             if (isinstance(c.func, cst.Name) and c.func.value == name)
             or (isinstance(c.func, cst.Attribute) and c.func.attr.value == name)

@@ -7,7 +7,8 @@ from typing import Any
 
 import libcst as cst
 
-from advisor.context import FileContext, callee_name, dotted_name, int_value, positional, walk
+from advisor.context import FileContext
+from advisor.syntax import call_receiver, callee_name, dotted_name, int_value, node_code, positional, walk
 from advisor.fixes import AddImport, FixPlan, InsertAfter, Op, fresh_name, guarded
 from advisor.rule import Rule, RuleDocs
 from advisor.rules._training import literal
@@ -32,6 +33,7 @@ NAME_NOISE = frozenset({"self", "optimizer", "optimiser", "optim", "opt", "net",
 
 class FixedLearningRate(Rule):
     code = "ADV301"
+    runtime_unobservable = "a learning-rate schedule changes convergence, not step time: `advisor verify ADV301` measures it"
     name = "fixed-learning-rate"
     summary = "Optimizer trained over many epochs at a fixed learning rate (no scheduler)"
     message = (
@@ -109,7 +111,7 @@ class FixedLearningRate(Rule):
     def finish(self) -> None:
         if self.ctx.uses_framework() or _reinforcement_learning(self.ctx):
             return
-        optimizers = [c for c in self.ctx.nodes_by_type.get("Call", ()) if _is_optimizer(self.ctx, c) and self._trains_weights(c)]
+        optimizers = [c for c in self.ctx.nodes(cst.Call) if _is_optimizer(self.ctx, c) and self._trains_weights(c)]
         scheduled = _scheduled(self.ctx, {n for c in optimizers for n in _bound_names(self.ctx, c)})
         if scheduled is None or (not self.opts["gans"] and _adversarial(self.ctx, optimizers)):
             return
@@ -136,12 +138,13 @@ class FixedLearningRate(Rule):
         Offered only for that plain shape: `opt = torch.optim.X(...)` on its own line, and a
         `for ... in range(n)` epoch loop whose body holds the loop that calls `opt.step()`. With several
         optimizers in the file each gets its own scheduler, named after it (`optimizerD` → `schedulerD`)."""
-        stmt = self.ctx.parent(self.ctx.parent(optimizer))  # Call → Assign → SimpleStatementLine
+        assign = self.ctx.parent(optimizer)
+        stmt = self.ctx.parent(assign) if assign is not None else None  # Call → Assign → SimpleStatementLine
         names = _bound_names(self.ctx, optimizer)
         if len(names) != 1 or not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
             return None
         (opt,) = names
-        steps = [c for c in self.ctx.calls_by_attr.get("step", ()) if dotted_name(c.func.value) == opt]
+        steps = [c for c in self.ctx.calls_by_attr.get("step", ()) if dotted_name(call_receiver(c)) == opt]
         loops = {id(lp): lp for lp in (self.ctx.innermost_loop(c) for c in steps) if lp is not None}
         if len(loops) != 1:
             return None
@@ -149,6 +152,7 @@ class FixedLearningRate(Rule):
         epochs = self.ctx.innermost_loop(step_loop)
         if (
             not isinstance(epochs, cst.For)
+            or not isinstance(epochs.iter, cst.Call)
             or not _is_range(epochs.iter)
             or self.ctx.parent(step_loop) is not epochs.body
             or self.ctx.enclosing_function(epochs) is not self.ctx.enclosing_function(stmt)
@@ -157,15 +161,15 @@ class FixedLearningRate(Rule):
         bounds = positional(epochs.iter)
         if len(bounds) != 1:
             return None
-        t_max = cst.Module([]).code_for_node(bounds[0].value)
+        t_max = node_code(bounds[0].value)
         torch = next((k for k, v in self.ctx.imports.items() if v == "torch"), None)
         ops: list[Op] = []
         if torch is None:
-            if any(n.value == "torch" for n in self.ctx.nodes_by_type.get("Name", ())):
+            if any(n.value == "torch" for n in self.ctx.nodes(cst.Name)):
                 return None
             torch = "torch"
             ops.append(AddImport(stmt, "import torch"))
-        sched = fresh_name({n.value for n in self.ctx.nodes_by_type.get("Name", ())}, _scheduler_name(opt) if several else "scheduler")
+        sched = fresh_name({n.value for n in self.ctx.nodes(cst.Name)}, _scheduler_name(opt) if several else "scheduler")
         ops += [
             InsertAfter(stmt, f"{sched} = {torch}.optim.lr_scheduler.CosineAnnealingLR({opt}, T_max={t_max})"),
             InsertAfter(step_loop, f"{sched}.step()"),
@@ -215,13 +219,13 @@ class FixedLearningRate(Rule):
         func = self.ctx.enclosing_function(step)
         if func is None:
             return []
-        loops = [self.ctx.innermost_loop(c) for c in self.ctx.nodes_by_type.get("Call", ()) if callee_name(c) == func.name.value]
+        loops = [self.ctx.innermost_loop(c) for c in self.ctx.nodes(cst.Call) if callee_name(c) == func.name.value]
         return [lp for lp in loops if lp is not None and not self.ctx.in_test_function(lp)]
 
     def _steps(self, step: cst.Call, names: set[str], only: bool) -> bool:
         """`step` advances this optimizer: `opt.step()`, `scaler.step(opt)`, or — with one optimizer in
         the file — any optimizer-like `.step()` (it arrived through a parameter)."""
-        receiver = dotted_name(step.func.value)
+        receiver = dotted_name(call_receiver(step))
         if receiver in names or any(dotted_name(a.value) in names for a in positional(step)):
             return True
         return only and self.ctx.is_training_call(step)
@@ -238,7 +242,7 @@ class FixedLearningRate(Rule):
             out.append(_count(self.ctx, outer, min_epochs, "epochs"))
         func = self.ctx.enclosing_function(loop)
         if func is not None:
-            for call in self.ctx.nodes_by_type.get("Call", ()):
+            for call in self.ctx.nodes(cst.Call):
                 if callee_name(call) == func.name.value:
                     caller_loop = self.ctx.innermost_loop(call)
                     if caller_loop is not None and not self.ctx.in_test_function(caller_loop):
@@ -259,7 +263,7 @@ def _environment_loop(loop: cst.For | cst.While) -> bool:
         if "episode" in (callee_name(node) or "").lower():
             return True
         if isinstance(node.func, cst.Attribute) and node.func.attr.value == "step":
-            receiver = (dotted_name(node.func.value) or "").rsplit(".", 1)[-1].lower()
+            receiver = (dotted_name(call_receiver(node)) or "").rsplit(".", 1)[-1].lower()
             if "env" in receiver:
                 return True
     return False
@@ -287,15 +291,16 @@ def _scheduled(ctx: FileContext, optimizers: set[str]) -> set[str] | None:
     changes a rate and we cannot tell whose: then every optimizer in the file counts as managed."""
     out: set[str] = set()
     seen_scheduler = False
-    for call in ctx.nodes_by_type.get("Call", ()):
+    for call in ctx.nodes(cst.Call):
         name = dotted_name(call.func) or ""
         receiver, _, method = name.rpartition(".")
         if _builds_schedule(ctx, call):
             seen_scheduler = True
-            owners = {dotted_name(a.value) for a in call.args if a.keyword is None or a.keyword.value == "optimizer"} & optimizers
+            named = {dotted_name(a.value) for a in call.args if a.keyword is None or a.keyword.value == "optimizer"}
+            owners = {n for n in named if n is not None and n in optimizers}
             if not owners:
                 return None
-            out |= owners  # type: ignore[arg-type]
+            out |= owners
         elif isinstance(call.func, cst.Attribute) and call.func.attr.value == "update" and any(
             a.keyword is not None and a.keyword.value == "lr" for a in call.args
         ):
@@ -306,16 +311,16 @@ def _scheduled(ctx: FileContext, optimizers: set[str]) -> set[str] | None:
             return None  # `scheduler.step()` on a scheduler made elsewhere (a parameter, another module)
     if not seen_scheduler and any(v.startswith(("torch.optim.lr_scheduler", "torch.optim.swa_utils")) for v in ctx.imports.values()):
         return None  # imported but built where we cannot follow (a factory, getattr)
-    for kind in ("Assign", "AugAssign"):
-        for node in ctx.nodes_by_type.get(kind, ()):
-            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
-            for target in targets:
-                if not _writes_lr(target):
-                    continue
-                owner = _param_group_owner(ctx, target)
-                if owner is None or owner not in optimizers:
-                    return None
-                out.add(owner)
+    assignments: list[cst.Assign | cst.AugAssign] = [*ctx.nodes(cst.Assign), *ctx.nodes(cst.AugAssign)]
+    for node in assignments:
+        targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+        for target in targets:
+            if not _writes_lr(target):
+                continue
+            owner = _param_group_owner(ctx, target)
+            if owner is None or owner not in optimizers:
+                return None
+            out.add(owner)
     return out
 
 
@@ -337,7 +342,7 @@ def _param_group_owner(ctx: FileContext, target: cst.BaseExpression) -> str | No
             return dotted_name(node.value)
     base = target.value if isinstance(target, cst.Subscript) else None
     group = dotted_name(base) if base is not None else None
-    for loop in ctx.nodes_by_type.get("For", ()):
+    for loop in ctx.nodes(cst.For):
         it = loop.iter
         if (
             isinstance(loop.target, cst.Name)
@@ -413,7 +418,7 @@ def _is_range(expr: cst.BaseExpression) -> bool:
 def _count(ctx: FileContext, loop: cst.For | cst.While, minimum: int, unit: str) -> tuple[int, str] | None:
     """The literal repetition count of `loop` (`range(90)`, `range(1, 91)`, `range(max_iters)` with a
     literal `max_iters`), 0 when it is not a literal; None below `minimum` (a smoke test)."""
-    if isinstance(loop, cst.For) and _is_range(loop.iter):
+    if isinstance(loop, cst.For) and isinstance(loop.iter, cst.Call) and _is_range(loop.iter):
         bounds = [_int_literal(ctx, a.value) for a in positional(loop.iter)]
         n: int | None = None
         if len(bounds) == 1:

@@ -7,7 +7,6 @@ import re
 import libcst as cst
 
 from advisor.rule import Rule, RuleDocs
-from advisor.rules.data.pin_memory import shows_cuda
 from advisor.types import Confidence, Severity
 
 # Any of these in the file means precision is already being handled (or configured) somewhere.
@@ -94,7 +93,7 @@ class NoMixedPrecision(Rule):
         """The file builds a model big enough for tensor cores to matter: convolutions, attention or
         transformer layers, a torchvision/timm model, or a linear layer at least `WIDE` wide. A logistic
         regression or a small MLP is launch-bound, and mixed precision would not change its speed."""
-        for call in self.ctx.nodes_by_type.get("Call", ()):
+        for call in self.ctx.nodes(cst.Call):
             q = self.ctx.call_qualname(call)
             if q is None:
                 continue
@@ -106,7 +105,7 @@ class NoMixedPrecision(Rule):
         return False
 
     def finish(self) -> None:
-        if self.ctx.uses_framework() or PRECISION_WORDS.search(self.ctx.text) or not shows_cuda(self.ctx):
+        if self.ctx.uses_framework() or PRECISION_WORDS.search(self.ctx.text) or not self.ctx.runs_on_cuda:
             return
         if any(v.split(".")[0] in RL_LIBRARIES for v in self.ctx.imports.values()):
             return

@@ -7,9 +7,8 @@ import re
 
 import libcst as cst
 
-from advisor.context import keyword
+from advisor.syntax import keyword
 from advisor.rule import Rule, RuleDocs
-from advisor.rules.data.pin_memory import shows_cuda
 from advisor.types import Confidence
 
 # Optimizers with a multi-tensor (`foreach`) implementation.
@@ -66,7 +65,7 @@ class OptimizerForeachOff(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         q = self.ctx.call_qualname(node)
-        if q not in FOREACH_OPTIMIZERS or not shows_cuda(self.ctx):
+        if q not in FOREACH_OPTIMIZERS or not self.ctx.runs_on_cuda:
             return
         arg = keyword(node, "foreach")
         name = q.rsplit(".", 1)[-1]

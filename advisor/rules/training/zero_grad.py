@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from advisor.context import call_attr, dotted_name, keyword, walk
+from advisor.syntax import call_attr, call_receiver, dotted_name, keyword, walk
 from advisor.fixes import FixPlan, Replace, guarded
 from advisor.rule import Rule, RuleDocs
 from advisor.types import Confidence
@@ -93,7 +93,7 @@ class ZeroGradInPlace(Rule):
         for n in walk(loop.body):
             if not isinstance(n, cst.Call) or call_attr(n) not in IN_PLACE:
                 continue
-            receiver = dotted_name(n.func.value)  # type: ignore[attr-defined]
+            receiver = dotted_name(call_receiver(n))
             if receiver not in (f"{param}.grad", f"{param}.grad.data"):
                 continue
             if call_attr(n) == "fill_" and not _fills_zero(n):
@@ -111,7 +111,7 @@ def _parameter_owner(expr: cst.BaseExpression) -> str | None:
     if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value == "list" and len(expr.args) == 1:
         expr = expr.args[0].value
     if isinstance(expr, cst.Call) and call_attr(expr) in PARAMETER_SOURCES:
-        return dotted_name(expr.func.value)  # type: ignore[attr-defined]
+        return dotted_name(call_receiver(expr))
     return None
 
 
