@@ -120,7 +120,7 @@ def main() -> None:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "all"]), default="auto", show_default=True, help="Where --verify measures.")
 @click.option("--timeout", type=SECONDS, default=60.0, show_default=True, help="Seconds each --verify pair may run.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write caches: re-analyse unchanged files and re-measure --verify pairs.")
-@click.option("--verify-user-code", is_flag=True, help="With --verify: also time ADV401 functions lifted from the scanned files (runs their code; proven pure first, isolated child).")
+@click.option("--verify-user-code", is_flag=True, help="With --verify: also time the flagged functions themselves (matrix products, element-wise loops), lifted from the scanned files (runs their code; proven pure first, isolated child).")
 @click.option("--count-instructions", is_flag=True, help="With --verify: also count one call of each side of CPU pairs under valgrind's callgrind (repeatable in CI).")
 @click.option("--fix", "apply_fixes", is_flag=True, help="Apply safe fixes in place, then report what is left.")
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply fixes that may change results or types (implies --fix).")

@@ -75,6 +75,9 @@ class Rule:
     size_caps: ClassVar[dict[str, int]] = {}
     # `scan --verify` also runs the flagged function itself (lifted out of the user's file) against the pair.
     verifies_user_function: ClassVar[bool] = False
+    # How (see `advisor.verify.extract`): "matmul", the function against `@`; "elementwise", against the
+    # same function with the loop replaced by the finding's vectorised statement.
+    user_function_kind: ClassVar[str] = "matmul"
     # The autofix this rule offers: None for none, True when it keeps behaviour identical (`--fix`),
     # False when it changes results or types (`--unsafe-fixes`). A single finding may be downgraded to unsafe.
     fix_safe: ClassVar[bool | None] = None

@@ -96,7 +96,7 @@ def test_scan_verify_without_the_flag_runs_no_user_code(run_cli, tmp_path):
 @pytest.mark.needs_torch
 def test_scan_verify_user_code_refuses_every_attack_and_runs_none(run_cli, tmp_path):
     proc = scan_payloads(run_cli, tmp_path, "--verify-user-code")
-    assert "--verify-user-code runs ADV401 functions lifted from the scanned files" in proc.stderr
+    assert "--verify-user-code runs flagged functions lifted from the scanned files" in proc.stderr
     for f in json.loads(proc.stdout)["findings"]:
         own = [v for v in f["verifications"] if "user_function" in v["extra"]]
         assert own and own[0]["status"] == "skipped", f["verifications"]

@@ -15,7 +15,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from advisor import __version__
-from advisor.present import describe_instructions, describe_runtime, describe_verification, format_ratio, format_seconds, step_parts
+from advisor.present import arrays_kept, describe_arrays_kept, describe_instructions, describe_runtime, describe_verification, format_ratio, format_seconds, step_parts
 from advisor.report.text import location
 from advisor.types import Finding, ProfileLoop, ScanResult, Severity, Verification
 
@@ -168,10 +168,15 @@ def verification_view(v: Verification) -> VerificationView:
         facts.insert(1, ("after", f"median {format_seconds(v.after.median_s)}, IQR {format_seconds(v.after.iqr_s)}, {v.after.runs} runs"))
         if v.speedup is not None:
             facts.insert(2, ("speed-up", f"{format_ratio(v.speedup)} (interval {format_ratio(v.speedup_low)}–{format_ratio(v.speedup_high)})"))
-        view.bars = _bars(
-            [("before", v.before.median_s, format_seconds(v.before.median_s)), ("after", v.after.median_s, format_seconds(v.after.median_s))],
-            [v.before.iqr_s, v.after.iqr_s],
-        )
+        bars = [("before", v.before.median_s, format_seconds(v.before.median_s)), ("after", v.after.median_s, format_seconds(v.after.median_s))]
+        spreads = [v.before.iqr_s, v.after.iqr_s]
+        kept = arrays_kept(v)
+        kept_after = kept.get("after") if kept else None
+        if isinstance(kept_after, dict) and isinstance(kept_after.get("median_s"), (int, float)):
+            facts.insert(3 if v.speedup is not None else 2, ("arrays kept", describe_arrays_kept(v) or ""))
+            bars.append(("arrays kept", float(kept_after["median_s"]), format_seconds(float(kept_after["median_s"]))))
+            spreads.append(float(kept_after.get("iqr_s") or 0.0))
+        view.bars = _bars(bars, spreads)
         view.chart_title = "median time per call, whisker: interquartile range (shorter is faster)"
     elif v.metric == "loss" and isinstance(v.extra.get("before"), dict) and isinstance(v.extra.get("after"), dict):
         b, a = v.extra["before"].get("loss_mean"), v.extra["after"].get("loss_mean")

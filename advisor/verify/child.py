@@ -13,6 +13,7 @@ import json
 import os
 import resource
 import sys
+import time
 import traceback
 from types import ModuleType
 from typing import Any, Callable
@@ -41,29 +42,52 @@ def _measurement(rounds: list[list[float]]) -> dict[str, Any]:
     return {"median_s": stats.round_sig(stats.median(flat), 3), "iqr_s": stats.round_sig(stats.iqr(flat), 2), "runs": len(flat)}
 
 
+def _figure(before_rounds: list[list[float]], after_rounds: list[list[float]]) -> dict[str, Any]:
+    """The speed-up of one after side over `before`, as the result states it: a figure only when significant."""
+    est = stats.speedup_interval(before_rounds, after_rounds)
+    shown = stats.rounded_estimate(est)
+    if stats.verdict(est) == "measured":
+        return {"status": "measured", "speedup": shown.ratio, "speedup_low": shown.low, "speedup_high": shown.high}
+    return {"status": "no-significant-gain", "detail": stats.no_gain_detail(shown)}
+
+
 def measure_time(before: Callable[[Any], Any], after: Callable[[Any], Any], check_before: Callable[[Any], Any],
                  check_after: Callable[[Any], Any], compare_fn: Callable[..., tuple[bool, str]], inputs: Any,
-                 req: dict[str, Any]) -> dict[str, Any]:
-    """Equivalence first; only an equivalent pair is timed."""
-    from advisor.verify.measure import interleaved
+                 req: dict[str, Any], also: dict[str, Callable[[Any], Any]] | None = None) -> dict[str, Any]:
+    """Equivalence first; only an equivalent pair is timed. `also`: more after sides (each checked
+    against `before` too), timed in the same rounds and reported under `extra["also"]`."""
+    from advisor.verify.measure import interleaved, set_threads, timed_call
 
     tol = req["tolerance"]
-    ok, why = compare_fn(check_before(inputs), check_after(inputs), float(tol.get("rtol", 1e-5)), float(tol.get("atol", 1e-8)))
+    device = req["device"]
+    set_threads(int(req.get("threads", 1)))
+    started = time.perf_counter()
+    # The check runs each side once; when the check is the timed call itself, that call is the warm-up.
+    out_before, s_before = timed_call(check_before, inputs, device)
+    out_after, s_after = timed_call(check_after, inputs, device)
+    rtol, atol = float(tol.get("rtol", 1e-5)), float(tol.get("atol", 1e-8))
+    ok, why = compare_fn(out_before, out_after, rtol, atol)
+    for name, fn in (also or {}).items():
+        if ok:
+            ok, why = compare_fn(out_before, fn(inputs), rtol, atol)
+            why = f"{name}: {why}" if not ok else why
+    check_s = time.perf_counter() - started
     if not ok:
         return {"status": "not-equivalent", "equivalent": False, "detail": why}
-    raw = interleaved(before, after, inputs, device=req["device"], budget_s=float(req.get("budget_s", 4.0)), threads=int(req.get("threads", 1)))
-    est = stats.speedup_interval(raw["before_rounds"], raw["after_rounds"])
-    shown = stats.rounded_estimate(est)
+    warm = (s_before, s_after) if check_before is before and check_after is after else None
+    raw = interleaved(before, after, inputs, device=device, budget_s=float(req.get("budget_s", 4.0)), threads=int(req.get("threads", 1)), warm=warm, also=also)
     result: dict[str, Any] = {
         "equivalent": True,
         "before": _measurement(raw["before_rounds"]),
         "after": _measurement(raw["after_rounds"]),
-        "extra": {"rounds": raw["rounds"], "calls": raw["calls"], "threads": raw["threads"]},
+        "extra": {"rounds": raw["rounds"], "calls": raw["calls"], "threads": raw["threads"], "stopped": raw["stopped"],
+                  "phases": {"check_s": round(check_s, 3), "warm_s": raw["warm_s"], "timing_s": raw["timing_s"]}},
     }
-    if stats.verdict(est) == "measured":
-        result.update(status="measured", speedup=shown.ratio, speedup_low=shown.low, speedup_high=shown.high)
-    else:
-        result.update(status="no-significant-gain", detail=stats.no_gain_detail(shown))
+    result.update(_figure(raw["before_rounds"], raw["after_rounds"]))
+    if also:
+        result["extra"]["also"] = {
+            name: {**_figure(raw["before_rounds"], rounds), "after": _measurement(rounds)} for name, rounds in raw["also_rounds"].items()
+        }
     return result
 
 
@@ -80,15 +104,17 @@ def _count(before: Callable[[Any], Any], after: Callable[[Any], Any], inputs: An
 def run_pair(req: dict[str, Any]) -> dict[str, Any]:
     from advisor.verify.compare import compare
 
+    started = time.perf_counter()
     module = load_pair(req["pair_path"])
     inputs = module.setup(req["sizes"], req["device"])
+    setup_s = time.perf_counter() - started
     if req.get("mode") == "count":
         return _count(module.before, module.after, inputs, req)
     if req.get("metric") == "loss":
         from advisor.verify.quality import measure_loss
 
         return measure_loss(module, inputs, req)
-    return measure_time(
+    result = measure_time(
         module.before,
         module.after,
         getattr(module, "before_check", module.before),
@@ -97,16 +123,21 @@ def run_pair(req: dict[str, Any]) -> dict[str, Any]:
         inputs,
         req,
     )
+    result.setdefault("extra", {}).setdefault("phases", {})["setup_s"] = round(setup_s, 3)
+    return result
 
 
 def run_user_function(req: dict[str, Any]) -> dict[str, Any]:
     from advisor.verify.compare import compare
     from advisor.verify.user_code import build_user_pair
 
-    before, after, inputs = build_user_pair(req["user_function"], req["sizes"])
+    before, after, inputs, also = build_user_pair(req["user_function"], req["sizes"])
     if req.get("mode") == "count":
         return _count(before, after, inputs, req)
-    return measure_time(before, after, before, after, compare, inputs, req)
+    result = measure_time(before, after, before, after, compare, inputs, req, also=also)
+    if "replacement" in inputs:
+        result.setdefault("extra", {})["replacement"] = inputs["replacement"]
+    return result
 
 
 def device_name(device: str) -> str | None:

@@ -19,13 +19,14 @@ from advisor.environment import INSTALL_HINT, environment, frameworks_missing
 from advisor.verify.pairs import PairSpec, all_pairs
 from advisor.verify.runner import NOT_ASKED, RunOptions, verify_pair, verify_user_function
 from advisor.verify.sandbox import stop_children_on_signals
+from advisor.verify.spawn import warm_children
 
 EXIT_OK, EXIT_PROBLEM, EXIT_ERROR = 0, 1, 2
 T = TypeVar("T")
 
 
 USER_CODE_WARNING = (
-    "advisor: warning: --verify-user-code runs ADV401 functions lifted from the scanned files "
+    "advisor: warning: --verify-user-code runs flagged functions lifted from the scanned files "
     "(each proven pure first, in an isolated child) — use it only on code you would run yourself"
 )
 
@@ -107,7 +108,7 @@ def run_verify(codes: list[str], device: str, options: RunOptions, fmt: str) -> 
     require_frameworks()
     chosen = [pairs[c] for c in (codes or list(pairs))]
     jobs = [(spec.code, spec, d) for spec in chosen for d in devices_for(spec, device)]
-    with stop_children_on_signals():
+    with stop_children_on_signals(), warm_children(options.threads):
         results = [verify_pair(spec, d, options=options) for _, spec, d in _progress(jobs, "verifying")]
     if fmt == "json":
         click.echo(results_json(results), nl=False)
@@ -129,16 +130,21 @@ def _read(path: str) -> str:
 
 def _user_function_result(finding: Finding, text: str, options: RunOptions, spec: PairSpec) -> Verification | None:
     """The finding's own function run against its rule's pair; None when the flagged code is not in a .py file."""
-    from advisor.verify.extract import extract_function
+    from advisor.verify.extract import Extraction, apply_edits, extract_elementwise, extract_function
     from advisor.verify.sizes import sizes_for
 
     if finding.cell is not None or not text:
         return None
     from advisor.rule import rules_by_code
 
-    sizes = sizes_for(finding, text, spec.default_sizes, rules_by_code()[finding.code])
-    # The child compares the function with `A @ B`; a product read transposed computes another matrix.
-    extraction = extract_function(text, finding.span.line) if "transposed" not in finding.tags else None
+    rule = rules_by_code()[finding.code]
+    sizes = sizes_for(finding, text, spec.default_sizes, rule)
+    if rule.user_function_kind == "elementwise":
+        fixed = apply_edits(text, [(e.start, e.end, e.replacement) for e in finding.fix.edits]) if finding.fix else None
+        extraction: Extraction | None = extract_elementwise(text, finding.span.line, fixed)
+    else:
+        # The child compares the function with `A @ B`; a product read transposed computes another matrix.
+        extraction = extract_function(text, finding.span.line, matvec="matvec" in finding.tags) if "transposed" not in finding.tags else None
     if extraction is None:
         return Verification(
             code=finding.code, device="cpu", status="skipped", equivalent=None, sizes=sizes.values, sizes_source=sizes.source,
@@ -191,7 +197,7 @@ def attach_verifications(result: ScanResult, device: str, options: RunOptions) -
     for i, f in enumerate(result.findings):
         if f.code in pairs and f.code in known and known[f.code].verifies_user_function:
             jobs.append((f"{f.code} {f.path}:{f.line}", partial(_own_function_job, per_finding, i, f, texts[f.path], options, pairs[f.code])))
-    with stop_children_on_signals():
+    with stop_children_on_signals(), warm_children(options.threads):
         for _, job in _progress(jobs, "verifying"):
             job()
     out = []

@@ -3,7 +3,7 @@
 An allow-list over the whole function, not a deny-list over its body: the signature (no decorators, no
 annotations, defaults only literal numbers), every node type, every name read (a parameter, a local, a
 few numeric builtins, a numpy/torch import alias) and every attribute (`alias.zeros`-style constructors
-on the aliases, `append`/`shape`-style members on the function's own values; never a dunder, never a
+on the aliases, element-wise functions such as `math.exp` or `np.sqrt`, `append`/`shape`-style members on the function's own values; never a dunder, never a
 chain like `torch.os.system`). Calls go only to those builtins and attributes. Anything else refuses the
 function with the reason. Strings are inert data here: no attribute or call can reach their methods.
 """
@@ -16,6 +16,12 @@ import libcst as cst
 CALL_BUILTINS = frozenset({"range", "len", "sum", "zip", "enumerate", "min", "max", "abs", "float", "int", "list", "tuple", "reversed", "round", "bool"})
 # `np.<name>` / `torch.<name>` the function may use: array constructors and numeric types.
 FRAMEWORK_ATTRS = frozenset({"zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like", "array", "asarray", "tensor", "float32", "float64", "int64", "dot"})
+# Element-wise functions on numbers and arrays (`math.exp`, `np.sqrt`, `torch.clamp`): each computes a
+# value from its arguments and nothing else.
+ELEMENTWISE_ATTRS = frozenset(
+    "exp log log2 log10 log1p expm1 sqrt sin cos tan tanh sinh cosh arcsin arccos arctan asin acos atan "
+    "floor ceil trunc fabs abs sign square reciprocal sigmoid maximum minimum clamp as_tensor pi".split()
+)
 # Members of the function's own lists/arrays it may use.
 VALUE_ATTRS = frozenset({"append", "extend", "shape", "tolist", "copy"})
 
@@ -96,16 +102,18 @@ def _signature_problem(fn: cst.FunctionDef) -> str | None:
 
 
 class _Checker:
-    def __init__(self, fn: cst.FunctionDef, aliases: set[str]) -> None:
+    def __init__(self, fn: cst.FunctionDef, aliases: set[str], helpers: frozenset[str] = frozenset()) -> None:
         self.aliases = aliases
         self.bound = _bound_names(fn)
+        self.helpers = helpers - self.bound
 
     def attribute(self, node: cst.Attribute) -> str | None:
         attr = node.attr.value
         if "__" in attr:
             return f"reads the double-underscore attribute `.{attr}`"
         if isinstance(node.value, cst.Name) and node.value.value in self.aliases and node.value.value not in self.bound:
-            return None if attr in FRAMEWORK_ATTRS else f"uses `{node.value.value}.{attr}`; only array constructors are allowed"
+            allowed = attr in FRAMEWORK_ATTRS or attr in ELEMENTWISE_ATTRS
+            return None if allowed else f"uses `{node.value.value}.{attr}`; only array constructors and element-wise functions are allowed"
         root = _root_name(node.value)
         if root is not None and root in self.bound and attr in VALUE_ATTRS:
             return None
@@ -115,14 +123,14 @@ class _Checker:
         value = node.value
         if "__" in value:
             return f"names `{value}`, a double-underscore name"
-        if value in self.bound or value in CALL_BUILTINS or value in self.aliases or value in ("None", "True", "False"):
+        if value in self.bound or value in CALL_BUILTINS or value in self.aliases or value in self.helpers or value in ("None", "True", "False"):
             return None
         return f"reads `{value}`, which is not a parameter, a local, or an allowed builtin"
 
     def call(self, node: cst.Call) -> str | None:
         func = node.func
         if isinstance(func, cst.Name):
-            if func.value in CALL_BUILTINS and func.value not in self.bound:
+            if (func.value in CALL_BUILTINS or func.value in self.helpers) and func.value not in self.bound:
                 return None
             return f"calls `{func.value}`; only {', '.join(sorted(CALL_BUILTINS))} may be called"
         if isinstance(func, cst.Attribute):
@@ -158,6 +166,7 @@ class _Checker:
         return None
 
 
-def impurity(fn: cst.FunctionDef, aliases: set[str]) -> str | None:
-    """Why `fn` may not be run on our inputs, or None when every part of it is on the allow-list."""
-    return _signature_problem(fn) or _Checker(fn, aliases).problem(fn)
+def impurity(fn: cst.FunctionDef, aliases: set[str], helpers: frozenset[str] = frozenset()) -> str | None:
+    """Why `fn` may not be run on our inputs, or None when every part of it is on the allow-list.
+    `helpers`: functions of the same file, each proven pure on its own, that `fn` may call by name."""
+    return _signature_problem(fn) or _Checker(fn, aliases, helpers).problem(fn)

@@ -32,7 +32,7 @@ class RunOptions:
     threads: int = 1
     # Also count one call of each side under callgrind (CPU, timed pairs only).
     count_instructions: bool = False
-    # `--verify-user-code`: run ADV401 functions lifted from the scanned files (proven pure first).
+    # `--verify-user-code`: run the flagged functions lifted from the scanned files (proven pure first).
     user_code: bool = False
 
 

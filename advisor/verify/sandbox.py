@@ -95,12 +95,17 @@ def _limit(which: int, value: int) -> None:
         pass
 
 
+def die_with_parent() -> None:
+    """SIGKILL this process when its parent ends, so no measuring process outlives advisor."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def preexec(cpu_seconds: int, isolate_network: bool) -> Any:
     """Runs in the forked child before exec: limits, parent-death signal, network namespace."""
 
     def setup() -> None:
-        if _LIBC is not None:
-            _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        die_with_parent()
         _limit(resource.RLIMIT_CORE, 0)
         _limit(resource.RLIMIT_CPU, cpu_seconds)
         _limit(resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT)

@@ -45,6 +45,9 @@ class ElementwiseLoop(Rule):
     # do not overflow where int64 arrays do, so results can differ in the last bits or at the extremes.
     fix_safe = False
     fix_title = "replace the loop with one slice assignment of the vectorised expression"
+    # `scan --verify-user-code` times the enclosing function against itself with this fix applied.
+    verifies_user_function = True
+    user_function_kind = "elementwise"
     docs = RuleDocs(
         what="Finds `for i in range(n):` loops whose body only stores `y[i] = <expr>` (or `y[i] += ...`) "
         "into a NumPy array or torch tensor built in the same file, where `<expr>` reads elements `x[i]` "
