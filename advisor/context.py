@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable, Iterator, TypeVar, cast
+from typing import Any, Callable, Iterator, Sequence, TypeVar, cast
 
 import libcst as cst
 
 from advisor.kinds import ValueKinds
 from advisor.loops import FunctionFacts, LoopFacts, LoopIndex
+from advisor.prepass import Event, Fragment, module_fragments
 from advisor.syntax import LOOP_TYPES, call_attr, dotted_name, target_names
 
 NodeT = TypeVar("NodeT", bound=cst.CSTNode)
@@ -231,112 +232,58 @@ class FileContext:
         return self.kinds.dataset_classes()
 
 
-
-
-class _Collector(cst.CSTVisitor):
-    """The single traversal: parents, a per-type node index (rules are dispatched from it, so there is no
-    second walk), imports, definitions, bindings and attribute calls."""
-
-    def __init__(self, ctx: FileContext) -> None:
-        self.ctx = ctx
-        self.stack: list[cst.CSTNode] = []
-        self.handlers: dict[str, Callable[[Any], None]] = {
-            "Import": self.visit_Import,
-            "ImportFrom": self.visit_ImportFrom,
-            "FunctionDef": self.visit_FunctionDef,
-            "ClassDef": self.visit_ClassDef,
-            "Assign": self.visit_Assign,
-            "AnnAssign": self.visit_AnnAssign,
-            "AugAssign": self.visit_AugAssign,
-            "Call": self.visit_Call,
-        }
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        stack = self.stack
-        if stack:
-            self.ctx.parents[id(node)] = stack[-1]
-        stack.append(node)
-        type_name = type(node).__name__
-        by_type = self.ctx.nodes_by_type
-        if type_name in by_type:
-            by_type[type_name].append(node)
-        else:
-            by_type[type_name] = [node]
-        handler = self.handlers.get(type_name)
-        if handler is not None:
-            handler(node)
-        return True
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        self.stack.pop()
-
-    def visit_Import(self, node: cst.Import) -> None:
-        for alias in node.names:
-            full = dotted_name(alias.name)
-            if full is None:
-                continue
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                self.ctx.imports[alias.asname.name.value] = full
-            else:
-                head = full.split(".")[0]
-                self.ctx.imports[head] = head
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if isinstance(node.names, cst.ImportStar):
-            self.ctx.star_imports = True
-            return
-        if node.relative or node.module is None:
-            return
-        module = dotted_name(node.module)
-        if module is None:
-            return
-        for alias in node.names:
-            name = dotted_name(alias.name)
-            if name is None:
-                continue
-            local = name
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                local = alias.asname.name.value
-            self.ctx.imports[local] = f"{module}.{name}"
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.ctx.functions.setdefault(node.name.value, []).append(node)
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self.ctx.classes[node.name.value] = node
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        for t in node.targets:
-            self._bind(t.target, node.value)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        if node.value is not None:
-            self._bind(node.target, node.value)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        for name in target_names(node.target):
-            self.ctx.bindings.setdefault(name, []).append(node.value)
-
-    def visit_Call(self, node: cst.Call) -> None:
-        attr = call_attr(node)
-        if attr is not None:
-            self.ctx.calls_by_attr.setdefault(attr, []).append(node)
-
-    def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
-        if isinstance(target, (cst.Tuple, cst.List)):
-            values = value.elements if isinstance(value, (cst.Tuple, cst.List)) else None
-            for i, el in enumerate(target.elements):
-                sub = values[i].value if values is not None and i < len(values) else cst.Name("__unknown__")
-                self._bind(el.value, sub)
-            return
-        if isinstance(target, (cst.Name, cst.Attribute)):
-            dotted = dotted_name(target)
-            if dotted:
-                self.ctx.bindings.setdefault(dotted, []).append(value)
-
-
 def build_context(module: cst.Module, text: str, path: str) -> FileContext:
+    """The pre-pass over a whole module: one walk, no libcst visitor (see `advisor.tree_walk`)."""
+    return context_from(module, text, path, module_fragments(module))
+
+
+
+
+def context_from(module: cst.Module, text: str, path: str, fragments: Sequence[Fragment]) -> FileContext:
+    """The FileContext of `module` from its fragments (the module's own first, as `module_fragments` gives)."""
     ctx = FileContext(module=module, text=text, path=path)
-    module.visit(_Collector(ctx))
+    parents, by_type = ctx.parents, ctx.nodes_by_type
+    for frag in fragments:
+        if frag.root is not module:
+            parents[id(frag.root)] = module
+        parents.update(frag.parents)
+        for name, nodes in frag.by_type.items():
+            found = by_type.get(name)
+            if found is None:
+                by_type[name] = list(nodes)
+            else:
+                found.extend(nodes)
+        _replay(ctx, frag.events)
     return ctx
 
+
+def _replay(ctx: FileContext, events: list[Event]) -> None:
+    for event in events:
+        kind = event[0]
+        if kind == "import":
+            ctx.imports[event[1]] = event[2]
+        elif kind == "star":
+            ctx.star_imports = True
+        elif kind == "function":
+            ctx.functions.setdefault(event[1], []).append(event[2])
+        elif kind == "class":
+            ctx.classes[event[1]] = event[2]
+        elif kind == "bind":
+            ctx.bindings.setdefault(event[1], []).append(event[2])
+        elif kind == "attr":
+            ctx.calls_by_attr.setdefault(event[1], []).append(event[2])
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A parsed module with its context; `starts` gives each top-level statement's first line (0-based)
+    when the parser knows it, which spares rendering the statements before a finding to place it."""
+
+    module: cst.Module
+    ctx: FileContext
+    starts: list[int] | None = None
+
+
+# Parses a unit's text (display path second) into its module and context: the engine's whole parse, or
+# the language server's incremental one (`advisor.incremental`).
+Parser = Callable[[str, str], Parsed]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import libcst as cst
 
 from advisor.config import Config
-from advisor.context import FileContext, build_context
+from advisor.context import FileContext, Parsed, Parser, build_context
 from advisor.excerpt import excerpt, fix_diff, split_lines
 from advisor.fixes import DEBUG, Anchors, Unanchorable, plan_edits, to_fix
 from advisor.positions import LazyPositions
@@ -59,7 +59,8 @@ def prefilter(text: str, rules: Iterable[type[Rule]]) -> list[type[Rule]]:
     return [r for r in rules if r.may_match(text)]
 
 
-def _parse(text: str) -> cst.Module:
+def parse_module(text: str) -> cst.Module:
+    """The module, or a SourceError that says what is wrong and where."""
     try:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
@@ -112,8 +113,15 @@ def _with_deep_stack(fn: Any, *args: Any) -> Any:
     return outcome["value"]
 
 
+def parse_whole(text: str, path: str) -> Parsed:
+    """One parse and one pre-pass of the whole text (the scan's way; the language server reuses pieces)."""
+    module = parse_module(text)
+    return Parsed(module, build_context(module, text, path))
+
+
 def analyse_unit(
-    unit: SourceUnit, rules: list[type[Rule]], config: Config | None = None, external: "ExternalFacts | None" = None
+    unit: SourceUnit, rules: list[type[Rule]], config: Config | None = None, parser: Parser | None = None,
+    external: "ExternalFacts | None" = None,
 ) -> list[Finding]:
     """Findings for one source unit, suppressions applied. Raises SourceError for unparsable input.
     `external`: what the other files of a project scan say about this one (`advisor/project.py`).
@@ -121,26 +129,28 @@ def analyse_unit(
     Code nested deeper than the default recursion limit (long operator chains CPython compiles) is
     analysed again with a deeper stack; only what even that cannot walk is a per-file error."""
     try:
-        return _analyse_unit(unit, rules, config, external)
+        return _analyse_unit(unit, rules, config, parser, external)
     except RecursionError:
         pass
     try:
-        found: list[Finding] = _with_deep_stack(_analyse_unit, unit, rules, config, external)
+        found: list[Finding] = _with_deep_stack(_analyse_unit, unit, rules, config, parser, external)
         return found
     except RecursionError:
         raise SourceError("too deeply nested to analyse — simplify the expression or exclude the file") from None
 
 
-def _analyse_unit(unit: SourceUnit, rules: list[type[Rule]], config: Config | None, external: "ExternalFacts | None" = None) -> list[Finding]:
+def _analyse_unit(
+    unit: SourceUnit, rules: list[type[Rule]], config: Config | None, parser: Parser | None, external: "ExternalFacts | None" = None
+) -> list[Finding]:
     config = config or Config()
     token = DEBUG.set(config.debug)
     try:
-        return _analyse(unit, rules, config, external)
+        return _analyse(unit, rules, config, parser, external)
     finally:
         DEBUG.reset(token)
 
 
-def _analyse(unit: SourceUnit, rules: list[type[Rule]], config: Config, external: "ExternalFacts | None" = None) -> list[Finding]:
+def _analyse(unit: SourceUnit, rules: list[type[Rule]], config: Config, parser: Parser | None, external: "ExternalFacts | None" = None) -> list[Finding]:
     active = prefilter(unit.text, rules)
     if external is not None and external.repeats:
         active = [r for r in rules if r in active or r.may_match_called(unit.text)]
@@ -150,8 +160,8 @@ def _analyse(unit: SourceUnit, rules: list[type[Rule]], config: Config, external
     if not active:
         _check_syntax(unit.text)  # nothing to look for, but a broken file is still reported
         return []
-    module = _parse(unit.text)
-    ctx = build_context(module, unit.text, unit.path)
+    parsed = (parser or parse_whole)(unit.text, unit.path)
+    module, ctx = parsed.module, parsed.ctx
     if external:
         ctx.shared["project"] = external
     visitors = [rule(ctx, config.options.get(rule.code)) for rule in active]
@@ -159,7 +169,7 @@ def _analyse(unit: SourceUnit, rules: list[type[Rule]], config: Config, external
     reported = [(v, r) for v in visitors for r in v.reports]
     if not reported:
         return []
-    positions = LazyPositions(module, unit.text, ctx.parent)  # only the statements holding findings
+    positions = LazyPositions(module, unit.text, ctx.parent, parsed.starts)  # only the statements holding findings
     silenced = suppressions(unit.text)
     lines = split_lines(unit.text)
     anchors = Anchors(unit.text, positions, module, ctx.parent) if any(r.fix for _, r in reported) else None
@@ -307,7 +317,7 @@ def _analyse_file(
     rules = [known[c] for c in codes]
     try:
         unit = load_unit(path, display, data)
-        return analyse_unit(unit, rules, config, external), None, unit.text.count("\n") + 1
+        return analyse_unit(unit, rules, config, external=external), None, unit.text.count("\n") + 1
     except SourceError as exc:
         return [], FileError(display, str(exc)), 0
     except MemoryError:

@@ -93,14 +93,15 @@ class LoopIndex:
         child = node
         parents = self.ctx.parents
         current = parents.get(id(node))
-        while current is not None:
-            if isinstance(current, LOOP_TYPES):
-                if child is current.body:
-                    loops.append((current, depth))
+        while current is not None:  # `type(x) is`: this climb runs for every call (see advisor.syntax)
+            kind = type(current)
+            if kind is cst.For or kind is cst.While:
+                if child is current.body:  # type: ignore[attr-defined]  # a loop
+                    loops.append((current, depth))  # type: ignore[arg-type]  # a loop
                 depth += 1
-            elif isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-                if isinstance(current, cst.FunctionDef) and child is current.body:
-                    return loops, (current, depth)
+            elif kind is cst.FunctionDef or kind is cst.ClassDef or kind is cst.Lambda:
+                if kind is cst.FunctionDef and child is current.body:  # type: ignore[attr-defined]  # a function
+                    return loops, (current, depth)  # type: ignore[return-value]  # a function
                 return loops, None
             child = current
             current = parents.get(id(current))

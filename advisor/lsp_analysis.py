@@ -16,6 +16,7 @@ from pathlib import Path
 
 from advisor.config import Config, ConfigError, find_pyproject, load_config
 from advisor.engine import analyse_unit
+from advisor.incremental import IncrementalParser
 from advisor.unit import SourceUnit
 from advisor.rule import Rule, rules_by_code, select_rules
 from advisor.source import SourceError
@@ -105,18 +106,22 @@ def _problem(exc: SourceError) -> Problem:
     return Problem(message, max(int(where["line"]) - 1, 0), max(int(where["column"]) - 1, 0), cell)
 
 
-def analyse_python(text: str, path: Path | None, config: Config) -> Analysis:
-    """Findings for the text of an open .py buffer (not the file on disk), as `advisor scan` finds them."""
+def analyse_python(text: str, path: Path | None, config: Config, parser: IncrementalParser | None = None) -> Analysis:
+    """Findings for the text of an open .py buffer (not the file on disk), as `advisor scan` finds them.
+
+    With the document's `parser`, only the top-level statements changed since its last version are parsed
+    again; the findings are the same as those of a whole parse."""
     display = display_path(path, config)
     if _excluded(display, config):
         return Analysis(skipped=f"{display} is excluded by [tool.advisor] exclude")
     try:
-        return Analysis(tuple(analyse_unit(SourceUnit(display, text), _rules(config), config)))
+        found = analyse_unit(SourceUnit(display, text), _rules(config), config, parser.parse if parser is not None else None)
+        return Analysis(tuple(found))
     except SourceError as exc:
         return Analysis(problem=_problem(exc))
 
 
-def analyse_cells(cells: list[tuple[bool, str]], path: Path | None, config: Config) -> Analysis:
+def analyse_cells(cells: list[tuple[bool, str]], path: Path | None, config: Config, parser: IncrementalParser | None = None) -> Analysis:
     """Findings for a notebook's cells as the editor holds them: (is code, text) in notebook order.
 
     The cells go through the same reader as a saved .ipynb (IPython lines blanked, each cell parsed on its
@@ -129,7 +134,7 @@ def analyse_cells(cells: list[tuple[bool, str]], path: Path | None, config: Conf
     document = {"cells": [{"cell_type": "code" if code else "markdown", "source": text} for code, text in cells]}
     try:
         unit = notebook_unit(json.dumps(document).encode("utf-8"), display)
-        return Analysis(tuple(analyse_unit(unit, _rules(config), config)))
+        return Analysis(tuple(analyse_unit(unit, _rules(config), config, parser.parse if parser is not None else None)))
     except SourceError as exc:
         return Analysis(problem=_problem(exc))
 

@@ -23,8 +23,11 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 class LazyPositions:
     """A read-only mapping node -> CodeRange, computed per top-level statement on first use."""
 
-    def __init__(self, module: cst.Module, text: str, parent: Callable[[cst.CSTNode], cst.CSTNode | None]) -> None:
-        self.module, self.text, self.parent = module, text, parent
+    def __init__(
+        self, module: cst.Module, text: str, parent: Callable[[cst.CSTNode], cst.CSTNode | None], starts: list[int] | None = None,
+    ) -> None:
+        """`starts`: the first line (0-based) of each top-level statement when the caller knows them."""
+        self.module, self.text, self.parent, self.given = module, text, parent, starts
         self._index = {id(stmt): i for i, stmt in enumerate(module.body)}
         self._starts: list[int] = []  # line breaks before each top-level statement rendered so far
         self._cursor = -1  # character offset in `text` after the last rendered statement; -1: header not done
@@ -69,6 +72,8 @@ class LazyPositions:
 
     def _first_line(self, index: int) -> int | None:
         """Lines before top-level statement `index`, rendering statements up to it once; None on a mismatch."""
+        if self.given is not None:
+            return self.given[index]
         if self._cursor < 0:
             header = "".join(self.module.code_for_node(line) for line in self.module.header)
             if not self.text.startswith(header):

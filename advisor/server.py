@@ -23,6 +23,7 @@ from pygls.lsp.server import LanguageServer
 from advisor import __version__
 from advisor.config import ConfigError
 from advisor.excerpt import split_lines
+from advisor.incremental import IncrementalParser
 from advisor.lsp_analysis import (
     Analysis, ConfigCache, analyse_cells, analyse_python, hover_markdown, ignore_edit, line_starts, offset_to_position,
 )
@@ -60,6 +61,8 @@ class AdvisorServer(LanguageServer):
         self.configs = ConfigCache()
         self.targets: dict[str, Target] = {}  # keyed by document or notebook URI
         self.cell_owner: dict[str, str] = {}  # cell URI -> notebook URI
+        # per document or notebook: its last parse, so a change re-parses only the statements it touched
+        self.parsers: dict[str, IncrementalParser] = {}
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="advisor-analysis")
         self._dirty: set[str] = set()
         self._running: set[str] = set()
@@ -103,12 +106,14 @@ class AdvisorServer(LanguageServer):
             cells = [(cell.kind == types.NotebookCellKind.Code, cell.document) for cell in notebook.cells]
             texts = tuple(self.workspace.get_text_document(doc).source for _, doc in cells)
             pairs = [(code, text) for (code, _), text in zip(cells, texts)]
-            return Target(uri, tuple(doc for _, doc in cells), texts), lambda config: analyse_cells(pairs, path, config)
+            parser = self.parsers.setdefault(uri, IncrementalParser())
+            return Target(uri, tuple(doc for _, doc in cells), texts), lambda config: analyse_cells(pairs, path, config, parser)
         document = self.workspace.text_documents.get(unquote(uri)) or self.workspace.text_documents.get(uri)
         if document is None:
             return None
         text = document.source
-        return Target(uri, (), (text,)), lambda config: analyse_python(text, path, config)
+        parser = self.parsers.setdefault(uri, IncrementalParser())
+        return Target(uri, (), (text,)), lambda config: analyse_python(text, path, config, parser)
 
     def _config(self, uri: str) -> Any:
         """The document's configuration; a broken one is shown once (not per keystroke) and gives None."""
@@ -283,6 +288,7 @@ def build() -> AdvisorServer:
     @ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: AdvisorServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
+        ls.parsers.pop(uri, None)
         if ls.targets.pop(uri, None) is not None:
             ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
@@ -311,6 +317,7 @@ def build() -> AdvisorServer:
     @ls.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
     def notebook_close(ls: AdvisorServer, params: types.DidCloseNotebookDocumentParams) -> None:
         target = ls.targets.pop(params.notebook_document.uri, None)
+        ls.parsers.pop(params.notebook_document.uri, None)
         for cell in params.cell_text_documents:
             ls.cell_owner.pop(cell.uri, None)
         for uri in target.cell_uris if target is not None else ():

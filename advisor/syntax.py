@@ -10,6 +10,8 @@ from typing import Iterator
 
 import libcst as cst
 
+from advisor.tree_walk import preorder
+
 LOOP_TYPES = (cst.For, cst.While)
 # Node types that bind names (see `bound_names`).
 BINDING_TYPES = ("Assign", "AugAssign", "AnnAssign", "For", "CompFor", "AsName", "NamedExpr", "Del")
@@ -20,13 +22,20 @@ DTYPE_NAMES = frozenset(
 
 
 
+# dotted_name, call_attr and callee_name run for most nodes of a file: they test node types with `type(x) is`
+# (libcst's node classes are final; `isinstance` goes through ABCMeta, a Python-level call, and was a fifth
+# of the rules' time on a long file).
+
+
 def dotted_name(node: cst.BaseExpression | None) -> str | None:
     """`a.b.c` for a Name/Attribute chain, else None."""
+    if type(node) is cst.Name:
+        return node.value
     parts: list[str] = []
-    while isinstance(node, cst.Attribute):
+    while type(node) is cst.Attribute:
         parts.append(node.attr.value)
         node = node.value
-    if isinstance(node, cst.Name):
+    if type(node) is cst.Name:
         parts.append(node.value)
         return ".".join(reversed(parts))
     return None
@@ -34,7 +43,7 @@ def dotted_name(node: cst.BaseExpression | None) -> str | None:
 
 def call_attr(node: cst.CSTNode) -> str | None:
     """For `x.method(...)` return "method", else None."""
-    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+    if type(node) is cst.Call and type(node.func) is cst.Attribute:
         return node.func.attr.value
     return None
 
@@ -46,11 +55,12 @@ def call_receiver(call: cst.Call) -> cst.BaseExpression | None:
 
 def callee_name(node: cst.CSTNode) -> str | None:
     """For `f(...)` return "f", for `x.y.f(...)` return "f", else None (not a call, or a computed callee)."""
-    if isinstance(node, cst.Call):
-        if isinstance(node.func, cst.Name):
-            return node.func.value
-        if isinstance(node.func, cst.Attribute):
-            return node.func.attr.value
+    if type(node) is cst.Call:
+        func = node.func
+        if type(func) is cst.Name:
+            return func.value
+        if type(func) is cst.Attribute:
+            return func.attr.value
     return None
 
 
@@ -96,12 +106,8 @@ def names_in(node: cst.CSTNode) -> set[str]:
 
 
 def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """Pre-order walk of a subtree (children via libcst's own child list)."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(current.children))
+    """Pre-order walk of a subtree, in document order (read from the fields: see `advisor.tree_walk`)."""
+    return preorder(node)
 
 
 def target_names(target: cst.CSTNode) -> set[str]:

@@ -206,36 +206,17 @@ def _cell(notebook: str, n: int) -> str:
 
 
 async def test_notebook_cells_get_their_own_diagnostics_and_follow_cell_edits(client: LanguageClient, workspace: Path):
-    nb_path = workspace / "train.ipynb"
-    nb_uri = nb_path.as_uri()
+    notebook = workspace / "train.ipynb"
     sources = [
         "# Training",
         "import torch\nfrom torch import nn\n",
         "%matplotlib inline\nmodel = nn.DataParallel(nn.Linear(2, 2))\n",
     ]
-    kinds = [types.NotebookCellKind.Markup, types.NotebookCellKind.Code, types.NotebookCellKind.Code]
-    uris = [_cell(nb_path.as_posix(), i) for i in range(3)]
-    for u in uris:
-        client.diagnostics.pop(u, None)
-    client.notebook_document_did_open(types.DidOpenNotebookDocumentParams(
-        notebook_document=types.NotebookDocument(uri=nb_uri, notebook_type="jupyter-notebook", version=1,
-                                                 cells=[types.NotebookCell(kind=k, document=u) for k, u in zip(kinds, uris)]),
-        cell_text_documents=[types.TextDocumentItem(uri=u, language_id="markdown" if i == 0 else "python", version=1, text=s)
-                             for i, (u, s) in enumerate(zip(uris, sources))],
-    ))
+    uris = _open_notebook(client, notebook, sources)
     third = await diagnostics_for(client, uris[2])
     assert reported(third) == {("ADV501", 1)}  # line 2 of the cell, after the magic
     assert list(await diagnostics_for(client, uris[1])) == []
-    client.diagnostics.pop(uris[2], None)
-    client.notebook_document_did_change(types.DidChangeNotebookDocumentParams(
-        notebook_document=types.VersionedNotebookDocumentIdentifier(version=2, uri=nb_uri),
-        change=types.NotebookDocumentChangeEvent(cells=types.NotebookDocumentCellChanges(text_content=[
-            types.NotebookDocumentCellContentChanges(
-                document=types.VersionedTextDocumentIdentifier(uri=uris[2], version=2),
-                changes=[types.TextDocumentContentChangeWholeDocument(text="model = nn.Linear(2, 2)\n")],
-            )
-        ])),
-    ))
+    _change_cell(client, notebook, uris[2], "model = nn.Linear(2, 2)\n", 2)
     assert list(await diagnostics_for(client, uris[2])) == []
 
 
@@ -261,3 +242,82 @@ async def test_a_broken_workspace_config_is_shown_once_and_its_documents_get_no_
     await replace_text(client, uri, DEMO + "\n", 2)
     shown = [m for m in client.messages if "NOPE1" in m.message]
     assert len(shown) == 1 and shown[0].type == types.MessageType.Error and "unknown rule code" in shown[0].message
+
+
+def _open_notebook(client: LanguageClient, path: Path, sources: list[str]) -> list[str]:
+    """Open a notebook (first cell markdown, the rest code) and return its cell URIs."""
+    uris = [_cell(path.as_posix(), i) for i in range(len(sources))]
+    for u in uris:
+        client.diagnostics.pop(u, None)
+    kinds = [types.NotebookCellKind.Markup] + [types.NotebookCellKind.Code] * (len(sources) - 1)
+    client.notebook_document_did_open(types.DidOpenNotebookDocumentParams(
+        notebook_document=types.NotebookDocument(uri=path.as_uri(), notebook_type="jupyter-notebook", version=1,
+                                                 cells=[types.NotebookCell(kind=k, document=u) for k, u in zip(kinds, uris)]),
+        cell_text_documents=[types.TextDocumentItem(uri=u, language_id="markdown" if i == 0 else "python", version=1, text=s)
+                             for i, (u, s) in enumerate(zip(uris, sources))],
+    ))
+    return uris
+
+
+def _change_cell(client: LanguageClient, notebook: Path, uri: str, text: str, version: int) -> None:
+    client.diagnostics.pop(uri, None)
+    client.notebook_document_did_change(types.DidChangeNotebookDocumentParams(
+        notebook_document=types.VersionedNotebookDocumentIdentifier(version=version, uri=notebook.as_uri()),
+        change=types.NotebookDocumentChangeEvent(cells=types.NotebookDocumentCellChanges(text_content=[
+            types.NotebookDocumentCellContentChanges(
+                document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+            )
+        ])),
+    ))
+
+
+NOTEBOOK_LOOP = '''device = torch.device("cuda")
+class_weights = torch.ones(10)
+net = nn.Linear(4, 10).to(device)
+opt = torch.optim.SGD(net.parameters(), lr=0.1)
+loader = torch.utils.data.DataLoader(range(8), batch_size=4)
+for x, y in loader:
+    x, y = x.to(device), y.to(device)
+    weight = class_weights.to(device)
+    loss = nn.functional.cross_entropy(net(x), y, weight=weight)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+'''
+
+
+async def test_notebook_cells_get_fix_and_ignore_actions_and_hover_in_their_own_coordinates(client: LanguageClient, workspace: Path):
+    """Actions and hover on a cell URI: edits address that cell's text (a magic line above included)."""
+    notebook = workspace / "actions.ipynb"
+    sources = ["# Training", "import torch\nfrom torch import nn\n", "%matplotlib inline\nmodel = nn.DataParallel(nn.Linear(2, 2))\n", NOTEBOOK_LOOP]
+    uris = _open_notebook(client, notebook, sources)
+    loop_cell = await diagnostics_for(client, uris[3])
+    adv101 = next(d for d in loop_cell if d.code == "ADV101")
+    assert adv101.range.start.line == 7  # the cell's own line, not the joined module's
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uris[3]), range=adv101.range, context=types.CodeActionContext(diagnostics=[adv101]),
+    ))
+    fix = next(a for a in actions if a.title.startswith("Fix ADV101"))
+    assert fix.is_preferred and list(fix.edit.changes) == [uris[3]]
+    fixed = apply(NOTEBOOK_LOOP, fix.edit.changes[uris[3]])
+    assert "class_weights_dev = class_weights.to(device)\nfor x, y in loader:" in fixed
+    assert "weight = class_weights_dev" in fixed
+    _change_cell(client, notebook, uris[3], fixed, 2)
+    assert "ADV101" not in {d.code for d in await diagnostics_for(client, uris[3])}
+
+    magic_cell = await diagnostics_for(client, uris[2])
+    adv501 = next(d for d in magic_cell if d.code == "ADV501")
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uris[2]), range=adv501.range, context=types.CodeActionContext(diagnostics=[adv501]),
+    ))
+    ignore = next(a for a in actions if a.title.startswith("Ignore ADV501"))
+    ignored = apply(sources[2], ignore.edit.changes[uris[2]])
+    assert ignored == "%matplotlib inline\nmodel = nn.DataParallel(nn.Linear(2, 2))  # advisor: ignore[ADV501]\n"
+
+    hover = await client.text_document_hover_async(types.HoverParams(types.TextDocumentIdentifier(uris[2]), adv501.range.start))
+    assert hover is not None and "ADV501" in hover.contents.value and "## Measured gain" in hover.contents.value
+    assert await client.text_document_hover_async(types.HoverParams(types.TextDocumentIdentifier(uris[2]), types.Position(0, 0))) is None
+
+    _change_cell(client, notebook, uris[2], ignored, 3)
+    assert "ADV501" not in {d.code for d in await diagnostics_for(client, uris[2])}

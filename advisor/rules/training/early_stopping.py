@@ -74,8 +74,12 @@ class NoEarlyStopping(Rule):
         ),
     )
 
+    _file_decides: bool | None = None  # the file's text shows the metric is used (searched once per file)
+
     def visit_For(self, node: cst.For) -> None:
-        if self.ctx.uses_framework() or USES_METRIC.search(self.ctx.text) or self.ctx.in_test_function(node):
+        if self._file_decides is None:
+            self._file_decides = self.ctx.uses_framework() or USES_METRIC.search(self.ctx.text) is not None
+        if self._file_decides or self.ctx.in_test_function(node):
             return
         epochs = self._epochs(node.iter)
         if epochs is None or epochs < MIN_EPOCHS or not self.ctx.loop_facts(node).is_training_loop:
