@@ -147,9 +147,6 @@ class CallGraph:
             return None
         return self._all_repeats().get(id(func))
 
-    def repeat_of_function(self, func: cst.FunctionDef) -> Repeat | None:
-        return self._all_repeats().get(id(func))
-
     def repeat_at(self, call: cst.Call) -> Repeat | None:
         """How often `call` itself runs: in a loop of its own function (one hop: what it calls runs per
         iteration), or because a loop reaches its function (one hop more)."""
