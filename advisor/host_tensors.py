@@ -10,11 +10,12 @@ it through a helper of the project (`self.to_var(x)` whose body is `return Varia
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import libcst as cst
 
 from advisor.context import FileContext
-from advisor.syntax import call_attr, dotted_name, positional
+from advisor.syntax import call_attr, dotted_name, positional, walk
 
 SHAPE_FACTORIES = frozenset(
     "torch.zeros torch.ones torch.full torch.empty torch.rand torch.randn torch.randint torch.randperm "
@@ -173,7 +174,6 @@ def preceding_binding(ctx: FileContext, name: str, use: cst.CSTNode) -> cst.Base
     of a block around the use) with no other binding of the name between them; None otherwise."""
     stmts = statement_chain(ctx, use)
     found_for = _binding_index(ctx, name)
-    by_stmt = found_for.by_stmt
     for stmt in stmts:
         block = ctx.parent(stmt)
         body = getattr(block, "body", None)
@@ -184,7 +184,7 @@ def preceding_binding(ctx: FileContext, name: str, use: cst.CSTNode) -> cst.Base
         except StopIteration:
             continue
         for earlier in reversed(body[:at]):
-            found = by_stmt.get(id(earlier))
+            found = found_for.at(earlier)
             if found:
                 return found[-1] if len(found) == 1 else None
             if not isinstance(earlier, cst.SimpleStatementLine):
@@ -207,17 +207,62 @@ def statement_chain(ctx: FileContext, node: cst.CSTNode) -> list[cst.CSTNode]:
 
 
 class _Bindings:
-    """The bindings of one name, indexed once per file: long files bind `x` or `y` hundreds of times, and
-    `preceding_binding` asks about them for each move it follows."""
+    """The bindings of one name, found where `preceding_binding` looks. Long files bind `x` or `y` hundreds
+    of times while the search reads a few statements near the use: it walks those statements for the
+    values (within a budget of nodes), and only past the budget indexes every value by its statement."""
 
     def __init__(self, ctx: FileContext, name: str) -> None:
         self.parents = ctx.parents
         self.values = ctx.bindings.get(name, ())
-        # per statement id (as `ctx.statement_of` finds it): the values bound there, in binding order
-        self.by_stmt: dict[int, list[cst.BaseExpression]] = {}
+        self._count: dict[int, int] = {}
         for v in self.values:
-            self.by_stmt.setdefault(id(self._statement_of(v)), []).append(v)
+            self._count[id(v)] = self._count.get(id(v), 0) + 1
+        self._budget = 4 * len(self.values)  # nodes the walks may visit: beyond, the index is cheaper
+        self._inside: dict[int, list[cst.BaseExpression] | None] = {}
+        self._by_stmt: dict[int, list[cst.BaseExpression]] | None = None
         self._around: set[int] | None = None
+
+    def at(self, stmt: cst.CSTNode) -> list[cst.BaseExpression]:
+        """The values whose statement (as `ctx.statement_of` finds it) is `stmt`."""
+        found = self._values_inside(stmt)
+        if found is not None:
+            return [v for v in found if self._statement_of(v) is stmt]
+        if self._by_stmt is None:
+            self._by_stmt = {}
+            for v in self.values:
+                self._by_stmt.setdefault(id(self._statement_of(v)), []).append(v)
+        return self._by_stmt.get(id(stmt), [])
+
+    def binds_inside(self, stmt: cst.CSTNode) -> bool:
+        """Some value of the name lies inside `stmt`."""
+        found = self._values_inside(stmt)
+        if found is not None:
+            return bool(found)
+        if self._around is None:  # the ancestors of every value, gathered once
+            around: set[int] = set()
+            for v in self.values:
+                current = self.parents.get(id(v))
+                while current is not None and id(current) not in around:
+                    around.add(id(current))
+                    current = self.parents.get(id(current))
+            self._around = around
+        return id(stmt) in self._around
+
+    def _values_inside(self, stmt: cst.CSTNode) -> list[cst.BaseExpression] | None:
+        """The values in the subtree of `stmt` (each as often as it is bound), or None past the budget."""
+        if id(stmt) in self._inside:
+            return self._inside[id(stmt)]
+        found: list[cst.BaseExpression] | None = []
+        for node in walk(stmt):
+            self._budget -= 1
+            if self._budget < 0:
+                found = None
+                break
+            times = self._count.get(id(node))
+            if times and found is not None:
+                found.extend([cast(cst.BaseExpression, node)] * times)
+        self._inside[id(stmt)] = found
+        return found
 
     def _statement_of(self, node: cst.CSTNode) -> cst.CSTNode:
         """`ctx.statement_of`, climbing without building the list of ancestors."""
@@ -229,18 +274,6 @@ class _Bindings:
             last = current
             current = self.parents.get(id(current))
         return last
-
-    def binds_inside(self, stmt: cst.CSTNode) -> bool:
-        """Some value of the name lies inside `stmt` (the ancestors of every value, gathered once)."""
-        if self._around is None:
-            around: set[int] = set()
-            for v in self.values:
-                current = self.parents.get(id(v))
-                while current is not None and id(current) not in around:
-                    around.add(id(current))
-                    current = self.parents.get(id(current))
-            self._around = around
-        return id(stmt) in self._around
 
 
 _STATEMENT_TYPES: dict[type, bool] = {}

@@ -61,6 +61,7 @@ class HostTensorThenMove(Rule):
 
     _candidates: dict[int, str] | None = None  # see `_mover_candidates`
     _candidate_names: set[str] = set()
+    _last_parts: set[str] | None = None  # see `_bound_last_parts`
 
     # 64 Mi elements: beyond this one verification takes minutes.
     size_caps = {"n": 64 * 2**20}
@@ -125,7 +126,9 @@ class HostTensorThenMove(Rule):
                 device = '"cuda"' if attr == "cuda" else "device"
                 return args[index].value, f"{node_code(node.func)}(...)", device
             return None
-        if not self.ctx.bindings.get(dotted_name(node.func) or ""):
+        if type(func) is cst.Attribute and func.attr.value not in self._bound_last_parts():
+            return None  # no `a.b.X` bound to any value: the dotted name below cannot be bound either
+        if not self.ctx.bindings.get(dotted_name(func) or ""):
             return None  # no alias bound under the called name: not `Tensor(...)` with a CUDA type (below)
         origin = factory_origin(self.ctx, node)
         if origin is not None and origin.qualname == dotted_name(node.func) and alias_on_device(self.ctx, node):
@@ -165,6 +168,12 @@ class HostTensorThenMove(Rule):
             self._candidates = found
             self._candidate_names = set(found.values())
         return self._candidates
+
+    def _bound_last_parts(self) -> set[str]:
+        """The last part of every bound name (`X` of `self.X = ...`), once per file."""
+        if self._last_parts is None:
+            self._last_parts = {name.rpartition(".")[2] for name in self.ctx.bindings}
+        return self._last_parts
 
     def _may_reach(self, call: cst.Call, candidates: dict[int, str]) -> bool:
         """The call graph resolves `f(...)` / `x.f(...)` to a function named `f` or to a `forward`: without
