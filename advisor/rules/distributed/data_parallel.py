@@ -99,7 +99,8 @@ def wraps_in_ddp(ctx: FileContext) -> bool:
     once per file: two rules ask)."""
     found = ctx.shared.get("wraps_in_ddp")
     if found is None:
-        found = ctx.shared["wraps_in_ddp"] = any(_wraps(ctx, call) for call in ctx.nodes(cst.Call) if _may_wrap(ctx, call))
+        wrapper: dict[str, bool] = {}  # per called name: DDP_WRAPPER matches it (a file repeats its names)
+        found = ctx.shared["wraps_in_ddp"] = any(_wraps(ctx, call) for call in ctx.nodes(cst.Call) if _may_wrap(ctx, call, wrapper))
     return bool(found)
 
 
@@ -110,12 +111,19 @@ def _wraps(ctx: FileContext, call: cst.Call) -> bool:
     return name is not None and DDP_WRAPPER.search(name.rsplit(".", 1)[-1]) is not None
 
 
-def _may_wrap(ctx: FileContext, call: cst.Call) -> bool:
+def _may_wrap(ctx: FileContext, call: cst.Call, wrapper: dict[str, bool]) -> bool:
     """A cheap necessary condition for `_wraps`: the called name's last part is a DDP wrapper's (which
     `DistributedDataParallel` is), or a bare name imported as DDP under another name."""
     func = call.func
     if type(func) is cst.Name:
-        return DDP_WRAPPER.search(func.value) is not None or ctx.imports.get(func.value) in DDP
-    if type(func) is cst.Attribute:
-        return DDP_WRAPPER.search(func.attr.value) is not None
-    return False
+        last = func.value
+        if ctx.imports.get(last) in DDP:
+            return True
+    elif type(func) is cst.Attribute:
+        last = func.attr.value
+    else:
+        return False
+    found = wrapper.get(last)
+    if found is None:
+        found = wrapper[last] = DDP_WRAPPER.search(last) is not None
+    return found
