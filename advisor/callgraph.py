@@ -226,6 +226,58 @@ def step_gated(ctx: FileContext, node: cst.CSTNode, loop: cst.CSTNode | None) ->
     return False
 
 
+class CallsWithin:
+    """The calls inside a loop or function of the file, in document order: what `walk(node)` (or
+    `walk(node.body)`) filtered to calls yields. The node index lists every subtree's calls as one run
+    in that order, so the walk stops at the subtree's first call and the run is read from the index,
+    extended while each next call still lies inside (a short climb up the parent index)."""
+
+    def __init__(self, ctx: FileContext) -> None:
+        self.ctx = ctx
+        self._calls = ctx.nodes(cst.Call)
+        self._position = {id(c): i for i, c in enumerate(self._calls)}
+        self._found: dict[int, list[cst.Call]] = {}
+
+    def of(self, node: cst.For | cst.While | cst.FunctionDef) -> list[cst.Call]:
+        """Every call anywhere in `node` (its header, decorators and `else` included)."""
+        return self._within(node)
+
+    def in_body(self, node: cst.For | cst.While | cst.FunctionDef) -> list[cst.Call]:
+        """Every call in `node.body`."""
+        return self._within(node.body)
+
+    def _within(self, root: cst.CSTNode) -> list[cst.Call]:
+        found = self._found.get(id(root))
+        if found is not None:
+            return found
+        first = next((n for n in walk(root) if type(n) is cst.Call), None)
+        at = self._position.get(id(first)) if first is not None else None
+        if first is None or at is None:  # no call, or a subtree the index does not hold
+            found = [n for n in walk(root) if type(n) is cst.Call] if first is not None else []
+        else:
+            parents, calls = self.ctx.parents, self._calls
+            outside = parents.get(id(root))
+            found = [calls[at]]
+            for i in range(at + 1, len(calls)):
+                call = calls[i]
+                node = parents.get(id(call))
+                while node is not None and node is not root and node is not outside:
+                    node = parents.get(id(node))
+                if node is not root:
+                    break
+                found.append(call)
+        self._found[id(root)] = found
+        return found
+
+
+def calls_within(ctx: FileContext) -> CallsWithin:
+    """The file's calls-per-loop-and-function index, built once and shared by every rule."""
+    index = ctx.shared.get("calls_within")
+    if index is None:
+        index = ctx.shared["calls_within"] = CallsWithin(ctx)
+    return index
+
+
 def call_graph(ctx: FileContext) -> CallGraph:
     """The file's call graph, built once and shared by every rule."""
     graph = ctx.shared.get("callgraph")
