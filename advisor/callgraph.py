@@ -20,7 +20,7 @@ from typing import Any
 import libcst as cst
 
 from advisor.context import FileContext
-from advisor.syntax import dotted_name, walk
+from advisor.syntax import callee_name, dotted_name, walk
 
 MAX_HOPS = 4  # a chain longer than this is rarely per-step work a reader would follow
 
@@ -68,11 +68,19 @@ class CallGraph:
                 elif isinstance(ctx.parent(f), cst.Module):
                     self._module_funcs[f.name.value] = f
         self._class_of_cache: dict[str, str | None] = {}
+        self._targets: dict[int, list[cst.FunctionDef]] = {}
         self._repeats: dict[int, Repeat] | None = None
 
     # ------------------------------------------------------------------ resolution
     def targets(self, call: cst.Call) -> list[cst.FunctionDef]:
-        """Functions of this file that `call` runs (empty when it leaves the file or is unknown)."""
+        """Functions of this file that `call` runs (empty when it leaves the file or is unknown);
+        remembered per call, as several rules ask about the same calls."""
+        found = self._targets.get(id(call))
+        if found is None:
+            found = self._targets[id(call)] = self._resolve(call)
+        return found
+
+    def _resolve(self, call: cst.Call) -> list[cst.FunctionDef]:
         func = call.func
         if isinstance(func, cst.Name):
             if func.value in self._module_funcs:
@@ -250,7 +258,7 @@ class CallsWithin:
         found = self._found.get(id(root))
         if found is not None:
             return found
-        first = next((n for n in walk(root) if type(n) is cst.Call), None)
+        first = _first_call(root)
         at = self._position.get(id(first)) if first is not None else None
         if first is None or at is None:  # no call, or a subtree the index does not hold
             found = [n for n in walk(root) if type(n) is cst.Call] if first is not None else []
@@ -270,12 +278,32 @@ class CallsWithin:
         return found
 
 
+def _first_call(root: cst.CSTNode) -> cst.Call | None:
+    """The first call of `root` in document order. `for i in range(n):` is common enough to answer
+    without a walk: nothing before its `iter` can hold a call when the target is a plain name."""
+    if type(root) is cst.For and type(root.target) is cst.Name and type(root.iter) is cst.Call:
+        return root.iter
+    return next((n for n in walk(root) if type(n) is cst.Call), None)
+
+
 def calls_within(ctx: FileContext) -> CallsWithin:
     """The file's calls-per-loop-and-function index, built once and shared by every rule."""
     index = ctx.shared.get("calls_within")
     if index is None:
         index = ctx.shared["calls_within"] = CallsWithin(ctx)
     return index
+
+
+def calls_named(ctx: FileContext, name: str) -> list[cst.Call]:
+    """Calls of `name(...)` or `x.name(...)` in the file, in document order (indexed once per file)."""
+    index: dict[str, list[cst.Call]] | None = ctx.shared.get("calls_by_callee")
+    if index is None:
+        index = ctx.shared["calls_by_callee"] = {}
+        for call in ctx.nodes(cst.Call):
+            callee = callee_name(call)
+            if callee is not None:
+                index.setdefault(callee, []).append(call)
+    return index.get(name, [])
 
 
 def call_graph(ctx: FileContext) -> CallGraph:

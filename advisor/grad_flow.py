@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 import libcst as cst
 
 from advisor.context import FileContext
-from advisor.syntax import target_names
+from advisor.syntax import target_names, walk
 from advisor.host_tensors import statement_chain
 
 # After these the value is on the host or is an index: a forward pass that ends here was only read.
@@ -43,6 +43,7 @@ class GradFlow:
         self.inner_calls = inner_calls  # a model method call -> the forward passes its body runs
         self._uses: dict[str, list[cst.Name]] | None = None  # every name's uses, once many are asked
         self._some_uses: dict[str, list[cst.Name]] = {}  # the few names asked so far
+        self._scope_names: dict[int, dict[str, list[cst.Name]]] = {}  # per function: its names
 
     def fate(self, call: cst.Call) -> str:
         """Where the output of `call` ends: "kept" (may reach a backward pass, or cannot be followed),
@@ -112,7 +113,7 @@ class GradFlow:
     def _name(self, name: str, binder: cst.CSTNode, depth: int) -> str:
         scope = self.ctx.enclosing_function(binder)
         results = []
-        for use in self._uses_of(name):
+        for use in self._uses_of(name) if scope is None else self._uses_within(scope, name):
             if self.ctx.enclosing_function(use) is not scope or _is_target(self.ctx, use):
                 continue
             if _binding_statement(self.ctx, name, use) is not binder:
@@ -121,6 +122,17 @@ class GradFlow:
             if results[-1] == KEPT:
                 return KEPT
         return _worst(results)
+
+    def _uses_within(self, func: cst.FunctionDef, name: str) -> list[cst.Name]:
+        """The `Name` nodes spelled `name` inside `func`, in document order (its names indexed once):
+        every use whose function is `func` is among them, and a function is small next to its file."""
+        names = self._scope_names.get(id(func))
+        if names is None:
+            names = self._scope_names[id(func)] = {}
+            for n in walk(func):
+                if type(n) is cst.Name:
+                    names.setdefault(n.value, []).append(n)
+        return names.get(name, [])
 
     def _uses_of(self, name: str) -> list[cst.Name]:
         """Every `Name` node spelled `name`, in document order. Most files ask about a handful of names:

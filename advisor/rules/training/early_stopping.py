@@ -80,10 +80,10 @@ class NoEarlyStopping(Rule):
     def visit_For(self, node: cst.For) -> None:
         if self._file_decides is None:
             self._file_decides = self.ctx.uses_framework() or USES_METRIC.search(self.ctx.text)
-        if self._file_decides or self.ctx.in_test_function(node):
+        if self._file_decides:
             return
         epochs = self._epochs(node.iter)
-        if epochs is None or epochs < MIN_EPOCHS or not self.ctx.loop_facts(node).is_training_loop:
+        if epochs is None or epochs < MIN_EPOCHS or self.ctx.in_test_function(node) or not self.ctx.loop_facts(node).is_training_loop:
             return
         for call in self.ctx.calls_in_body(node):
             name = callee_name(call)

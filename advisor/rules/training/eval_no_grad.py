@@ -8,7 +8,7 @@ from typing import Any
 
 import libcst as cst
 
-from advisor.callgraph import Repeat, call_graph, calls_within, step_gated
+from advisor.callgraph import Repeat, call_graph, calls_named, calls_within, step_gated
 from advisor.syntax import call_attr, call_receiver, callee_name, dotted_name, walk
 from advisor.grad_flow import DETACHED, HOST, GradFlow
 from advisor.context import FileContext
@@ -103,7 +103,6 @@ class EvalWithoutNoGrad(Rule):
         self._forwards: dict[int, list[cst.Call]] = {}
         self._disabled_around: dict[int, bool] = {}
         self._grad_switches: list[cst.Call] | None = None
-        self._by_callee: dict[str, list[cst.Call]] | None = None
         self._never_models: set[str] = set()  # callees (`torch.matmul`) no call of which is a forward pass
 
     def visit_For(self, node: cst.For) -> None:
@@ -503,11 +502,4 @@ class EvalWithoutNoGrad(Rule):
         return any(a is func for a in self.ctx.ancestors(node))
 
     def _callers(self, name: str) -> list[cst.Call]:
-        """Calls of `name(...)` or `x.name(...)` in the file, in document order (indexed once)."""
-        if self._by_callee is None:
-            self._by_callee = {}
-            for c in self.ctx.nodes(cst.Call):
-                callee = callee_name(c)
-                if callee is not None:
-                    self._by_callee.setdefault(callee, []).append(c)
-        return list(self._by_callee.get(name, ()))
+        return list(calls_named(self.ctx, name))
