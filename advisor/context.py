@@ -16,7 +16,7 @@ import libcst as cst
 
 from advisor.kinds import ValueKinds
 from advisor.loops import FunctionFacts, LoopFacts, LoopIndex
-from advisor.prepass import Event, Fragment, module_fragments
+from advisor.prepass import Event, Fragment, ParentLinks, module_fragments
 from advisor.syntax import LOOP_TYPES, call_attr, dotted_name, target_names
 
 NodeT = TypeVar("NodeT", bound=cst.CSTNode)
@@ -56,6 +56,7 @@ class FileContext:
     bindings: dict[str, list[cst.BaseExpression]] = field(default_factory=dict)
     calls_by_attr: dict[str, list[cst.Call]] = field(default_factory=dict)
     nodes_by_type: dict[str, list[cst.CSTNode]] = field(default_factory=dict)  # document order
+    fragments: Sequence[Fragment] = ()  # the pre-pass pieces the index was assembled from, in document order
     # Facts a rule family derives once and shares between its rules (keyed by the family's own name).
     shared: dict[str, Any] = field(default_factory=dict)
 
@@ -239,14 +240,23 @@ def build_context(module: cst.Module, text: str, path: str) -> FileContext:
 
 
 
-def context_from(module: cst.Module, text: str, path: str, fragments: Sequence[Fragment]) -> FileContext:
-    """The FileContext of `module` from its fragments (the module's own first, as `module_fragments` gives)."""
-    ctx = FileContext(module=module, text=text, path=path)
-    parents, by_type = ctx.parents, ctx.nodes_by_type
+def context_from(
+    module: cst.Module, text: str, path: str, fragments: Sequence[Fragment], links: ParentLinks | None = None
+) -> FileContext:
+    """The FileContext of `module` from its fragments (the module's own first, as `module_fragments` gives).
+    `links`: the parent table of an earlier version of the same document, brought up to date instead of
+    built again (the language server's)."""
+    ctx = FileContext(module=module, text=text, path=path, fragments=fragments)
+    by_type = ctx.nodes_by_type
+    if links is not None:
+        ctx.parents = links.assemble(module, fragments)
+    else:
+        parents = ctx.parents
+        for frag in fragments:
+            if frag.root is not module:
+                parents[id(frag.root)] = module
+            parents.update(frag.parents)
     for frag in fragments:
-        if frag.root is not module:
-            parents[id(frag.root)] = module
-        parents.update(frag.parents)
         for name, nodes in frag.by_type.items():
             found = by_type.get(name)
             if found is None:

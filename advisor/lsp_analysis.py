@@ -115,7 +115,7 @@ def analyse_python(text: str, path: Path | None, config: Config, parser: Increme
     if _excluded(display, config):
         return Analysis(skipped=f"{display} is excluded by [tool.advisor] exclude")
     try:
-        found = analyse_unit(SourceUnit(display, text), _rules(config), config, parser.parse if parser is not None else None)
+        found = analyse_unit(SourceUnit(display, text), _rules(config), config, parser.parse if parser is not None else None, diffs=False)
         return Analysis(tuple(found))
     except SourceError as exc:
         return Analysis(problem=_problem(exc))
@@ -134,7 +134,7 @@ def analyse_cells(cells: list[tuple[bool, str]], path: Path | None, config: Conf
     document = {"cells": [{"cell_type": "code" if code else "markdown", "source": text} for code, text in cells]}
     try:
         unit = notebook_unit(json.dumps(document).encode("utf-8"), display)
-        return Analysis(tuple(analyse_unit(unit, _rules(config), config, parser.parse if parser is not None else None)))
+        return Analysis(tuple(analyse_unit(unit, _rules(config), config, parser.parse if parser is not None else None, diffs=False)))
     except SourceError as exc:
         return Analysis(problem=_problem(exc))
 
