@@ -59,6 +59,7 @@ class FileContext:
     fragments: Sequence[Fragment] = ()  # the pre-pass pieces the index was assembled from, in document order
     # Facts a rule family derives once and shares between its rules (keyed by the family's own name).
     shared: dict[str, Any] = field(default_factory=dict)
+    _qualnames: dict[int, tuple[cst.CSTNode, str | None]] = field(default_factory=dict, repr=False)
 
     def nodes(self, kind: type[NodeT]) -> list[NodeT]:
         """Every node of exactly this libcst type, in document order (the typed view of `nodes_by_type`)."""
@@ -73,8 +74,16 @@ class FileContext:
         """Resolve `T.utils.data.DataLoader` to `torch.utils.data.DataLoader` through the file's imports.
 
         Names that are not imported resolve to None, so a local class called `DataLoader` is never
-        mistaken for PyTorch's.
+        mistaken for PyTorch's. Remembered per node: most rules ask it of every call.
         """
+        known = self._qualnames.get(id(node))
+        if known is not None and known[0] is node:  # the entry holds its node, so the id was not reused
+            return known[1]
+        found = self._resolve(node)
+        self._qualnames[id(node)] = (node, found)
+        return found
+
+    def _resolve(self, node: cst.BaseExpression) -> str | None:
         dotted = dotted_name(node)
         if dotted is None:
             return None
