@@ -139,15 +139,20 @@ class FileContext:
             current = self.parents.get(id(current))
 
     def enclosing_function(self, node: cst.CSTNode) -> cst.FunctionDef | None:
-        for anc in self.ancestors(node):
-            if isinstance(anc, cst.FunctionDef):
-                return anc
-        return None
+        return self._enclosing(node, cst.FunctionDef)
 
     def enclosing_class(self, node: cst.CSTNode) -> cst.ClassDef | None:
-        for anc in self.ancestors(node):
-            if isinstance(anc, cst.ClassDef):
-                return anc
+        return self._enclosing(node, cst.ClassDef)
+
+    def _enclosing(self, node: cst.CSTNode, kind: type[NodeT]) -> NodeT | None:
+        """The nearest ancestor of exactly this libcst type (they are final classes: `type(x) is` suffices
+        and skips ABCMeta's instance check; rules ask this of most calls)."""
+        parents = self.parents
+        current = parents.get(id(node))
+        while current is not None:
+            if type(current) is kind:
+                return cast(NodeT, current)
+            current = parents.get(id(current))
         return None
 
     def innermost_loop(self, node: cst.CSTNode) -> cst.For | cst.While | None:
