@@ -151,7 +151,7 @@ class FileContext:
         current = parents.get(id(node))
         while current is not None:
             if type(current) is kind:
-                return cast(NodeT, current)
+                return current
             current = parents.get(id(current))
         return None
 
