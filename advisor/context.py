@@ -160,13 +160,19 @@ class FileContext:
 
         Comprehensions are not loops here: they run at C-ish speed per element and have their own rules.
         """
+        parents = self.parents
         child = node
-        for anc in self.ancestors(node):
-            if isinstance(anc, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+        current = parents.get(id(node))
+        while current is not None:  # exact types: final libcst classes, asked of most calls
+            kind = type(current)
+            if kind is cst.FunctionDef or kind is cst.Lambda or kind is cst.ClassDef:
                 return None
-            if isinstance(anc, LOOP_TYPES) and child is anc.body:
-                return anc
-            child = anc
+            if kind is cst.For or kind is cst.While:
+                loop = cast("cst.For | cst.While", current)
+                if child is loop.body:
+                    return loop
+            child = current
+            current = parents.get(id(current))
         return None
 
     def is_conditional_within(self, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
@@ -198,11 +204,13 @@ class FileContext:
 
     def statement_of(self, node: cst.CSTNode) -> cst.CSTNode:
         """The statement that holds `node` (its first line carries suppression comments)."""
-        current: cst.CSTNode = node
-        for anc in [node, *self.ancestors(node)]:
-            current = anc
-            if isinstance(anc, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
-                return anc
+        parents = self.parents
+        current = node
+        while type(current) not in STATEMENT_TYPES:
+            above = parents.get(id(current))
+            if above is None:
+                return current
+            current = above
         return current
 
 
@@ -245,6 +253,18 @@ class FileContext:
 
     def dataset_classes(self) -> set[str]:
         return self.kinds.dataset_classes()
+
+
+def _subclasses(kind: type) -> set[type]:
+    found = {kind}
+    sub: type
+    for sub in kind.__subclasses__():
+        found |= _subclasses(sub)
+    return found
+
+
+# Exact node types that are statements (for `type(x) in`, cheaper than `isinstance` through ABCMeta).
+STATEMENT_TYPES = frozenset(_subclasses(cst.SimpleStatementLine) | _subclasses(cst.BaseCompoundStatement))
 
 
 def build_context(module: cst.Module, text: str, path: str) -> FileContext:
