@@ -172,10 +172,8 @@ def preceding_binding(ctx: FileContext, name: str, use: cst.CSTNode) -> cst.Base
     """The value `name` holds at `use` when the assignment is an earlier statement of the same block (or
     of a block around the use) with no other binding of the name between them; None otherwise."""
     stmts = statement_chain(ctx, use)
-    values = ctx.bindings.get(name, ())
-    by_stmt: dict[int, list[cst.BaseExpression]] = {}
-    for v in values:
-        by_stmt.setdefault(id(ctx.statement_of(v)), []).append(v)
+    found_for = _binding_index(ctx, name)
+    by_stmt = found_for.by_stmt
     for stmt in stmts:
         block = ctx.parent(stmt)
         body = getattr(block, "body", None)
@@ -190,7 +188,7 @@ def preceding_binding(ctx: FileContext, name: str, use: cst.CSTNode) -> cst.Base
             if found:
                 return found[-1] if len(found) == 1 else None
             if not isinstance(earlier, cst.SimpleStatementLine):
-                if _binds_inside(ctx, earlier, values):
+                if found_for.binds_inside(earlier):
                     return None
         if isinstance(block, cst.IndentedBlock) and isinstance(ctx.parent(block), (cst.FunctionDef, cst.For, cst.While)):
             return None  # never look past the top of a function or loop body
@@ -208,8 +206,59 @@ def statement_chain(ctx: FileContext, node: cst.CSTNode) -> list[cst.CSTNode]:
     return out
 
 
-def _binds_inside(ctx: FileContext, stmt: cst.CSTNode, values: tuple[cst.BaseExpression, ...] | list[cst.BaseExpression]) -> bool:
-    return any(any(a is stmt for a in ctx.ancestors(v)) for v in values)
+class _Bindings:
+    """The bindings of one name, indexed once per file: long files bind `x` or `y` hundreds of times, and
+    `preceding_binding` asks about them for each move it follows."""
+
+    def __init__(self, ctx: FileContext, name: str) -> None:
+        self.parents = ctx.parents
+        self.values = ctx.bindings.get(name, ())
+        # per statement id (as `ctx.statement_of` finds it): the values bound there, in binding order
+        self.by_stmt: dict[int, list[cst.BaseExpression]] = {}
+        for v in self.values:
+            self.by_stmt.setdefault(id(self._statement_of(v)), []).append(v)
+        self._around: set[int] | None = None
+
+    def _statement_of(self, node: cst.CSTNode) -> cst.CSTNode:
+        """`ctx.statement_of`, climbing without building the list of ancestors."""
+        current: cst.CSTNode | None = node
+        last = node
+        while current is not None:
+            if _is_statement(type(current)):
+                return current
+            last = current
+            current = self.parents.get(id(current))
+        return last
+
+    def binds_inside(self, stmt: cst.CSTNode) -> bool:
+        """Some value of the name lies inside `stmt` (the ancestors of every value, gathered once)."""
+        if self._around is None:
+            around: set[int] = set()
+            for v in self.values:
+                current = self.parents.get(id(v))
+                while current is not None and id(current) not in around:
+                    around.add(id(current))
+                    current = self.parents.get(id(current))
+            self._around = around
+        return id(stmt) in self._around
+
+
+_STATEMENT_TYPES: dict[type, bool] = {}
+
+
+def _is_statement(kind: type) -> bool:
+    found = _STATEMENT_TYPES.get(kind)
+    if found is None:
+        found = _STATEMENT_TYPES[kind] = issubclass(kind, (cst.SimpleStatementLine, cst.BaseCompoundStatement))
+    return found
+
+
+def _binding_index(ctx: FileContext, name: str) -> _Bindings:
+    cache: dict[str, _Bindings] = ctx.shared.setdefault("host_tensors.bindings", {})
+    found = cache.get(name)
+    if found is None:
+        found = cache[name] = _Bindings(ctx, name)
+    return found
 
 
 CORPUS_FACTORIES = frozenset({"torch.tensor", "torch.as_tensor", "torch.from_numpy", "torch.load", *LEGACY})

@@ -74,17 +74,24 @@ def transposed_product(expr: cst.BaseExpression) -> tuple[str, str, str] | None:
 
 
 def _accumulated_product(node: cst.CSTNode) -> cst.BaseExpression | None:
-    """The product in `acc += A*B` or `acc = acc + A*B`."""
-    if isinstance(node, cst.AugAssign) and isinstance(node.operator, cst.AddAssign):
+    """The product in `acc += A*B` or `acc = acc + A*B`; for the plain assignment only a product
+    (`A*B`: every shape checked later multiplies) is returned, so most assignments are never rendered."""
+    if type(node) is cst.AugAssign and type(node.operator) is cst.AddAssign:
         return node.value
-    if isinstance(node, cst.Assign) and isinstance(node.value, cst.BinaryOperation) and isinstance(
-        node.value.operator, cst.Add
-    ):
-        target = node_code(node.targets[0].target)
-        left = node_code(node.value.left)
-        if target == left:
-            return node.value.right
+    if type(node) is cst.Assign and type(node.value) is cst.BinaryOperation and type(node.value.operator) is cst.Add:
+        right = node.value.right
+        if type(right) is not cst.BinaryOperation or type(right.operator) is not cst.Multiply:
+            return None
+        if _same_code(node.targets[0].target, node.value.left):
+            return right
     return None
+
+
+def _same_code(a: cst.CSTNode, b: cst.CSTNode) -> bool:
+    """`node_code(a) == node_code(b)`, without rendering two bare names (the common case)."""
+    if type(a) is cst.Name and type(b) is cst.Name and not (a.lpar or a.rpar or b.lpar or b.rpar):
+        return a.value == b.value
+    return node_code(a) == node_code(b)
 
 
 class PythonMatmul(Rule):
@@ -148,10 +155,12 @@ class PythonMatmul(Rule):
         product = _accumulated_product(node)
         if product is None:
             return
+        binders = self._binders(node)
+        if not binders:
+            return  # outside any loop or comprehension nothing accumulates
         pkq = matmul_product(product)
         transposed = pkq is None
         pkq = pkq or transposed_product(product)
-        binders = self._binders(node)
         if pkq is None:
             outer = accumulated_matvec(self.ctx, node, product, binders)
             if outer is not None and not scalar_autograd(self.ctx):
@@ -163,7 +172,7 @@ class PythonMatmul(Rule):
             self._report(outer, fix=None if transposed else lambda: self._loop_fix(node, outer, product, pkq), suggestion=TRANSPOSED if transposed else None)
 
     def visit_Call(self, node: cst.Call) -> None:
-        if not (isinstance(node.func, cst.Name) and node.func.value == "sum" and node.args):
+        if not (type(node.func) is cst.Name and node.func.value == "sum" and node.args):
             self._check_dot_helper(node)
             return
         gen = node.args[0].value
@@ -208,13 +217,17 @@ class PythonMatmul(Rule):
     def _check_dot_helper(self, node: cst.Call) -> None:
         """`[[dot(r, c) for c in cols(B)] for r in A]` where `dot` is a helper in this file whose whole body
         is `return sum(...)` of an inner product of its two parameters."""
-        args = positional(node)
-        if len(args) != 2 or len(node.args) != 2 or not all(isinstance(a.value, (cst.Name, cst.Call)) for a in args):
+        if len(node.args) != 2:
             return
         func = node.func
-        name = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else None
+        name = func.value if type(func) is cst.Name else func.attr.value if type(func) is cst.Attribute else None
         defs = self.ctx.functions.get(name or "", [])
-        if len(defs) != 1 or not self._is_dot_function(defs[0]):
+        if len(defs) != 1:
+            return
+        args = positional(node)
+        if len(args) != 2 or not all(isinstance(a.value, (cst.Name, cst.Call)) for a in args):
+            return
+        if not self._is_dot_function(defs[0]):
             return
         binders = self._binders(node)
         row, col = (_operand(a.value, binders) for a in args)

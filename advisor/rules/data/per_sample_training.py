@@ -90,7 +90,8 @@ class PerSampleTraining(Rule):
         self._loader_loops: set[int] | None = None
 
     def visit_For(self, node: cst.For) -> None:
-        if step_every_iteration(self.ctx, node) != "always" or not steps_optimizer(self.ctx, node):
+        # a loop that is no step loop is never "always" stepping (checked first: most loops are not)
+        if not self.ctx.loop_facts(node).is_step_loop or step_every_iteration(self.ctx, node) != "always" or not steps_optimizer(self.ctx, node):
             evidence = numpy_per_sample(self.ctx, node)
             if evidence is not None:
                 self.report(node, f"Train on mini-batches instead of one sample at a time: {evidence}", confidence=Confidence.MEDIUM)
@@ -201,10 +202,10 @@ def numpy_per_sample(ctx: FileContext, loop: cst.For) -> str | None:
     """A NumPy (or pure Python) network trained one sample at a time: the loop walks paired samples
     (`zip(images, labels)`, `for x, y in mini_batch`) and each iteration runs backprop, either through a
     function named for it or by updating, in place, a weight matrix it multiplies by."""
-    if not any(v == "numpy" or v.startswith("numpy.") for v in ctx.imports.values()) or ctx.in_test_function(loop):
+    if not any(v == "numpy" or v.startswith("numpy.") for v in ctx.imports.values()):
         return None
     targets = target_names(loop.target)
-    if len(targets) < 2 or any(_batch_named(t) for t in targets):
+    if len(targets) < 2 or any(_batch_named(t) for t in targets) or ctx.in_test_function(loop):
         return None
     iterable = _unwrap(loop.iter, "enumerate")
     if isinstance(iterable, cst.Call) and callee_name(iterable) == "zip":

@@ -29,6 +29,7 @@ READERS = frozenset(
     }
 )
 DATASET_PREFIX = "torchvision.datasets."
+_READER_LAST = frozenset(q.rsplit(".", 1)[-1] for q in READERS)
 
 
 class RereadPerEpoch(Rule):
@@ -83,6 +84,9 @@ class RereadPerEpoch(Rule):
     )
 
     def visit_Call(self, node: cst.Call) -> None:
+        func = node.func  # `a.b.X(...)` resolves to a name ending in X: a reader's, or a dataset class's
+        if type(func) is cst.Attribute and func.attr.value not in _READER_LAST and not func.attr.value[:1].isupper():
+            return
         q = self.ctx.call_qualname(node)
         if q is None or not (q in READERS or (q.startswith(DATASET_PREFIX) and q.rsplit(".", 1)[-1][:1].isupper())):
             return

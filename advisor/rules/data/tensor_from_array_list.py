@@ -20,6 +20,7 @@ ARRAY_CALLS = frozenset(
         "load eye identity arange linspace tile repeat"
     ).split()
 ) | frozenset({"cv2.imread", "cv2.resize", "cv2.cvtColor", "imageio.imread", "imageio.v2.imread", "skimage.io.imread"})
+_BUILDER_LAST = frozenset(q.rsplit(".", 1)[-1] for q in BUILDERS)
 ARRAY_METHODS = frozenset({"numpy", "astype", "reshape", "transpose", "flatten", "ravel", "copy", "squeeze"})
 
 
@@ -69,6 +70,9 @@ class TensorFromArrayList(Rule):
     )
 
     def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if type(func) is cst.Attribute and func.attr.value not in _BUILDER_LAST:
+            return  # `a.b.X(...)` resolves to a name ending in X: not a builder
         q = self.ctx.call_qualname(node)
         if q not in BUILDERS:
             return

@@ -95,7 +95,7 @@ class HostSyncEveryStep(Rule):
         attr = call_attr(node)
         if attr in SYNC_METHODS and not node.args:
             self._check_method(node, attr)
-        elif isinstance(node.func, cst.Name) and node.func.value in ("float", "int", "print"):
+        elif type(node.func) is cst.Name and node.func.value in ("float", "int", "print"):
             self._check_builtin(node, node.func.value)
 
     def visit_FormattedStringExpression(self, node: cst.FormattedStringExpression) -> None:

@@ -59,6 +59,9 @@ class HostTensorThenMove(Rule):
         references=("PyTorch Performance Tuning Guide: create tensors directly on the target device",),
     )
 
+    _candidates: dict[int, str] | None = None  # see `_mover_candidates`
+    _candidate_names: set[str] = set()
+
     # 64 Mi elements: beyond this one verification takes minutes.
     size_caps = {"n": 64 * 2**20}
     @classmethod
@@ -122,6 +125,8 @@ class HostTensorThenMove(Rule):
                 device = '"cuda"' if attr == "cuda" else "device"
                 return args[index].value, f"{node_code(node.func)}(...)", device
             return None
+        if not self.ctx.bindings.get(dotted_name(node.func) or ""):
+            return None  # no alias bound under the called name: not `Tensor(...)` with a CUDA type (below)
         origin = factory_origin(self.ctx, node)
         if origin is not None and origin.qualname == dotted_name(node.func) and alias_on_device(self.ctx, node):
             return node, f"{node_code(node.func)}(...)", '"cuda"'
@@ -131,7 +136,12 @@ class HostTensorThenMove(Rule):
         """A function of this file whose every `return` moves its parameter to the device
         (`return Variable(x).cuda()` / `return x.to(device)`, maybe only under a CUDA check): the index of
         that argument at this call site, and the move used."""
+        candidates = self._mover_candidates()
+        if not candidates or not self._may_reach(call, candidates):
+            return None
         for target in call_graph(self.ctx).targets(call):
+            if id(target) not in candidates:
+                continue  # no `.to()` / `.cuda()` call inside: `_moved_parameter` would find nothing
             found = _moved_parameter(self.ctx, target)
             if found is not None:
                 name, attr = found
@@ -141,6 +151,27 @@ class HostTensorThenMove(Rule):
                 if name in params:
                     return params.index(name), attr
         return None
+
+    def _mover_candidates(self) -> dict[int, str]:
+        """The functions holding a `.to()` / `.cuda()` call (nested ones count: `_moved_parameter` walks them
+        too), by id, with their names; only these can move a parameter. Found once per file from the index."""
+        if self._candidates is None:
+            found: dict[int, str] = {}
+            for attr in ("to", "cuda"):
+                for call in self.ctx.calls_by_attr.get(attr, ()):
+                    for a in self.ctx.ancestors(call):
+                        if isinstance(a, cst.FunctionDef):
+                            found[id(a)] = a.name.value
+            self._candidates = found
+            self._candidate_names = set(found.values())
+        return self._candidates
+
+    def _may_reach(self, call: cst.Call, candidates: dict[int, str]) -> bool:
+        """The call graph resolves `f(...)` / `x.f(...)` to a function named `f` or to a `forward`: without
+        a candidate of either name, no target of this call can move its argument."""
+        func = call.func
+        name = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else None
+        return name in self._candidate_names or "forward" in self._candidate_names
 
     def _origin_of_name(self, name: cst.Name, move: cst.Call) -> Origin | None:
         """`z = torch.randn(...)` in an earlier statement, then `z.cuda()` / `helper(z)`: the tensor was

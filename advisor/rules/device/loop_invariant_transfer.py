@@ -85,7 +85,7 @@ class LoopInvariantTransfer(Rule):
         return dict(zip(("batch", "features"), shape)) if shape else {}
 
     def visit_Call(self, node: cst.Call) -> None:
-        if not isinstance(node.func, cst.Attribute) or node.func.attr.value not in ("to", "cuda"):
+        if type(node.func) is not cst.Attribute or node.func.attr.value not in ("to", "cuda"):
             return
         kind = move_target(self.ctx, node)
         if kind is None:

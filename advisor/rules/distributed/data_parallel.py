@@ -27,6 +27,7 @@ DDP = frozenset(
         "torch.nn.DistributedDataParallel",
     }
 )
+_DATA_PARALLEL_LAST = frozenset(q.rsplit(".", 1)[-1] for q in DATA_PARALLEL)
 # A project's own wrapper around DDP (often imported from a helper module): `smart_DDP`, `wrap_ddp`.
 DDP_WRAPPER = re.compile(r"((^|_)ddp(_|$)|DistributedDataParallel)", re.I)
 
@@ -78,6 +79,12 @@ class DataParallelInsteadOfDDP(Rule):
     )
 
     def visit_Call(self, node: cst.Call) -> None:
+        func = node.func  # cheap necessary conditions first: `a.b.X(...)` resolves to a name ending in X,
+        if type(func) is cst.Attribute:  # a bare name to what it was imported as, anything else to nothing
+            if func.attr.value not in _DATA_PARALLEL_LAST:
+                return
+        elif type(func) is not cst.Name or self.ctx.imports.get(func.value) not in DATA_PARALLEL:
+            return
         if self.ctx.call_qualname(node) in DATA_PARALLEL and not self._file_wraps_in_ddp():
             self.report(node)
 
@@ -88,11 +95,27 @@ class DataParallelInsteadOfDDP(Rule):
 
 
 def wraps_in_ddp(ctx: FileContext) -> bool:
-    """The file wraps a model in DistributedDataParallel, or in a project's own `*ddp*` helper."""
-    for call in ctx.nodes(cst.Call):
-        if ctx.call_qualname(call) in DDP:
-            return True
-        name = dotted_name(call.func)
-        if name is not None and DDP_WRAPPER.search(name.rsplit(".", 1)[-1]):
-            return True
+    """The file wraps a model in DistributedDataParallel, or in a project's own `*ddp*` helper (found
+    once per file: two rules ask)."""
+    found = ctx.shared.get("wraps_in_ddp")
+    if found is None:
+        found = ctx.shared["wraps_in_ddp"] = any(_wraps(ctx, call) for call in ctx.nodes(cst.Call) if _may_wrap(ctx, call))
+    return bool(found)
+
+
+def _wraps(ctx: FileContext, call: cst.Call) -> bool:
+    if ctx.call_qualname(call) in DDP:
+        return True
+    name = dotted_name(call.func)
+    return name is not None and DDP_WRAPPER.search(name.rsplit(".", 1)[-1]) is not None
+
+
+def _may_wrap(ctx: FileContext, call: cst.Call) -> bool:
+    """A cheap necessary condition for `_wraps`: the called name's last part is a DDP wrapper's (which
+    `DistributedDataParallel` is), or a bare name imported as DDP under another name."""
+    func = call.func
+    if type(func) is cst.Name:
+        return DDP_WRAPPER.search(func.value) is not None or ctx.imports.get(func.value) in DDP
+    if type(func) is cst.Attribute:
+        return DDP_WRAPPER.search(func.attr.value) is not None
     return False
