@@ -161,6 +161,8 @@ class LoopIndex:
         """`loss_scaler(loss, optimizer, ...)`: a helper handed the loss first and an optimizer after it
         runs backward and step itself (the AMP scaler wrappers of many research repos). Both are needed:
         an optimizer alone (a checkpoint helper) is not a step."""
+        if len(call.args) < 2:  # most calls: decided without building the positional list
+            return False
         args = positional(call)
         if len(args) < 2:
             return False
