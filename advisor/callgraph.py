@@ -20,7 +20,7 @@ from typing import Any
 import libcst as cst
 
 from advisor.context import FileContext
-from advisor.syntax import dotted_name, walk
+from advisor.syntax import callee_name, dotted_name, walk
 
 MAX_HOPS = 4  # a chain longer than this is rarely per-step work a reader would follow
 
@@ -68,11 +68,19 @@ class CallGraph:
                 elif isinstance(ctx.parent(f), cst.Module):
                     self._module_funcs[f.name.value] = f
         self._class_of_cache: dict[str, str | None] = {}
+        self._targets: dict[int, list[cst.FunctionDef]] = {}
         self._repeats: dict[int, Repeat] | None = None
 
     # ------------------------------------------------------------------ resolution
     def targets(self, call: cst.Call) -> list[cst.FunctionDef]:
-        """Functions of this file that `call` runs (empty when it leaves the file or is unknown)."""
+        """Functions of this file that `call` runs (empty when it leaves the file or is unknown);
+        remembered per call, as several rules ask about the same calls."""
+        found = self._targets.get(id(call))
+        if found is None:
+            found = self._targets[id(call)] = self._resolve(call)
+        return found
+
+    def _resolve(self, call: cst.Call) -> list[cst.FunctionDef]:
         func = call.func
         if isinstance(func, cst.Name):
             if func.value in self._module_funcs:
@@ -224,6 +232,78 @@ def step_gated(ctx: FileContext, node: cst.CSTNode, loop: cst.CSTNode | None) ->
                 return True
         child = anc
     return False
+
+
+class CallsWithin:
+    """The calls inside a loop or function of the file, in document order: what `walk(node)` (or
+    `walk(node.body)`) filtered to calls yields. The node index lists every subtree's calls as one run
+    in that order, so the walk stops at the subtree's first call and the run is read from the index,
+    extended while each next call still lies inside (a short climb up the parent index)."""
+
+    def __init__(self, ctx: FileContext) -> None:
+        self.ctx = ctx
+        self._calls = ctx.nodes(cst.Call)
+        self._position = {id(c): i for i, c in enumerate(self._calls)}
+        self._found: dict[int, list[cst.Call]] = {}
+
+    def of(self, node: cst.For | cst.While | cst.FunctionDef) -> list[cst.Call]:
+        """Every call anywhere in `node` (its header, decorators and `else` included)."""
+        return self._within(node)
+
+    def in_body(self, node: cst.For | cst.While | cst.FunctionDef) -> list[cst.Call]:
+        """Every call in `node.body`."""
+        return self._within(node.body)
+
+    def _within(self, root: cst.CSTNode) -> list[cst.Call]:
+        found = self._found.get(id(root))
+        if found is not None:
+            return found
+        first = _first_call(root)
+        at = self._position.get(id(first)) if first is not None else None
+        if first is None or at is None:  # no call, or a subtree the index does not hold
+            found = [n for n in walk(root) if type(n) is cst.Call] if first is not None else []
+        else:
+            parents, calls = self.ctx.parents, self._calls
+            outside = parents.get(id(root))
+            found = [calls[at]]
+            for i in range(at + 1, len(calls)):
+                call = calls[i]
+                node = parents.get(id(call))
+                while node is not None and node is not root and node is not outside:
+                    node = parents.get(id(node))
+                if node is not root:
+                    break
+                found.append(call)
+        self._found[id(root)] = found
+        return found
+
+
+def _first_call(root: cst.CSTNode) -> cst.Call | None:
+    """The first call of `root` in document order. `for i in range(n):` is common enough to answer
+    without a walk: nothing before its `iter` can hold a call when the target is a plain name."""
+    if type(root) is cst.For and type(root.target) is cst.Name and type(root.iter) is cst.Call:
+        return root.iter
+    return next((n for n in walk(root) if type(n) is cst.Call), None)
+
+
+def calls_within(ctx: FileContext) -> CallsWithin:
+    """The file's calls-per-loop-and-function index, built once and shared by every rule."""
+    index = ctx.shared.get("calls_within")
+    if index is None:
+        index = ctx.shared["calls_within"] = CallsWithin(ctx)
+    return index
+
+
+def calls_named(ctx: FileContext, name: str) -> list[cst.Call]:
+    """Calls of `name(...)` or `x.name(...)` in the file, in document order (indexed once per file)."""
+    index: dict[str, list[cst.Call]] | None = ctx.shared.get("calls_by_callee")
+    if index is None:
+        index = ctx.shared["calls_by_callee"] = {}
+        for call in ctx.nodes(cst.Call):
+            callee = callee_name(call)
+            if callee is not None:
+                index.setdefault(callee, []).append(call)
+    return index.get(name, [])
 
 
 def call_graph(ctx: FileContext) -> CallGraph:

@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 import libcst as cst
 
 from advisor.context import FileContext
-from advisor.syntax import target_names
+from advisor.syntax import target_names, walk
 from advisor.host_tensors import statement_chain
 
 # After these the value is on the host or is an index: a forward pass that ends here was only read.
@@ -26,6 +26,7 @@ DETACH_ATTRS = frozenset({"data", "detach"})
 # Calls that build a new tensor (or distribution) from their tensor arguments: follow their result.
 DERIVE_PREFIXES = ("torch.", "torch.nn.functional.", "torch.distributions.")
 MAX_DEPTH = 4
+EACH_NAME_ALONE = 4  # names whose uses are looked up one pass each before every name is indexed
 
 KEPT, HOST, DETACHED, UNUSED = "kept", "host", "detached", "unused"
 _ORDER = {KEPT: 3, HOST: 2, DETACHED: 1, UNUSED: 0}
@@ -40,7 +41,9 @@ class GradFlow:
         self.ctx = ctx
         self.is_model_call = is_model_call
         self.inner_calls = inner_calls  # a model method call -> the forward passes its body runs
-        self._uses: dict[str, list[cst.Name]] | None = None
+        self._uses: dict[str, list[cst.Name]] | None = None  # every name's uses, once many are asked
+        self._some_uses: dict[str, list[cst.Name]] = {}  # the few names asked so far
+        self._scope_names: dict[int, dict[str, list[cst.Name]]] = {}  # per function: its names
 
     def fate(self, call: cst.Call) -> str:
         """Where the output of `call` ends: "kept" (may reach a backward pass, or cannot be followed),
@@ -110,7 +113,7 @@ class GradFlow:
     def _name(self, name: str, binder: cst.CSTNode, depth: int) -> str:
         scope = self.ctx.enclosing_function(binder)
         results = []
-        for use in self._name_uses().get(name, ()):
+        for use in self._uses_of(name) if scope is None else self._uses_within(scope, name):
             if self.ctx.enclosing_function(use) is not scope or _is_target(self.ctx, use):
                 continue
             if _binding_statement(self.ctx, name, use) is not binder:
@@ -120,13 +123,32 @@ class GradFlow:
                 return KEPT
         return _worst(results)
 
-    def _name_uses(self) -> dict[str, list[cst.Name]]:
+    def _uses_within(self, func: cst.FunctionDef, name: str) -> list[cst.Name]:
+        """The `Name` nodes spelled `name` inside `func`, in document order (its names indexed once):
+        every use whose function is `func` is among them, and a function is small next to its file."""
+        names = self._scope_names.get(id(func))
+        if names is None:
+            names = self._scope_names[id(func)] = {}
+            for n in walk(func):
+                if type(n) is cst.Name:
+                    names.setdefault(n.value, []).append(n)
+        return names.get(name, [])
+
+    def _uses_of(self, name: str) -> list[cst.Name]:
+        """Every `Name` node spelled `name`, in document order. Most files ask about a handful of names:
+        each is found by one pass over the names; past a few, all are indexed in one pass."""
         if self._uses is None:
+            found = self._some_uses.get(name)
+            if found is not None:
+                return found
+            if len(self._some_uses) < EACH_NAME_ALONE:
+                found = self._some_uses[name] = [n for n in self.ctx.nodes(cst.Name) if n.value == name]
+                return found
             uses: dict[str, list[cst.Name]] = {}
             for n in self.ctx.nodes(cst.Name):
                 uses.setdefault(n.value, []).append(n)
             self._uses = uses
-        return self._uses
+        return self._uses.get(name, [])
 
 
 def _is_target(ctx: FileContext, name: cst.Name) -> bool:

@@ -9,11 +9,12 @@ import libcst as cst
 from advisor.syntax import callee_name, positional
 from advisor.rule import Rule, RuleDocs
 from advisor.rules._training import literal
+from advisor.rules.training._mentions import Mentions
 from advisor.types import Confidence, Severity
 
 VALIDATION = re.compile(r"(^|_)(val|valid|validate|validation|eval|evaluate|evaluation|test)($|_)", re.IGNORECASE)
 # The file already uses its validation metric for something: keeping the best model, patience, plateau.
-USES_METRIC = re.compile(r"best|patience|early|stopping|plateau|checkpoint", re.IGNORECASE)
+USES_METRIC = Mentions(("best", "patience", "early", "stopping", "plateau", "checkpoint"))
 MIN_EPOCHS = 20
 
 
@@ -78,11 +79,11 @@ class NoEarlyStopping(Rule):
 
     def visit_For(self, node: cst.For) -> None:
         if self._file_decides is None:
-            self._file_decides = self.ctx.uses_framework() or USES_METRIC.search(self.ctx.text) is not None
-        if self._file_decides or self.ctx.in_test_function(node):
+            self._file_decides = self.ctx.uses_framework() or USES_METRIC.search(self.ctx.text)
+        if self._file_decides:
             return
         epochs = self._epochs(node.iter)
-        if epochs is None or epochs < MIN_EPOCHS or not self.ctx.loop_facts(node).is_training_loop:
+        if epochs is None or epochs < MIN_EPOCHS or self.ctx.in_test_function(node) or not self.ctx.loop_facts(node).is_training_loop:
             return
         for call in self.ctx.calls_in_body(node):
             name = callee_name(call)

@@ -8,8 +8,8 @@ from typing import Any
 
 import libcst as cst
 
-from advisor.callgraph import Repeat, call_graph, step_gated
-from advisor.syntax import call_attr, call_receiver, dotted_name, walk
+from advisor.callgraph import Repeat, call_graph, calls_named, calls_within, step_gated
+from advisor.syntax import call_attr, call_receiver, callee_name, dotted_name, walk
 from advisor.grad_flow import DETACHED, HOST, GradFlow
 from advisor.context import FileContext
 from advisor.rule import Rule, RuleDocs
@@ -19,6 +19,9 @@ NO_GRAD = frozenset(
     {"torch.no_grad", "torch.inference_mode", "torch.set_grad_enabled", "torch.autograd.no_grad", "torch.enable_grad"}
 )
 GRAD_NEEDED = frozenset({"torch.autograd.grad", "torch.autograd.backward", "torch.func.grad", "torch.func.vjp"})
+SET_GRAD_ENABLED = frozenset({"torch.set_grad_enabled", "torch.autograd.set_grad_enabled"})
+# The last part of each GRAD_NEEDED name: an `x.y.name(...)` call ending otherwise is none of them.
+GRAD_NEEDED_TAILS = frozenset(q.rsplit(".", 1)[-1] for q in GRAD_NEEDED)
 # A project's own wrapper around no_grad / inference_mode (often imported from a helper module):
 # the name says what it does, and `enable_grad` never matches.
 GRAD_OFF_WRAPPER = re.compile(r"(^|_)(no_grad|inference_mode)(_|$)", re.I)
@@ -27,6 +30,9 @@ EVAL_NAME = re.compile(r"(^|_)(eval|evaluate|evaluation|valid|validate|validatio
 GENERATE_NAME = re.compile(r"(^|_)(generate|generation|sample|sampling|decode|translate|predict|infer|inference)(_|$)", re.I)
 MODEL_NAME = re.compile(r"(^|_)(model|net|network|decoder|encoder|generator|gen|rnn|lstm|gru|policy|actor|critic|transformer)$", re.I)
 # Methods of a model that are not a forward pass.
+# What `_model_like` remembers for a name whose answer depends on where it is used.
+_PARAMETER = "parameter"
+_BOUND_TO_NAMES = "bound to names"
 NOT_FORWARD = frozenset(
     "parameters named_parameters modules children state_dict load_state_dict train eval to cuda cpu half float "
     "double zero_grad apply requires_grad_ register_buffer add_module buffers named_buffers save load".split()
@@ -85,6 +91,19 @@ class EvalWithoutNoGrad(Rule):
         super().__init__(ctx, options)
         self._reported_loops: set[int] = set()
         self._model_calls: dict[int, bool] = {}
+        # Per-file memos (nodes live as long as the context): these answers are pure functions of the
+        # file, asked again and again for the same node, function or name while the rule runs.
+        self._torch: bool | None = None
+        self._like: dict[tuple[str, int], object] = {}
+        self._funcs: dict[int, cst.FunctionDef | None] = {}
+        self._trains: dict[int, bool] = {}
+        self._wants_grads: dict[int, bool] = {}
+        self._evals_in: dict[int, bool] = {}
+        self._acts: dict[int, bool] = {}
+        self._forwards: dict[int, list[cst.Call]] = {}
+        self._disabled_around: dict[int, bool] = {}
+        self._grad_switches: list[cst.Call] | None = None
+        self._never_models: set[str] = set()  # callees (`torch.matmul`) no call of which is a forward pass
 
     def visit_For(self, node: cst.For) -> None:
         self._check(node)
@@ -94,7 +113,9 @@ class EvalWithoutNoGrad(Rule):
 
     def _uses_torch(self) -> bool:
         """Autograd only exists in torch code: a NumPy network's `network.update(X, y)` is no forward pass."""
-        return any(v == "torch" or v.startswith("torch.") for v in self.ctx.imports.values()) or self.ctx.star_imports
+        if self._torch is None:
+            self._torch = any(v == "torch" or v.startswith("torch.") for v in self.ctx.imports.values()) or self.ctx.star_imports
+        return self._torch
 
     def _check(self, loop: cst.For | cst.While) -> None:
         if not self._uses_torch():
@@ -190,11 +211,14 @@ class EvalWithoutNoGrad(Rule):
 
     def _acting(self, loop: cst.CSTNode) -> bool:
         """The loop steps an environment (`env.step(action)`): the network picks actions."""
-        for call in self.ctx.calls_by_attr.get("step", ()):
-            recv = dotted_name(call_receiver(call)) or ""
-            if "env" in recv.rsplit(".", 1)[-1].lower() and any(a is loop for a in self.ctx.ancestors(call)):
-                return True
-        return False
+        known = self._acts.get(id(loop))
+        if known is None:
+            known = self._acts[id(loop)] = any(
+                "env" in (dotted_name(call_receiver(call)) or "").rsplit(".", 1)[-1].lower()
+                and any(a is loop for a in self.ctx.ancestors(call))
+                for call in self.ctx.calls_by_attr.get("step", ())
+            )
+        return known
 
     def _method_of_module(self, call: cst.Call) -> bool:
         """`q_network.get_action(x)`: a method of an nn.Module subclass (its layers are not judged alone)."""
@@ -214,23 +238,37 @@ class EvalWithoutNoGrad(Rule):
     def _outputs_discarded(self, loop: cst.For | cst.While) -> bool:
         """Every forward pass in the loop ends in `.item()`, `.numpy()`, `.data`, an argmax or a sample, and
         the loop either steps an environment or lives in a function that never trains."""
-        calls = [c for c in walk(loop) if isinstance(c, cst.Call) and self._is_model_call(c)]
+        calls = [c for c in calls_within(self.ctx).of(loop) if self._is_model_call(c)]
         if not calls or any(self._flow().fate(c) not in (HOST, DETACHED) for c in calls):
             return False
         func = self.ctx.enclosing_function(loop)
         return self._acting(loop) or func is None or not self._trains_in(func)
 
     def _trains_in(self, func: cst.FunctionDef) -> bool:
-        return any(isinstance(n, cst.Call) and self.ctx.is_training_call(n) for n in walk(func))
+        known = self._trains.get(id(func))
+        if known is None:
+            known = self._trains[id(func)] = any(self.ctx.is_training_call(n) for n in calls_within(self.ctx).of(func))
+        return known
 
     def _gradients_wanted(self, call: cst.Call) -> bool:
         """Input gradients are taken in the same function (saliency, gradient penalty, adversarial input)."""
-        func = self.ctx.enclosing_function(call)
+        func = self._function_of(call)
         scope: cst.CSTNode = func if func is not None else self.ctx.module
-        return any(
-            isinstance(n, cst.Call) and (self.ctx.call_qualname(n) in GRAD_NEEDED or call_attr(n) == "requires_grad_")
-            for n in walk(scope)
-        )
+        known = self._wants_grads.get(id(scope))
+        if known is None:
+            calls = calls_within(self.ctx).of(func) if func is not None else self.ctx.nodes(cst.Call)
+            known = self._wants_grads[id(scope)] = any(
+                call_attr(n) == "requires_grad_" or self.ctx.call_qualname(n) in GRAD_NEEDED for n in calls
+            )
+        return known
+
+    def _function_of(self, node: cst.CSTNode) -> cst.FunctionDef | None:
+        """`ctx.enclosing_function`, remembered per node (asked several times for the same call)."""
+        key = id(node)
+        if key in self._funcs:
+            return self._funcs[key]
+        func = self._funcs[key] = self.ctx.enclosing_function(node)
+        return func
 
     def _flow(self) -> GradFlow:
         flow = self.ctx.shared.get("gradflow")
@@ -245,8 +283,11 @@ class EvalWithoutNoGrad(Rule):
         cache = self._model_calls
         if key in cache:
             return cache[key]
-        cache[key] = False
         func = call.func
+        callee = dotted_name(func)
+        if callee is not None and callee in self._never_models:
+            return False
+        cache[key] = False
         result = False
         if self._model_like(func, call) or self._named_like_model(call):
             result = True
@@ -265,23 +306,57 @@ class EvalWithoutNoGrad(Rule):
                 else:  # a model whose class is not in this file: a method of it that returns something
                     result = graph.class_of(recv, call) is None and dotted_name(recv) != "self"
         cache[key] = result
+        if not result and callee is not None and self._never_model(func, callee):
+            self._never_models.add(callee)
         return result
+
+    def _never_model(self, func: cst.BaseExpression, callee: str) -> bool:
+        """Calling `callee` is no forward pass wherever it is written: what decided that for this call
+        depends on the names alone (remembered in `_like`), not on the function or class around it."""
+        if self._like.get((callee, 0)) is not False:
+            return False
+        if type(func) is cst.Name:
+            return callee != "self" and MODEL_NAME.search(callee) is None
+        if type(func) is not cst.Attribute:
+            return False
+        if func.attr.value in NOT_FORWARD:
+            return True
+        receiver = callee.rpartition(".")[0]
+        return receiver != "self" and self._like.get((receiver, 0)) is False
 
     def _model_like(self, expr: cst.BaseExpression, where: cst.CSTNode, depth: int = 0) -> bool:
         """A module: bound to one (`self.gen = gen` where `gen` is a model), or a parameter named like a
-        network (`policy`, `generator`, `model`) that nothing in the file binds to anything else."""
+        network (`policy`, `generator`, `model`) that nothing in the file binds to anything else.
+        What depends on the name alone is remembered per (name, depth); only a parameter named like a
+        network, or a name bound to other names, is looked at again for each place it is used."""
+        dotted = dotted_name(expr)
+        if dotted is None:
+            return self.ctx.kind_of(expr) == "model"
+        key = (dotted, depth)
+        known = self._like.get(key)
+        if known is None:
+            known = self._like[key] = self._name_verdict(expr, dotted, depth)
+        if known is _PARAMETER:
+            func = self._function_of(where)
+            params = func.params.params if func is not None else ()
+            return any(p.name.value == dotted for p in params)
+        if known is _BOUND_TO_NAMES:
+            return all(isinstance(v, cst.Name) and self._model_like(v, where, depth + 1) for v in self.ctx.bindings[dotted])
+        return known is True
+
+    def _name_verdict(self, expr: cst.BaseExpression, dotted: str, depth: int) -> object:
+        """True / False when the name alone decides; `_PARAMETER` when it is a model if the function using
+        it takes a parameter of that name; `_BOUND_TO_NAMES` when its bindings must be followed."""
         if self.ctx.kind_of(expr) == "model":
             return True
-        dotted = dotted_name(expr)
-        if dotted is None or depth > 2:
+        if depth > 2:
             return False
         values = self.ctx.bindings.get(dotted, ())
         if values:
-            return all(isinstance(v, cst.Name) and self._model_like(v, where, depth + 1) for v in values)
-        func = self.ctx.enclosing_function(where)
-        params = func.params.params if func is not None else ()
-        last = dotted.rsplit(".", 1)[-1]
-        return "." not in dotted and any(p.name.value == last for p in params) and MODEL_NAME.search(last) is not None
+            return _BOUND_TO_NAMES if isinstance(values[0], cst.Name) else False
+        if "." in dotted or MODEL_NAME.search(dotted) is None:
+            return False
+        return _PARAMETER
 
     def _named_like_model(self, call: cst.Call) -> bool:
         """`decoder(x, h)` in a generate / evaluate / predict function, where `decoder` is a parameter or a
@@ -296,7 +371,14 @@ class EvalWithoutNoGrad(Rule):
         return all(self.ctx.call_qualname(v) == "torch.load" for v in values)
 
     def _method_forwards(self, call: cst.Call) -> list[cst.Call]:
-        """The forward passes run inside a model method called here (`q.sample_action(s)`), if it is one."""
+        """The forward passes run inside a model method called here (`q.sample_action(s)`), if it is one.
+        Remembered per call: asking again would only re-read the same remembered model calls."""
+        known = self._forwards.get(id(call))
+        if known is None:
+            known = self._forwards[id(call)] = self._find_method_forwards(call)
+        return known
+
+    def _find_method_forwards(self, call: cst.Call) -> list[cst.Call]:
         func = call.func
         if not isinstance(func, cst.Attribute) or func.attr.value == "forward" or not self._is_model_call(call):
             return []
@@ -304,23 +386,23 @@ class EvalWithoutNoGrad(Rule):
         for target in call_graph(self.ctx).targets(call):
             if target.name.value == "forward":
                 return []
-            out.extend(n for n in walk(target.body) if isinstance(n, cst.Call) and self._is_model_call(n))
+            out.extend(n for n in calls_within(self.ctx).in_body(target) if self._is_model_call(n))
         return out
 
     def _runs_model(self, fdef: cst.FunctionDef) -> bool:
-        return any(isinstance(n, cst.Call) and self._is_model_call(n) for n in walk(fdef.body))
+        return any(self._is_model_call(n) for n in calls_within(self.ctx).in_body(fdef))
 
-    def _models_called(self, loop: cst.CSTNode) -> set[str]:
+    def _models_called(self, loop: cst.For | cst.While) -> set[str]:
         names: set[str] = set()
-        for node in walk(loop):
-            if isinstance(node, cst.Call):
-                if self.ctx.call_qualname(node) in GRAD_NEEDED or (
-                    isinstance(node.func, cst.Attribute) and node.func.attr.value in ("backward", "requires_grad_")
-                ):
-                    return set()  # gradients are wanted here (saliency, adversarial examples)
-                callee = dotted_name(node.func)
-                if callee and self._is_model_call(node) and not self._grad_disabled_within(node, loop):
-                    names.add(callee)
+        for node in calls_within(self.ctx).of(loop):
+            if call_attr(node) in ("backward", "requires_grad_") or (
+                (type(node.func) is cst.Name or callee_name(node) in GRAD_NEEDED_TAILS)
+                and self.ctx.call_qualname(node) in GRAD_NEEDED
+            ):
+                return set()  # gradients are wanted here (saliency, adversarial examples)
+            callee = dotted_name(node.func)
+            if callee and self._is_model_call(node) and not self._grad_disabled_within(node, loop):
+                names.add(callee)
         return names
 
     def _grad_disabled_within(self, node: cst.CSTNode, loop: cst.CSTNode | None) -> bool:
@@ -361,22 +443,39 @@ class EvalWithoutNoGrad(Rule):
         )
 
     def _eval_called_anywhere(self, func: cst.FunctionDef) -> bool:
-        return any(isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value == "eval" for n in walk(func))
+        """Some `x.eval()` inside `func` (its decorators and nested functions included)."""
+        known = self._evals_in.get(id(func))
+        if known is None:
+            known = self._evals_in[id(func)] = any(call_attr(n) == "eval" for n in calls_within(self.ctx).of(func))
+        return known
 
     def _grad_disabled_around(self, node: cst.CSTNode) -> bool:
+        known = self._disabled_around.get(id(node))
+        if known is None:
+            known = self._disabled_around[id(node)] = self._find_grad_disabled_around(node)
+        return known
+
+    def _find_grad_disabled_around(self, node: cst.CSTNode) -> bool:
         for anc in self.ctx.ancestors(node):
             if isinstance(anc, cst.With) and any(self._disables_grad(item.item) for item in anc.items):
                 return True
             if isinstance(anc, cst.FunctionDef) and any(self._disables_grad(d.decorator) for d in anc.decorators):
                 return True
-        func = self.ctx.enclosing_function(node)
+        func = self._function_of(node)
         scope = func.body if func is not None else self.ctx.module
         # torch.set_grad_enabled(False) / torch.no_grad().__enter__() earlier in the same function
-        for call in self.ctx.nodes(cst.Call):
-            if self.ctx.call_qualname(call) in ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled"):
-                if self.ctx.enclosing_function(call) is func and any(a is scope for a in self.ctx.ancestors(call)):
-                    return True
+        for call in self._grad_switches_of_file():
+            if self.ctx.enclosing_function(call) is func and any(a is scope for a in self.ctx.ancestors(call)):
+                return True
         return False
+
+    def _grad_switches_of_file(self) -> list[cst.Call]:
+        """Every `torch.set_grad_enabled(...)` call of the file, in document order (found once)."""
+        if self._grad_switches is None:
+            aliases = {name for name, full in self.ctx.imports.items() if full in SET_GRAD_ENABLED}
+            candidates = self.ctx.nodes(cst.Call) if aliases else self.ctx.calls_by_attr.get("set_grad_enabled", [])
+            self._grad_switches = [c for c in candidates if self.ctx.call_qualname(c) in SET_GRAD_ENABLED]
+        return self._grad_switches
 
     def _disables_grad(self, expr: cst.BaseExpression) -> bool:
         target = expr.func if isinstance(expr, cst.Call) else expr
@@ -403,10 +502,4 @@ class EvalWithoutNoGrad(Rule):
         return any(a is func for a in self.ctx.ancestors(node))
 
     def _callers(self, name: str) -> list[cst.Call]:
-        return [
-            c
-            for c in self.ctx.nodes(cst.Call)
-            if isinstance(c, cst.Call)
-            if (isinstance(c.func, cst.Name) and c.func.value == name)
-            or (isinstance(c.func, cst.Attribute) and c.func.attr.value == name)
-        ]
+        return list(calls_named(self.ctx, name))

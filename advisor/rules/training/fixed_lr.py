@@ -7,8 +7,9 @@ from typing import Any
 
 import libcst as cst
 
+from advisor.callgraph import calls_named
 from advisor.context import FileContext
-from advisor.syntax import call_receiver, callee_name, dotted_name, int_value, node_code, positional, walk
+from advisor.syntax import call_attr, call_receiver, callee_name, dotted_name, int_value, node_code, positional, walk
 from advisor.fixes import AddImport, FixPlan, InsertAfter, Op, fresh_name, guarded
 from advisor.rule import Rule, RuleDocs
 from advisor.rules._training import literal
@@ -111,7 +112,7 @@ class FixedLearningRate(Rule):
     def finish(self) -> None:
         if self.ctx.uses_framework() or _reinforcement_learning(self.ctx):
             return
-        optimizers = [c for c in self.ctx.nodes(cst.Call) if _is_optimizer(self.ctx, c) and self._trains_weights(c)]
+        optimizers = [c for c in _optimizer_candidates(self.ctx) if _is_optimizer(self.ctx, c) and self._trains_weights(c)]
         scheduled = _scheduled(self.ctx, {n for c in optimizers for n in _bound_names(self.ctx, c)})
         if scheduled is None or (not self.opts["gans"] and _adversarial(self.ctx, optimizers)):
             return
@@ -169,7 +170,9 @@ class FixedLearningRate(Rule):
                 return None
             torch = "torch"
             ops.append(AddImport(stmt, "import torch"))
-        sched = fresh_name({n.value for n in self.ctx.nodes(cst.Name)}, _scheduler_name(opt) if several else "scheduler")
+        base = _scheduler_name(opt) if several else "scheduler"
+        taken = {n.value for n in self.ctx.nodes(cst.Name) if n.value.startswith(base)} if base in self.ctx.text else set()
+        sched = fresh_name(taken, base)
         ops += [
             InsertAfter(stmt, f"{sched} = {torch}.optim.lr_scheduler.CosineAnnealingLR({opt}, T_max={t_max})"),
             InsertAfter(step_loop, f"{sched}.step()"),
@@ -219,7 +222,7 @@ class FixedLearningRate(Rule):
         func = self.ctx.enclosing_function(step)
         if func is None:
             return []
-        loops = [self.ctx.innermost_loop(c) for c in self.ctx.nodes(cst.Call) if callee_name(c) == func.name.value]
+        loops = [self.ctx.innermost_loop(c) for c in calls_named(self.ctx, func.name.value)]
         return [lp for lp in loops if lp is not None and not self.ctx.in_test_function(lp)]
 
     def _steps(self, step: cst.Call, names: set[str], only: bool) -> bool:
@@ -242,11 +245,10 @@ class FixedLearningRate(Rule):
             out.append(_count(self.ctx, outer, min_epochs, "epochs"))
         func = self.ctx.enclosing_function(loop)
         if func is not None:
-            for call in self.ctx.nodes(cst.Call):
-                if callee_name(call) == func.name.value:
-                    caller_loop = self.ctx.innermost_loop(call)
-                    if caller_loop is not None and not self.ctx.in_test_function(caller_loop):
-                        out.append(_count(self.ctx, caller_loop, min_epochs, "epochs"))
+            for call in calls_named(self.ctx, func.name.value):
+                caller_loop = self.ctx.innermost_loop(call)
+                if caller_loop is not None and not self.ctx.in_test_function(caller_loop):
+                    out.append(_count(self.ctx, caller_loop, min_epochs, "epochs"))
         if isinstance(loop, cst.While) or _is_range(loop.iter):
             out.append(_count(self.ctx, loop, MIN_STEPS, "steps"))
         return out
@@ -277,6 +279,17 @@ def _reinforcement_learning(ctx: FileContext) -> bool:
     return any(v.split(".")[0] in RL_LIBRARIES for v in ctx.imports.values())
 
 
+def _optimizer_candidates(ctx: FileContext) -> list[cst.Call]:
+    """The calls that may build a `torch.optim` optimizer, in document order: its class is named
+    (`optim.SGD(...)`) or imported by name. The rest cannot resolve to one."""
+    return [
+        c
+        for c in ctx.nodes(cst.Call)
+        if (type(c.func) is cst.Attribute and c.func.attr.value[:1].isupper())
+        or (type(c.func) is cst.Name and c.func.value in ctx.imports)
+    ]
+
+
 def _is_optimizer(ctx: FileContext, call: cst.Call) -> bool:
     q = ctx.call_qualname(call)
     if q is None or not q.startswith("torch.optim.") or q.startswith(("torch.optim.lr_scheduler.", "torch.optim.swa_utils.")):
@@ -291,7 +304,7 @@ def _scheduled(ctx: FileContext, optimizers: set[str]) -> set[str] | None:
     changes a rate and we cannot tell whose: then every optimizer in the file counts as managed."""
     out: set[str] = set()
     seen_scheduler = False
-    for call in ctx.nodes(cst.Call):
+    for call in _rate_calls(ctx):
         name = dotted_name(call.func) or ""
         receiver, _, method = name.rpartition(".")
         if _builds_schedule(ctx, call):
@@ -312,6 +325,8 @@ def _scheduled(ctx: FileContext, optimizers: set[str]) -> set[str] | None:
     if not seen_scheduler and any(v.startswith(("torch.optim.lr_scheduler", "torch.optim.swa_utils")) for v in ctx.imports.values()):
         return None  # imported but built where we cannot follow (a factory, getattr)
     assignments: list[cst.Assign | cst.AugAssign] = [*ctx.nodes(cst.Assign), *ctx.nodes(cst.AugAssign)]
+    if not any(_indexes_lr(s) for s in ctx.nodes(cst.Subscript)):
+        assignments = []  # no `x["lr"]` anywhere: no assignment writes a rate
     for node in assignments:
         targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
         for target in targets:
@@ -321,6 +336,30 @@ def _scheduled(ctx: FileContext, optimizers: set[str]) -> set[str] | None:
             if owner is None or owner not in optimizers:
                 return None
             out.add(owner)
+    return out
+
+
+def _rate_calls(ctx: FileContext) -> list[cst.Call]:
+    """The calls `_scheduled` looks at, in document order: a name that resolves into the lr_scheduler /
+    SWA modules or reads like a rate helper, or an `.update(...)`. Decided once per callee name."""
+    relevant: dict[str, bool] = {}
+    out: list[cst.Call] = []
+    for call in ctx.nodes(cst.Call):
+        name = dotted_name(call.func)
+        if name is None:
+            keep = call_attr(call) == "update"
+        else:
+            keep_name = relevant.get(name)
+            if keep_name is None:
+                q = ctx.qualname(call.func) or ""
+                keep_name = relevant[name] = (
+                    name.rpartition(".")[2] == "update"
+                    or LR_HELPER.search(name) is not None
+                    or q.startswith(("torch.optim.lr_scheduler.", "torch.optim.swa_utils.SWALR"))
+                )
+            keep = keep_name
+        if keep:
+            out.append(call)
     return out
 
 
@@ -386,13 +425,19 @@ def _scheduler_name(optimizer: str) -> str:
 
 def _writes_lr(target: cst.BaseExpression) -> bool:
     """`group["lr"] = ...`, `opt.param_groups[0]["lr"] *= 0.1`."""
-    for node in walk(target):
-        if isinstance(node, cst.Subscript):
-            for element in node.slice:
-                index = element.slice
-                if isinstance(index, cst.Index) and isinstance(index.value, cst.SimpleString):
-                    if index.value.evaluated_value in ("lr", "learning_rate"):
-                        return True
+    return any(isinstance(node, cst.Subscript) and _indexes_lr(node) for node in walk(target))
+
+
+def _indexes_lr(node: cst.Subscript) -> bool:
+    """`x["lr"]`, `x["learning_rate"]`."""
+    for element in node.slice:
+        index = element.slice
+        if isinstance(index, cst.Index) and isinstance(index.value, cst.SimpleString):
+            source = index.value.value
+            if "lr" not in source and "learning_rate" not in source and "\\" not in source:
+                continue  # without an escape the text spells the value out: not "lr" (evaluating is slow)
+            if index.value.evaluated_value in ("lr", "learning_rate"):
+                return True
     return False
 
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
 
 from advisor.rule import Rule, RuleDocs
+from advisor.rules.training._mentions import Mentions
 from advisor.types import Confidence, Severity
 
-# Any of these in the file means precision is already being handled (or configured) somewhere.
-PRECISION_WORDS = re.compile(
-    r"autocast|GradScaler|cuda\.amp|torch\.amp|\bapex\b|\bamp\b|\.half\(|float16|bfloat16|\bfp16\b|\bbf16\b|"
-    r"mixed_precision|\bprecision\b|use_amp|tf32",
-    re.IGNORECASE,
+# Any of these in the file (ignoring case) means precision is already being handled (or configured) somewhere.
+PRECISION_WORDS = Mentions(
+    terms=("autocast", "GradScaler", "cuda.amp", "torch.amp", ".half(", "float16", "bfloat16", "mixed_precision", "use_amp", "tf32"),
+    words=("apex", "amp", "fp16", "bf16", "precision"),
 )
 
 # Reinforcement-learning environments: their networks are small and the environment, not the GPU's
