@@ -16,7 +16,7 @@ import libcst as cst
 
 from advisor.kinds import ValueKinds
 from advisor.loops import FunctionFacts, LoopFacts, LoopIndex
-from advisor.prepass import Event, Fragment, module_fragments
+from advisor.prepass import Event, Fragment, ParentLinks, module_fragments
 from advisor.syntax import LOOP_TYPES, call_attr, dotted_name, target_names
 
 NodeT = TypeVar("NodeT", bound=cst.CSTNode)
@@ -56,8 +56,10 @@ class FileContext:
     bindings: dict[str, list[cst.BaseExpression]] = field(default_factory=dict)
     calls_by_attr: dict[str, list[cst.Call]] = field(default_factory=dict)
     nodes_by_type: dict[str, list[cst.CSTNode]] = field(default_factory=dict)  # document order
+    fragments: Sequence[Fragment] = ()  # the pre-pass pieces the index was assembled from, in document order
     # Facts a rule family derives once and shares between its rules (keyed by the family's own name).
     shared: dict[str, Any] = field(default_factory=dict)
+    _qualnames: dict[int, tuple[cst.CSTNode, str | None]] = field(default_factory=dict, repr=False)
 
     def nodes(self, kind: type[NodeT]) -> list[NodeT]:
         """Every node of exactly this libcst type, in document order (the typed view of `nodes_by_type`)."""
@@ -72,8 +74,16 @@ class FileContext:
         """Resolve `T.utils.data.DataLoader` to `torch.utils.data.DataLoader` through the file's imports.
 
         Names that are not imported resolve to None, so a local class called `DataLoader` is never
-        mistaken for PyTorch's.
+        mistaken for PyTorch's. Remembered per node: most rules ask it of every call.
         """
+        known = self._qualnames.get(id(node))
+        if known is not None and known[0] is node:  # the entry holds its node, so the id was not reused
+            return known[1]
+        found = self._resolve(node)
+        self._qualnames[id(node)] = (node, found)
+        return found
+
+    def _resolve(self, node: cst.BaseExpression) -> str | None:
         dotted = dotted_name(node)
         if dotted is None:
             return None
@@ -129,15 +139,20 @@ class FileContext:
             current = self.parents.get(id(current))
 
     def enclosing_function(self, node: cst.CSTNode) -> cst.FunctionDef | None:
-        for anc in self.ancestors(node):
-            if isinstance(anc, cst.FunctionDef):
-                return anc
-        return None
+        return self._enclosing(node, cst.FunctionDef)
 
     def enclosing_class(self, node: cst.CSTNode) -> cst.ClassDef | None:
-        for anc in self.ancestors(node):
-            if isinstance(anc, cst.ClassDef):
-                return anc
+        return self._enclosing(node, cst.ClassDef)
+
+    def _enclosing(self, node: cst.CSTNode, kind: type[NodeT]) -> NodeT | None:
+        """The nearest ancestor of exactly this libcst type (they are final classes: `type(x) is` suffices
+        and skips ABCMeta's instance check; rules ask this of most calls)."""
+        parents = self.parents
+        current = parents.get(id(node))
+        while current is not None:
+            if type(current) is kind:
+                return current
+            current = parents.get(id(current))
         return None
 
     def innermost_loop(self, node: cst.CSTNode) -> cst.For | cst.While | None:
@@ -145,13 +160,19 @@ class FileContext:
 
         Comprehensions are not loops here: they run at C-ish speed per element and have their own rules.
         """
+        parents = self.parents
         child = node
-        for anc in self.ancestors(node):
-            if isinstance(anc, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+        current = parents.get(id(node))
+        while current is not None:  # exact types: final libcst classes, asked of most calls
+            kind = type(current)
+            if kind is cst.FunctionDef or kind is cst.Lambda or kind is cst.ClassDef:
                 return None
-            if isinstance(anc, LOOP_TYPES) and child is anc.body:
-                return anc
-            child = anc
+            if kind is cst.For or kind is cst.While:
+                loop = cast("cst.For | cst.While", current)
+                if child is loop.body:
+                    return loop
+            child = current
+            current = parents.get(id(current))
         return None
 
     def is_conditional_within(self, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
@@ -183,11 +204,13 @@ class FileContext:
 
     def statement_of(self, node: cst.CSTNode) -> cst.CSTNode:
         """The statement that holds `node` (its first line carries suppression comments)."""
-        current: cst.CSTNode = node
-        for anc in [node, *self.ancestors(node)]:
-            current = anc
-            if isinstance(anc, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
-                return anc
+        parents = self.parents
+        current = node
+        while type(current) not in STATEMENT_TYPES:
+            above = parents.get(id(current))
+            if above is None:
+                return current
+            current = above
         return current
 
 
@@ -232,6 +255,18 @@ class FileContext:
         return self.kinds.dataset_classes()
 
 
+def _subclasses(kind: type) -> set[type]:
+    found = {kind}
+    sub: type
+    for sub in kind.__subclasses__():
+        found |= _subclasses(sub)
+    return found
+
+
+# Exact node types that are statements (for `type(x) in`, cheaper than `isinstance` through ABCMeta).
+STATEMENT_TYPES = frozenset(_subclasses(cst.SimpleStatementLine) | _subclasses(cst.BaseCompoundStatement))
+
+
 def build_context(module: cst.Module, text: str, path: str) -> FileContext:
     """The pre-pass over a whole module: one walk, no libcst visitor (see `advisor.tree_walk`)."""
     return context_from(module, text, path, module_fragments(module))
@@ -239,14 +274,23 @@ def build_context(module: cst.Module, text: str, path: str) -> FileContext:
 
 
 
-def context_from(module: cst.Module, text: str, path: str, fragments: Sequence[Fragment]) -> FileContext:
-    """The FileContext of `module` from its fragments (the module's own first, as `module_fragments` gives)."""
-    ctx = FileContext(module=module, text=text, path=path)
-    parents, by_type = ctx.parents, ctx.nodes_by_type
+def context_from(
+    module: cst.Module, text: str, path: str, fragments: Sequence[Fragment], links: ParentLinks | None = None
+) -> FileContext:
+    """The FileContext of `module` from its fragments (the module's own first, as `module_fragments` gives).
+    `links`: the parent table of an earlier version of the same document, brought up to date instead of
+    built again (the language server's)."""
+    ctx = FileContext(module=module, text=text, path=path, fragments=fragments)
+    by_type = ctx.nodes_by_type
+    if links is not None:
+        ctx.parents = links.assemble(module, fragments)
+    else:
+        parents = ctx.parents
+        for frag in fragments:
+            if frag.root is not module:
+                parents[id(frag.root)] = module
+            parents.update(frag.parents)
     for frag in fragments:
-        if frag.root is not module:
-            parents[id(frag.root)] = module
-        parents.update(frag.parents)
         for name, nodes in frag.by_type.items():
             found = by_type.get(name)
             if found is None:

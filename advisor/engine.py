@@ -121,36 +121,42 @@ def parse_whole(text: str, path: str) -> Parsed:
 
 def analyse_unit(
     unit: SourceUnit, rules: list[type[Rule]], config: Config | None = None, parser: Parser | None = None,
-    external: "ExternalFacts | None" = None,
+    external: "ExternalFacts | None" = None, diffs: bool = True,
 ) -> list[Finding]:
     """Findings for one source unit, suppressions applied. Raises SourceError for unparsable input.
     `external`: what the other files of a project scan say about this one (`advisor/project.py`).
+    `diffs=False` leaves each fix's `diff` empty (the language server and the fixer never show it, and on
+    a long file each costs a diff of the whole text).
 
     Code nested deeper than the default recursion limit (long operator chains CPython compiles) is
     analysed again with a deeper stack; only what even that cannot walk is a per-file error."""
     try:
-        return _analyse_unit(unit, rules, config, parser, external)
+        return _analyse_unit(unit, rules, config, parser, external, diffs)
     except RecursionError:
         pass
     try:
-        found: list[Finding] = _with_deep_stack(_analyse_unit, unit, rules, config, parser, external)
+        found: list[Finding] = _with_deep_stack(_analyse_unit, unit, rules, config, parser, external, diffs)
         return found
     except RecursionError:
         raise SourceError("too deeply nested to analyse — simplify the expression or exclude the file") from None
 
 
 def _analyse_unit(
-    unit: SourceUnit, rules: list[type[Rule]], config: Config | None, parser: Parser | None, external: "ExternalFacts | None" = None
+    unit: SourceUnit, rules: list[type[Rule]], config: Config | None, parser: Parser | None, external: "ExternalFacts | None" = None,
+    diffs: bool = True,
 ) -> list[Finding]:
     config = config or Config()
     token = DEBUG.set(config.debug)
     try:
-        return _analyse(unit, rules, config, parser, external)
+        return _analyse(unit, rules, config, parser, external, diffs)
     finally:
         DEBUG.reset(token)
 
 
-def _analyse(unit: SourceUnit, rules: list[type[Rule]], config: Config, parser: Parser | None, external: "ExternalFacts | None" = None) -> list[Finding]:
+def _analyse(
+    unit: SourceUnit, rules: list[type[Rule]], config: Config, parser: Parser | None, external: "ExternalFacts | None" = None,
+    diffs: bool = True,
+) -> list[Finding]:
     active = prefilter(unit.text, rules)
     if external is not None and external.repeats:
         active = [r for r in rules if r in active or r.may_match_called(unit.text)]
@@ -176,7 +182,7 @@ def _analyse(unit: SourceUnit, rules: list[type[Rule]], config: Config, parser: 
     findings: list[Finding] = []
     seen: set[tuple[str, int | None, int, int]] = set()
     for visitor, report in reported:
-        found = _finding(unit, visitor, report, positions, silenced, ctx, lines, anchors)
+        found = _finding(unit, visitor, report, positions, silenced, ctx, lines, anchors, diffs)
         if found is None:
             continue
         key = (found.code, found.cell, found.span.line, found.span.column)  # notebook lines restart per cell
@@ -195,6 +201,7 @@ def _finding(
     ctx: Any,
     lines: list[str],
     anchors: Anchors | None,
+    diffs: bool = True,
 ) -> Finding | None:
     rng = positions[report.node]
     stmt = ctx.statement_of(report.node)
@@ -208,7 +215,7 @@ def _finding(
     locate = None if unit.cells is None else (lambda n: unit.locate(n, 1)[:2])
     shown = excerpt(lines, rng.start.line, rng.end.line if end_cell == cell else rng.start.line, locate)
     fix = _fix(unit, report, anchors, cell)
-    if fix is not None and not fix.diff:
+    if fix is not None and not fix.diff and diffs:
         text, name = unit.fixed_text_and_name(cell)
         fix = replace(fix, diff=fix_diff(text, fix, name))
     return Finding(

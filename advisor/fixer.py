@@ -54,7 +54,7 @@ def _fix_python(path: Path, display: str, rules: list[type[Rule]], config: Confi
     original = text
     fixed: list[Finding] = []
     for _ in range(MAX_ROUNDS):
-        findings = [f for f in analyse_unit(SourceUnit(display, text), rules, config) if _wanted(f, unsafe)]
+        findings = [f for f in analyse_unit(SourceUnit(display, text), rules, config, diffs=False) if _wanted(f, unsafe)]
         if not findings:
             break
         new_text, applied = apply_edits(text, [f.fix for f in findings if f.fix is not None])
@@ -76,7 +76,7 @@ def _fix_notebook(path: Path, display: str, rules: list[type[Rule]], config: Con
     fixed: list[Finding] = []
     for _ in range(MAX_ROUNDS):
         unit = notebook_unit(current, display)
-        findings = [f for f in analyse_unit(unit, rules, config) if _wanted(f, unsafe)]
+        findings = [f for f in analyse_unit(unit, rules, config, diffs=False) if _wanted(f, unsafe)]
         if not findings:
             break
         sources = {idx: src for idx, src, _ in unit.cell_sources}

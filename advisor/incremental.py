@@ -32,7 +32,7 @@ from typing import Sequence
 import libcst as cst
 
 from advisor.context import Parsed, context_from
-from advisor.prepass import Fragment, collect, module_fragments
+from advisor.prepass import Fragment, ParentLinks, collect, module_fragments
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # Lines before a piece's first statement that surely belong to that statement: empty, or a comment at column 0.
@@ -64,6 +64,7 @@ class IncrementalParser:
     text: str | None = None
     chunks: list[Chunk] = field(default_factory=list)
     reused: int = 0  # statements reused by the last parse (for tests and the benchmark)
+    links: ParentLinks = field(default_factory=ParentLinks)  # the parent table, updated per version
 
     def parse(self, text: str, path: str) -> Parsed:
         """The module and context of `text`. Raises SourceError when it does not parse; the state is then
@@ -76,11 +77,11 @@ class IncrementalParser:
             module = parse_module(text)  # the whole parse: its SourceError says what is wrong, and where
             chunks = [_whole_chunk(text, module)]
             reused = 0
-        parsed = _assemble(chunks, text, path)
+        parsed = _assemble(chunks, text, path, self.links)
         if parsed is None:  # chunks disagree on indentation or line breaks: parse the file as one
             module = parse_module(text)
             chunks, reused = [_whole_chunk(text, module)], 0
-            parsed = _assemble(chunks, text, path)
+            parsed = _assemble(chunks, text, path, self.links)
             assert parsed is not None
         self.text, self.chunks, self.reused = text, chunks, reused
         return parsed
@@ -208,11 +209,11 @@ def _clean_lead(text: str, start: int) -> bool:
     return _CLEAN_LEAD.match(text, start) is not None
 
 
-def _assemble(chunks: Sequence[Chunk], text: str, path: str) -> Parsed | None:
+def _assemble(chunks: Sequence[Chunk], text: str, path: str, links: ParentLinks) -> Parsed | None:
     """One module and its context from the chunks; None when they disagree on the file's settings."""
     if not chunks:
         module = cst.parse_module(text)  # only comments and blank lines: cheap
-        return Parsed(module, context_from(module, text, path, module_fragments(module)))
+        return Parsed(module, context_from(module, text, path, module_fragments(module), links))
     head, tail = chunks[0], chunks[-1]
     if not head.first or not tail.last or any(c.first for c in chunks[1:]) or any(c.last for c in chunks[:-1]):
         return None
@@ -238,7 +239,7 @@ def _assemble(chunks: Sequence[Chunk], text: str, path: str) -> Parsed | None:
         body=body, header=head.module.header, footer=tail.module.footer, encoding=head.module.encoding,
         default_indent=indent, default_newline=newline, has_trailing_newline=tail.module.has_trailing_newline,
     )
-    return Parsed(module, context_from(module, text, path, module_fragments(module, fragments)), starts)
+    return Parsed(module, context_from(module, text, path, module_fragments(module, fragments), links), starts)
 
 
 def _common_prefix(a: str, b: str) -> int:

@@ -7,7 +7,7 @@ walks), so files without loops pay nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import libcst as cst
 
@@ -42,6 +42,8 @@ class LoopIndex:
         self._call_func: dict[int, tuple[cst.FunctionDef, int]] | None = None
         self._body_calls: dict[int, list[cst.Call]] | None = None
         self._function_facts: dict[str, FunctionFacts] | None = None
+        self._assigned: dict[int, set[str]] = {}
+        self._trains: dict[int, bool] = {}  # per call: a training call (asked for every call, twice)
 
     def loop_facts(self, loop: cst.For | cst.While) -> LoopFacts:
         """Facts for every loop of the file are computed together on first use, from the node index."""
@@ -61,51 +63,35 @@ class LoopIndex:
 
     def call_sites(self) -> tuple[dict[int, list[tuple[cst.For | cst.While, int]]], dict[int, tuple[cst.FunctionDef, int]]]:
         """Per call (by id): the loops whose body holds it, innermost first with the loops in between, and
-        the function whose body holds it with its loop depth there (see `_climb`)."""
+        the function whose body holds it with its loop depth there (see `call_sites_of`)."""
         self._index_calls()
         assert self._call_loops is not None and self._call_func is not None
         return self._call_loops, self._call_func
 
     def _index_calls(self) -> None:
         """For every call: the loops whose body holds it (with how many loops lie between), and the
-        function whose body holds it (with its loop depth there). One climb up the parent index per
-        call; no subtree is walked (libcst's `.children` rebuilds child lists by visiting, which is slow)."""
+        function whose body holds it (with its loop depth there); for every loop, the names bound inside it.
+        These depend on one top-level statement alone, so they are derived per pre-pass fragment and kept
+        with it: the language server derives them again only for the statements an edit touched."""
         if self._call_loops is not None:
             return
         call_loops: dict[int, list[tuple[cst.For | cst.While, int]]] = {}
         call_func: dict[int, tuple[cst.FunctionDef, int]] = {}
         body_calls: dict[int, list[cst.Call]] = {}
-        for call in self.ctx.nodes(cst.Call):
-            loops, func = self._climb(call)
-            if loops:
-                call_loops[id(call)] = loops
-                if loops[0][1] == 0:
-                    body_calls.setdefault(id(loops[0][0]), []).append(call)
-            if func is not None:
-                call_func[id(call)] = func
-        self._call_loops, self._call_func, self._body_calls = call_loops, call_func, body_calls
-
-    def _climb(self, node: cst.CSTNode) -> tuple[list[tuple[cst.For | cst.While, int]], tuple[cst.FunctionDef, int] | None]:
-        """Loops whose body holds `node` (innermost first, with the number of loops in between), and the
-        function whose body holds it with its loop depth — up to the nearest function, lambda or class."""
-        loops: list[tuple[cst.For | cst.While, int]] = []
-        depth = 0
-        child = node
-        parents = self.ctx.parents
-        current = parents.get(id(node))
-        while current is not None:  # `type(x) is`: this climb runs for every call (see advisor.syntax)
-            kind = type(current)
-            if kind is cst.For or kind is cst.While:
-                if child is current.body:  # type: ignore[attr-defined]  # a loop
-                    loops.append((current, depth))  # type: ignore[arg-type]  # a loop
-                depth += 1
-            elif kind is cst.FunctionDef or kind is cst.ClassDef or kind is cst.Lambda:
-                if kind is cst.FunctionDef and child is current.body:  # type: ignore[attr-defined]  # a function
-                    return loops, (current, depth)  # type: ignore[return-value]  # a function
-                return loops, None
-            child = current
-            current = parents.get(id(current))
-        return loops, None
+        assigned: dict[int, set[str]] = {}
+        pieces: list[tuple[dict[int, cst.CSTNode], dict[str, list[cst.CSTNode]], dict[str, Any]]]
+        pieces = [(f.parents, f.by_type, f.derived) for f in self.ctx.fragments]
+        if not pieces:  # a context assembled by hand: the whole file is one piece
+            pieces = [(self.ctx.parents, self.ctx.nodes_by_type, {})]
+        for parents, by_type, derived in pieces:
+            sites = derived.get("call_sites")
+            if sites is None:
+                sites = derived["call_sites"] = call_sites_of(parents, by_type)
+            call_loops.update(sites.loops)
+            call_func.update(sites.funcs)
+            body_calls.update(sites.body_calls)
+            assigned.update(sites.assigned)
+        self._call_loops, self._call_func, self._body_calls, self._assigned = call_loops, call_func, body_calls, assigned
 
     def _all_loop_facts(self) -> dict[int, LoopFacts]:
         self._index_calls()
@@ -113,8 +99,7 @@ class LoopIndex:
         funcs = self.function_facts()
         facts: dict[int, LoopFacts] = {}
         for loop in self.ctx.all_loops():
-            assigned = target_names(loop.target) if isinstance(loop, cst.For) else set()
-            facts[id(loop)] = LoopFacts(is_step_loop=False, is_training_loop=False, assigned=assigned)
+            facts[id(loop)] = LoopFacts(is_step_loop=False, is_training_loop=False, assigned=set(self._assigned.get(id(loop), ())))
         for call in self.ctx.nodes(cst.Call):
             loops = self._call_loops.get(id(call))
             if not loops:
@@ -129,13 +114,6 @@ class LoopIndex:
                 lf.is_training_loop = True
                 if depth == 0 and (trains or (ff is not None and ff.steps)):
                     lf.is_step_loop = True
-        for type_name in BINDING_TYPES:
-            for bound in self.ctx.nodes_by_type.get(type_name, ()):
-                names = bound_names(bound)
-                if not names:
-                    continue
-                for outer, _ in self._climb(bound)[0]:
-                    facts[id(outer)].assigned |= names
         return facts
 
     def training_step_loop(self, node: cst.CSTNode) -> cst.For | cst.While | None:
@@ -158,6 +136,12 @@ class LoopIndex:
         return self._is_training_call(call)
 
     def _is_training_call(self, call: cst.Call) -> bool:
+        found = self._trains.get(id(call))
+        if found is None:
+            found = self._trains[id(call)] = self._trains_now(call)
+        return found
+
+    def _trains_now(self, call: cst.Call) -> bool:
         attr = call_attr(call)
         if attr == "backward":
             return True
@@ -177,6 +161,8 @@ class LoopIndex:
         """`loss_scaler(loss, optimizer, ...)`: a helper handed the loss first and an optimizer after it
         runs backward and step itself (the AMP scaler wrappers of many research repos). Both are needed:
         an optimizer alone (a checkpoint helper) is not a step."""
+        if len(call.args) < 2:  # most calls: decided without building the positional list
+            return False
         args = positional(call)
         if len(args) < 2:
             return False
@@ -239,3 +225,66 @@ class LoopIndex:
                     changed = True
         return facts
 
+
+
+@dataclass(frozen=True)
+class CallSites:
+    """Where the calls of one subtree sit, and what its loops bind (see `LoopIndex._index_calls`)."""
+
+    loops: dict[int, list[tuple[cst.For | cst.While, int]]]
+    funcs: dict[int, tuple[cst.FunctionDef, int]]
+    body_calls: dict[int, list[cst.Call]]
+    assigned: dict[int, set[str]]
+
+
+def call_sites_of(parents: dict[int, cst.CSTNode], by_type: dict[str, list[cst.CSTNode]]) -> CallSites:
+    """One climb up the parent links per call and per binding; no subtree is walked (libcst's `.children`
+    rebuilds child lists by visiting, which is slow)."""
+    call_loops: dict[int, list[tuple[cst.For | cst.While, int]]] = {}
+    call_func: dict[int, tuple[cst.FunctionDef, int]] = {}
+    body_calls: dict[int, list[cst.Call]] = {}
+    for call in cast("list[cst.Call]", by_type.get("Call", [])):
+        loops, func = _climb(call, parents)
+        if loops:
+            call_loops[id(call)] = loops
+            if loops[0][1] == 0:
+                body_calls.setdefault(id(loops[0][0]), []).append(call)
+        if func is not None:
+            call_func[id(call)] = func
+    assigned: dict[int, set[str]] = {}
+    for loop in cast("list[cst.For]", by_type.get("For", [])):
+        assigned[id(loop)] = target_names(loop.target)
+    for other in by_type.get("While", ()):
+        assigned[id(other)] = set()
+    for type_name in BINDING_TYPES:
+        for bound in by_type.get(type_name, ()):
+            names = bound_names(bound)
+            if not names:
+                continue
+            for outer, _ in _climb(bound, parents)[0]:
+                assigned[id(outer)] |= names
+    return CallSites(call_loops, call_func, body_calls, assigned)
+
+
+def _climb(
+    node: cst.CSTNode, parents: dict[int, cst.CSTNode]
+) -> tuple[list[tuple[cst.For | cst.While, int]], tuple[cst.FunctionDef, int] | None]:
+    """Loops whose body holds `node` (innermost first, with the number of loops in between), and the
+    function whose body holds it with its loop depth — up to the nearest function, lambda or class."""
+    loops: list[tuple[cst.For | cst.While, int]] = []
+    depth = 0
+    child = node
+    current = parents.get(id(node))
+    while current is not None:  # `type(x) is`: this climb runs for every call (see advisor.syntax)
+        kind = type(current)
+        if kind is cst.For or kind is cst.While:
+            if child is current.body:  # type: ignore[attr-defined]  # a loop
+                loops.append((current, depth))  # type: ignore[arg-type]  # a loop
+            depth += 1
+        elif kind is cst.FunctionDef or kind is cst.ClassDef or kind is cst.Lambda:
+            if kind is cst.FunctionDef and child is current.body:  # type: ignore[attr-defined]  # a function
+                return loops, (current, depth)  # type: ignore[return-value]  # a function
+            return loops, None
+        child = current
+        current = parents.get(id(current))
+    return loops, None

@@ -30,6 +30,9 @@ class Fragment:
     parents: dict[int, cst.CSTNode] = field(default_factory=dict)
     by_type: dict[str, list[cst.CSTNode]] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
+    # Facts derived from this subtree alone, computed on first use by their owner (`advisor.loops`) and
+    # kept with the fragment, so the language server does not derive them again for unchanged statements.
+    derived: dict[str, Any] = field(default_factory=dict)
 
 
 def collect(root: cst.CSTNode, descend: bool = True) -> Fragment:
@@ -64,6 +67,42 @@ def module_fragments(module: cst.Module, body: Sequence[Fragment] | None = None)
     out += body if body is not None else [collect(stmt) for stmt in module.body]
     out += [collect(line) for line in module.footer]
     return out
+
+
+class ParentLinks:
+    """The parent links of a whole module kept up to date from one version to the next: only the
+    fragments that came or went change the table (rebuilding it costs ~20 ms on a 5,000-line file, on
+    every keystroke in the language server). The table is the one every context of this owner gets, so
+    an older context's links are no longer valid once a newer version is assembled."""
+
+    def __init__(self) -> None:
+        self.links: dict[int, cst.CSTNode] = {}
+        self._held: dict[int, Fragment] = {}
+
+    def assemble(self, module: cst.Module, fragments: Sequence[Fragment]) -> dict[int, cst.CSTNode]:
+        """The links of `module`, made of `fragments` (all of its pieces, as `module_fragments` gives)."""
+        try:
+            return self._assemble(module, fragments)
+        except Exception:  # cannot happen while the table matches what it holds; if it ever does, rebuild
+            self.links, self._held = {}, {}
+            return self._assemble(module, fragments)
+
+    def _assemble(self, module: cst.Module, fragments: Sequence[Fragment]) -> dict[int, cst.CSTNode]:
+        links = self.links
+        now = {id(frag): frag for frag in fragments}
+        for key, frag in self._held.items():  # first forget what went (its nodes are alive until this returns)
+            if key not in now:
+                for node_id in frag.parents:
+                    del links[node_id]
+                links.pop(id(frag.root), None)
+        for key, frag in now.items():
+            if key not in self._held:
+                links.update(frag.parents)
+        for frag in fragments:
+            if frag.root is not module:
+                links[id(frag.root)] = module
+        self._held = now
+        return links
 
 
 # ---------------------------------------------------------------------- what each node type records

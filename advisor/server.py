@@ -25,7 +25,8 @@ from advisor.config import ConfigError
 from advisor.excerpt import split_lines
 from advisor.incremental import IncrementalParser
 from advisor.lsp_analysis import (
-    Analysis, ConfigCache, analyse_cells, analyse_python, hover_markdown, ignore_edit, line_starts, offset_to_position,
+    Analysis, ConfigCache, analyse_cells, analyse_python, collector_paused, hover_markdown, ignore_edit, line_starts,
+    offset_to_position, settle_after_analysis,
 )
 from advisor.types import Edit, Finding, Severity
 
@@ -95,6 +96,7 @@ class AdvisorServer(LanguageServer):
                 if uri not in self._dirty:  # a newer version would replace this result at once
                     self.targets[uri] = target
                     self.publish(target)
+                await loop.run_in_executor(self.pool, settle_after_analysis)  # after publishing: off the latency path
         finally:
             self._running.discard(uri)
 
@@ -211,7 +213,8 @@ class AdvisorServer(LanguageServer):
 def _safely(analyse: Callable[[Any], Analysis], config: Any) -> Analysis:
     """On the worker thread: an internal error costs this document's diagnostics, never the server."""
     try:
-        return analyse(config)
+        with collector_paused():
+            return analyse(config)
     except Exception as exc:
         return Analysis(skipped=f"internal error ({type(exc).__name__}: {exc})")
 

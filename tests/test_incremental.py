@@ -32,6 +32,13 @@ def _same_tree(parser: IncrementalParser, text: str) -> None:
     assert parsed.ctx.imports == again.imports and parsed.ctx.star_imports == again.star_imports
     assert {k: [id(n) for n in v] for k, v in parsed.ctx.bindings.items()} == {k: [id(n) for n in v] for k, v in again.bindings.items()}
     assert {k: [id(n) for n in v] for k, v in parsed.ctx.functions.items()} == {k: [id(n) for n in v] for k, v in again.functions.items()}
+    # loop facts derived per statement and kept with it (advisor.loops) match those of the whole file
+    (loops, funcs), (loops_again, funcs_again) = parsed.ctx.loops.call_sites(), again.loops.call_sites()
+    assert {k: [(id(loop), depth) for loop, depth in v] for k, v in loops.items()} == {k: [(id(loop), depth) for loop, depth in v] for k, v in loops_again.items()}
+    assert {k: (id(f), depth) for k, (f, depth) in funcs.items()} == {k: (id(f), depth) for k, (f, depth) in funcs_again.items()}
+    for loop in again.all_loops():
+        assert parsed.ctx.loop_facts(loop) == again.loop_facts(loop)
+        assert [id(c) for c in parsed.ctx.calls_in_body(loop)] == [id(c) for c in again.calls_in_body(loop)]
     if whole.code != text:
         assert parsed.starts is None  # lines would be counted in a text the tree does not hold
     if parsed.starts is not None:

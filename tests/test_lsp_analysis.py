@@ -118,3 +118,31 @@ def test_server_command_without_pygls_says_how_to_install_it(tmp_path):
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=60, stdin=subprocess.DEVNULL)
     assert proc.returncode == 2
     assert "pip install 'advisor[lsp]'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_collector_is_paused_during_an_analysis_and_its_cycles_are_collected_after() -> None:
+    """The server pauses Python's cycle collector while it analyses (its passes over the open trees
+    were the slow keystrokes) and collects what the analysis left right after publishing."""
+    import gc
+    import weakref
+
+    from advisor.lsp_analysis import collector_paused, settle_after_analysis
+
+    class Node:
+        itself: object = None
+
+    assert gc.isenabled()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+            node = Node()
+            node.itself = node  # a cycle only the collector frees
+            alive = weakref.ref(node)
+            del node
+            assert alive() is not None
+        assert gc.isenabled()
+        settle_after_analysis()
+        assert alive() is None
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
