@@ -212,7 +212,7 @@ class _Bindings:
     values (within a budget of nodes), and only past the budget indexes every value by its statement."""
 
     def __init__(self, ctx: FileContext, name: str) -> None:
-        self.parents = ctx.parents
+        self.ctx, self.parents = ctx, ctx.parents
         self.values = ctx.bindings.get(name, ())
         self._count: dict[int, int] = {}
         for v in self.values:
@@ -226,11 +226,11 @@ class _Bindings:
         """The values whose statement (as `ctx.statement_of` finds it) is `stmt`."""
         found = self._values_inside(stmt)
         if found is not None:
-            return [v for v in found if self._statement_of(v) is stmt]
+            return [v for v in found if self.ctx.statement_of(v) is stmt]
         if self._by_stmt is None:
             self._by_stmt = {}
             for v in self.values:
-                self._by_stmt.setdefault(id(self._statement_of(v)), []).append(v)
+                self._by_stmt.setdefault(id(self.ctx.statement_of(v)), []).append(v)
         return self._by_stmt.get(id(stmt), [])
 
     def binds_inside(self, stmt: cst.CSTNode) -> bool:
@@ -263,27 +263,6 @@ class _Bindings:
                 found.extend([cast(cst.BaseExpression, node)] * times)
         self._inside[id(stmt)] = found
         return found
-
-    def _statement_of(self, node: cst.CSTNode) -> cst.CSTNode:
-        """`ctx.statement_of`, climbing without building the list of ancestors."""
-        current: cst.CSTNode | None = node
-        last = node
-        while current is not None:
-            if _is_statement(type(current)):
-                return current
-            last = current
-            current = self.parents.get(id(current))
-        return last
-
-
-_STATEMENT_TYPES: dict[type, bool] = {}
-
-
-def _is_statement(kind: type) -> bool:
-    found = _STATEMENT_TYPES.get(kind)
-    if found is None:
-        found = _STATEMENT_TYPES[kind] = issubclass(kind, (cst.SimpleStatementLine, cst.BaseCompoundStatement))
-    return found
 
 
 def _binding_index(ctx: FileContext, name: str) -> _Bindings:
