@@ -17,7 +17,7 @@ import libcst as cst
 from advisor.kinds import ValueKinds
 from advisor.loops import FunctionFacts, LoopFacts, LoopIndex
 from advisor.prepass import Event, Fragment, ParentLinks, module_fragments
-from advisor.syntax import LOOP_TYPES, call_attr, dotted_name, target_names
+from advisor.syntax import LOOP_TYPES, call_attr, callee_name, dotted_name, target_names
 
 NodeT = TypeVar("NodeT", bound=cst.CSTNode)
 
@@ -107,6 +107,29 @@ class FileContext:
 
     def call_qualname(self, node: cst.CSTNode) -> str | None:
         return self.qualname(node.func) if isinstance(node, cst.Call) else None
+
+    def calls_to(self, qualnames: frozenset[str]) -> list[cst.Call]:
+        """Every call whose callee resolves to one of `qualnames`, in document order, without resolving
+        every call of the file: a callee resolving to `a.b.C` is named `C` (`C(...)`, `b.C(...)`) or is an
+        alias imported as exactly `a.b.C` (`from a.b import C as D`), so only calls named so are resolved."""
+        names = {q.rsplit(".", 1)[-1] for q in qualnames}
+        names |= {local for local, full in self.imports.items() if full in qualnames}
+        by_name = self._calls_by_callee()
+        if not any(n in by_name for n in names):
+            return []
+        wanted = {id(c) for n in names for c in by_name.get(n, ())}
+        return [c for c in self.nodes(cst.Call) if id(c) in wanted and self.call_qualname(c) in qualnames]
+
+    def _calls_by_callee(self) -> dict[str, list[cst.Call]]:
+        found = self.shared.get("calls_by_callee")
+        if found is None:
+            found = {}
+            for call in self.nodes(cst.Call):
+                name = callee_name(call)
+                if name is not None:
+                    found.setdefault(name, []).append(call)
+            self.shared["calls_by_callee"] = found
+        return cast("dict[str, list[cst.Call]]", found)
 
     def uses_framework(self) -> bool:
         return any(v.split(".")[0] in TRAINING_FRAMEWORKS for v in self.imports.values())

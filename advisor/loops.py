@@ -126,9 +126,12 @@ class LoopIndex:
     def in_test_function(self, node: cst.CSTNode) -> bool:
         """Inside a pytest/unittest test (`def test_*`): a few steps to check behaviour, not a training run,
         so per-step performance advice does not apply."""
-        for anc in self.ctx.ancestors(node):
-            if isinstance(anc, cst.FunctionDef) and anc.name.value.startswith("test_"):
+        parents = self.ctx.parents
+        current = parents.get(id(node))
+        while current is not None:  # exact type: asked for most loops and calls by several rules
+            if type(current) is cst.FunctionDef and current.name.value.startswith("test_"):
                 return True
+            current = parents.get(id(current))
         return False
 
     def is_training_call(self, call: cst.Call) -> bool:
@@ -152,9 +155,11 @@ class LoopIndex:
             name = dotted_name(receiver) or ""
             last = name.rsplit(".", 1)[-1].lower()
             return "optim" in last or last in ("opt", "scaler")
-        q = self.ctx.call_qualname(call)
-        if q in ("torch.autograd.backward",):
-            return True
+        # only a callee named `...backward`, or an alias imported as one, can resolve to torch.autograd.backward
+        callee = dotted_name(call.func)
+        if callee is not None and (callee.endswith("backward") or self.ctx.imports.get(callee, "").endswith("backward")):
+            if self.ctx.qualname(call.func) == "torch.autograd.backward":
+                return True
         return self._is_step_helper_call(call)
 
     def _is_step_helper_call(self, call: cst.Call) -> bool:

@@ -12,10 +12,8 @@ import io
 import json
 import re
 import tokenize
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from advisor.config import Config, ConfigError, find_pyproject, load_config
 from advisor.engine import analyse_unit
@@ -142,31 +140,26 @@ def analyse_cells(cells: list[tuple[bool, str]], path: Path | None, config: Conf
         return Analysis(problem=_problem(exc))
 
 
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cycle collector paused while one analysis runs.
+def pause_collector() -> None:
+    """Pause Python's cycle collector for one analysis, until `settle_after_analysis`.
 
     An open 5,000-line document is a few hundred thousand live tree nodes, and one analysis allocates as
     many short-lived objects again: the collector's automatic passes during it cost tens of milliseconds,
-    and a full pass over the trees several hundred, on the keystroke that happens to trigger it. What an
-    analysis leaves behind is collected afterwards by `settle_after_analysis`, off the latency path."""
-    was_enabled = gc.isenabled()
+    and a full pass over the trees several hundred, on the keystroke that happens to trigger it. Turning
+    it back on at the end of the analysis would run the pass at once, before the diagnostics are sent:
+    the server publishes first, then settles."""
     gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def settle_after_analysis() -> None:
-    """Collect the cycles the last analysis left (they are all in the youngest generation, since the
-    collector was paused), then freeze what survives (the open documents' trees, reused from one version
-    to the next) so that later full passes skip it. Frozen objects are still freed when no longer
-    referenced; only a frozen object that ends up in an unreachable cycle would stay, and the trees and
-    parse state kept across versions hold no cycles."""
+    """Collect the cycles the last analysis left (all in the youngest generation, since the collector
+    was paused), freeze what survives (the open documents' trees, reused from one version to the next)
+    so later full passes skip it, and turn the collector back on. Frozen objects are still freed when no
+    longer referenced; only a frozen object that ends up in an unreachable cycle would stay, and the
+    trees and parse state kept across versions hold no cycles."""
     gc.collect(0)
     gc.freeze()
+    gc.enable()
 
 
 def line_starts(text: str) -> list[int]:
@@ -235,6 +228,6 @@ def hover_markdown(finding: Finding) -> str:
 
 
 __all__ = [
-    "Analysis", "ConfigCache", "ConfigError", "Problem", "analyse_cells", "analyse_python", "collector_paused",
-    "hover_markdown", "ignore_edit", "line_starts", "offset_to_position", "settle_after_analysis",
+    "Analysis", "ConfigCache", "ConfigError", "Problem", "analyse_cells", "analyse_python", 
+    "hover_markdown", "ignore_edit", "line_starts", "offset_to_position", "pause_collector", "settle_after_analysis",
 ]

@@ -25,8 +25,8 @@ from advisor.config import ConfigError
 from advisor.excerpt import split_lines
 from advisor.incremental import IncrementalParser
 from advisor.lsp_analysis import (
-    Analysis, ConfigCache, analyse_cells, analyse_python, collector_paused, hover_markdown, ignore_edit, line_starts,
-    offset_to_position, settle_after_analysis,
+    Analysis, ConfigCache, analyse_cells, analyse_python, hover_markdown, ignore_edit, line_starts,
+    offset_to_position, pause_collector, settle_after_analysis,
 )
 from advisor.types import Edit, Finding, Severity
 
@@ -93,10 +93,12 @@ class AdvisorServer(LanguageServer):
                     target.analysis = await loop.run_in_executor(self.pool, _safely, analyse, config)
                     if target.analysis.skipped.startswith("internal error"):
                         self.window_log_message(types.LogMessageParams(type=types.MessageType.Error, message=f"advisor: {target.analysis.skipped}"))
-                if uri not in self._dirty:  # a newer version would replace this result at once
-                    self.targets[uri] = target
-                    self.publish(target)
-                await loop.run_in_executor(self.pool, settle_after_analysis)  # after publishing: off the latency path
+                try:
+                    if uri not in self._dirty:  # a newer version would replace this result at once
+                        self.targets[uri] = target
+                        self.publish(target)
+                finally:  # the collector paused for the analysis: collect after publishing, off the latency path
+                    await loop.run_in_executor(self.pool, settle_after_analysis)
         finally:
             self._running.discard(uri)
 
@@ -212,9 +214,9 @@ class AdvisorServer(LanguageServer):
 
 def _safely(analyse: Callable[[Any], Analysis], config: Any) -> Analysis:
     """On the worker thread: an internal error costs this document's diagnostics, never the server."""
+    pause_collector()  # until settle_after_analysis, which `_drain` runs after publishing
     try:
-        with collector_paused():
-            return analyse(config)
+        return analyse(config)
     except Exception as exc:
         return Analysis(skipped=f"internal error ({type(exc).__name__}: {exc})")
 

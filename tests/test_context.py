@@ -229,3 +229,40 @@ def test_loop_facts_from_the_index_match_the_loop_body_rules():
     body = [cst.Module([]).code_for_node(c) for c in ctx.calls_in_body(inner)]
     assert body == ["model(x)", "y.backward()"]
     assert ctx.calls_in_body(outer) == []  # `range(3)` is the iterable, the nested calls belong to others
+
+
+def test_calls_to_finds_every_spelling_of_a_name_in_document_order_and_nothing_else():
+    """`calls_to` looks only at calls named like the target; it must still find every spelling that
+    `call_qualname` resolves (module alias, imported alias, full path) and skip local look-alikes."""
+    ctx = ctx_of(
+        """
+        import torch.utils.data as tud
+        from torch.utils.data import DataLoader as DL
+        import torch
+        a = DL(ds)
+        b = tud.DataLoader(ds)
+        c = torch.utils.data.DataLoader(ds)
+        d = make_loader(ds)
+        class Loader: ...
+        e = Loader(ds)
+        """
+    )
+    wanted = frozenset({"torch.utils.data.DataLoader"})
+    found = ctx.calls_to(wanted)
+    every = [c for c in ctx.nodes(cst.Call) if ctx.call_qualname(c) in wanted]
+    assert [cst.Module([]).code_for_node(c.func) for c in found] == ["DL", "tud.DataLoader", "torch.utils.data.DataLoader"]
+    assert [id(c) for c in found] == [id(c) for c in every]
+    assert ctx.calls_to(frozenset({"torch.optim.SGD"})) == []
+
+
+def test_a_callee_aliased_to_autograd_backward_is_a_training_call():
+    ctx = ctx_of(
+        """
+        from torch.autograd import backward as bw
+        for x in data:
+            bw(loss_fn(x))
+        """
+    )
+    (call,) = [c for c in ctx.nodes(cst.Call) if cst.Module([]).code_for_node(c.func) == "bw"]
+    assert ctx.is_training_call(call)
+    assert ctx.loop_facts(loops(ctx)[0]).is_step_loop

@@ -14,6 +14,8 @@ from advisor.lsp_analysis import ConfigCache, analyse_cells, analyse_python, ign
 from advisor.suppress import is_suppressed, suppressions
 from advisor.types import Fix
 
+DEMO = (Path(__file__).resolve().parent.parent / "fixtures" / "demo" / "train.py").read_text()
+
 REPO = Path(__file__).resolve().parent.parent
 DP = "import torch\nfrom torch import nn\nmodel = nn.DataParallel(nn.Linear(2, 2))\n"
 
@@ -122,27 +124,30 @@ def test_server_command_without_pygls_says_how_to_install_it(tmp_path):
 
 def test_collector_is_paused_during_an_analysis_and_its_cycles_are_collected_after() -> None:
     """The server pauses Python's cycle collector while it analyses (its passes over the open trees
-    were the slow keystrokes) and collects what the analysis left right after publishing."""
+    were the slow keystrokes) and collects what the analysis left only after publishing: turning it
+    back on earlier would run the pass before the diagnostics are out."""
     import gc
     import weakref
 
-    from advisor.lsp_analysis import collector_paused, settle_after_analysis
+    from advisor.lsp_analysis import pause_collector, settle_after_analysis
 
     class Node:
         itself: object = None
 
     assert gc.isenabled()
     try:
-        with collector_paused():
-            assert not gc.isenabled()
-            node = Node()
-            node.itself = node  # a cycle only the collector frees
-            alive = weakref.ref(node)
-            del node
-            assert alive() is not None
-        assert gc.isenabled()
+        pause_collector()
+        node = Node()
+        node.itself = node  # a cycle only the collector frees
+        alive = weakref.ref(node)
+        del node
+        found = analyse_python(DEMO, None, Config())  # allocates plenty: nothing is collected meanwhile
+        assert found.findings and not gc.isenabled()
+        assert alive() is not None
         settle_after_analysis()
+        assert gc.isenabled()
         assert alive() is None
         assert gc.get_freeze_count() > 0
     finally:
+        gc.enable()
         gc.unfreeze()

@@ -45,7 +45,7 @@ class LoaderUse:
 
 
 def dataloader_calls(ctx: FileContext) -> list[cst.Call]:
-    return [c for c in ctx.nodes(cst.Call) if isinstance(c, cst.Call) and ctx.call_qualname(c) in DATALOADERS]
+    return ctx.calls_to(DATALOADERS)
 
 
 def arg_value(call: cst.Call, name: str, index: int) -> cst.Arg | None:
