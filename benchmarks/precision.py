@@ -1,6 +1,6 @@
 """Precision on real training code: scan a corpus of public scripts, join the findings with our labels.
 
-Run: python benchmarks/precision.py /path/to/corpus [--markdown table.md] [--strict]
+Run: python benchmarks/precision.py /path/to/corpus [--markdown table.md] [--strict] [--config pyproject.toml]
 
 The corpus is a folder of `<project>/<path inside the project>` copies (never committed; its
 MANIFEST.tsv says which commit each file came from). Labels are ours and live beside this script:
@@ -10,10 +10,17 @@ should have reported and did not, and whether a later change made it report it. 
 the code; a label whose finding is gone is printed as a fixed false alarm or a lost true finding.
 `--strict` exits 1 on unlabeled findings or lost true findings.
 
+`--config FILE` scans with that pyproject.toml's [tool.advisor] (passed to `advisor scan --config`). A label
+may name, in an optional last column `enabled_by`, the rule option that turns its finding on
+(`ADV301.gans=true`): the rule's documented default leaves that finding silent on purpose, so when the
+configuration does not set that option its absence is printed as SILENT BY DEFAULT, not as a lost true
+finding; with the option set, its absence is a lost finding like any other.
+
 Recall mode (`--expected FILE`): the file lists what the core rules SHOULD report on the corpus (project,
 path, line, code, reason), written by reading every file before the rules were changed. A finding of a
 labelled rule that matches a row is found; one that matches no row is a false alarm; a row that no finding
-matches is a miss. The table gives recall and precision per rule, then every miss and false alarm.
+matches is a miss (still counted when its `enabled_by` option is off, and marked so). The table gives
+recall and precision per rule, then every miss and false alarm.
 """
 
 from __future__ import annotations
@@ -21,8 +28,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import subprocess
 import sys
+import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +39,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 Key = tuple[str, str, int, str]  # project, path inside the project, line, code
+OPTION = re.compile(r"ADV\d{3}\.[a-z][a-z0-9-]*=\S+")  # how `enabled_by` names a rule option: CODE.option=value
+
+
+@dataclass(frozen=True)
+class Label:
+    true: bool
+    reason: str
+    enabled_by: str = ""  # the option that turns the finding on; "" when the default run reports it
 
 
 @dataclass(frozen=True)
@@ -48,10 +65,11 @@ class RuleRow:
         return self.true / labelled if labelled else None
 
 
-def scan(corpus: Path) -> tuple[list[Key], list[str]]:
+def scan(corpus: Path, config: Path | None = None) -> tuple[list[Key], list[str]]:
     """Findings of every rule as (project, path, line, code), and the files that could not be analysed."""
+    extra = [] if config is None else ["--config", str(config.resolve())]
     proc = subprocess.run(
-        [sys.executable, "-m", "advisor", "scan", str(corpus), "--format", "json", "--exit-zero", "--no-gitignore"],
+        [sys.executable, "-m", "advisor", "scan", str(corpus), "--format", "json", "--exit-zero", "--no-gitignore", *extra],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -76,24 +94,40 @@ def read_tsv(path: Path) -> list[dict[str, str]]:
         return [row for row in csv.DictReader(fh, delimiter="\t") if row.get("project")]
 
 
-def read_labels(path: Path) -> dict[Key, tuple[bool, str]]:
-    labels: dict[Key, tuple[bool, str]] = {}
+def _enabled_by(path: Path, row: dict[str, str], key: object) -> str:
+    value = (row.get("enabled_by") or "").strip()
+    if value and not OPTION.fullmatch(value):
+        raise SystemExit(f"{path}: enabled_by must read CODE.option=value (ADV301.gans=true), got {value!r} for {key}")
+    return value
+
+
+def read_labels(path: Path) -> dict[Key, Label]:
+    labels: dict[Key, Label] = {}
     for row in read_tsv(path):
         key = (row["project"], row["path"], int(row["line"]), row["code"])
         if row["label"] not in ("true", "false"):
             raise SystemExit(f"{path}: label must be true or false, got {row['label']!r} for {key}")
-        labels[key] = (row["label"] == "true", row["reason"])
+        labels[key] = Label(row["label"] == "true", row["reason"], _enabled_by(path, row, key))
     return labels
 
 
-def table(findings: list[Key], labels: dict[Key, tuple[bool, str]], misses: list[dict[str, str]]) -> list[RuleRow]:
+def enabled_options(config: Path | None) -> set[str]:
+    """The rule options a configuration sets, spelled as `enabled_by` names them (`ADV301.gans=true`)."""
+    if config is None:
+        return set()
+    with config.open("rb") as fh:
+        table = tomllib.load(fh).get("tool", {}).get("advisor", {}).get("options", {})
+    return {f"{code.upper()}.{key}={json.dumps(value)}" for code, values in table.items() for key, value in values.items()}
+
+
+def table(findings: list[Key], labels: dict[Key, Label], misses: list[dict[str, str]]) -> list[RuleRow]:
     codes = sorted({k[3] for k in findings} | {m["code"] for m in misses} | {k[3] for k in labels})
     per_code: dict[str, Counter[str]] = {c: Counter() for c in codes}
     for key in findings:
         counts = per_code[key[3]]
         counts["findings"] += 1
         label = labels.get(key)
-        counts["unlabeled" if label is None else ("true" if label[0] else "false")] += 1
+        counts["unlabeled" if label is None else ("true" if label.true else "false")] += 1
     for miss in misses:
         per_code[miss["code"]]["misses"] += 1
         per_code[miss["code"]]["misses_fixed"] += miss["status"] == "fixed"
@@ -132,11 +166,16 @@ class RecallRow:
         return (self.findings - self.false) / self.findings if self.findings else None
 
 
-def read_expected(path: Path) -> set[Key]:
-    return {(r["project"], r["path"], int(r["line"]), r["code"]) for r in read_tsv(path)}
+def read_expected(path: Path) -> dict[Key, str]:
+    """What the core rules should report, each with the option that turns it on ("" for the default run)."""
+    out: dict[Key, str] = {}
+    for row in read_tsv(path):
+        key = (row["project"], row["path"], int(row["line"]), row["code"])
+        out[key] = _enabled_by(path, row, key)
+    return out
 
 
-def recall_table(findings: list[Key], expected: set[Key], codes: set[str]) -> list[RecallRow]:
+def recall_table(findings: list[Key], expected: set[Key] | dict[Key, str], codes: set[str]) -> list[RecallRow]:
     """Per rule in `codes`: labels, labels found, findings and findings matching no label."""
     found = set(findings)
     rows = []
@@ -166,16 +205,18 @@ CORE = frozenset({"ADV101", "ADV102", "ADV103", "ADV201", "ADV202", "ADV203", "A
 
 
 def recall_main(args: argparse.Namespace) -> int:
-    findings, errors = scan(args.corpus)
+    findings, errors = scan(args.corpus, args.config)
     expected = read_expected(args.expected)
+    enabled = enabled_options(args.config)
     rows = recall_table(findings, expected, set(CORE))
     text = recall_markdown(rows)
     print(text)
     if args.markdown:
         args.markdown.write_text(text, encoding="utf-8")
     found = set(findings)
-    for k in sorted(expected - found):
-        print(f"MISSED {k[0]}/{k[1]}:{k[2]} {k[3]}")
+    for k in sorted(set(expected) - found):
+        off = expected[k] and expected[k] not in enabled
+        print(f"MISSED {k[0]}/{k[1]}:{k[2]} {k[3]}" + (f" (silent by default; enabled by {expected[k]})" if off else ""))
     for k in sorted({k for k in findings if k[3] in CORE and k not in expected}):
         print(f"FALSE {k[0]}/{k[1]}:{k[2]} {k[3]}")
     for k in sorted({k for k in findings if k[3] not in CORE}):
@@ -193,11 +234,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--markdown", type=Path, help="also write the table to this file")
     ap.add_argument("--strict", action="store_true", help="exit 1 on unlabeled findings or lost true findings")
     ap.add_argument("--expected", type=Path, help="recall mode: what the core rules should report (see above)")
+    ap.add_argument("--config", type=Path, help="scan with this pyproject.toml's [tool.advisor] (rule options)")
     args = ap.parse_args(argv)
     if args.expected:
         return recall_main(args)
 
-    findings, errors = scan(args.corpus)
+    findings, errors = scan(args.corpus, args.config)
+    enabled = enabled_options(args.config)
     labels = read_labels(args.labels)
     misses = read_tsv(args.misses)
     rows = table(findings, labels, misses)
@@ -208,17 +251,23 @@ def main(argv: list[str] | None = None) -> int:
 
     unlabeled = sorted(k for k in findings if k not in labels)
     gone = sorted(k for k in labels if k not in set(findings))
-    # A false alarm that no longer fires was fixed; a true finding that no longer fires was lost.
-    lost = [k for k in gone if labels[k][0]]
+    # A finding whose option this run leaves off is silent by the rule's documented default, neither lost
+    # nor fixed; otherwise a false alarm that no longer fires was fixed and a true finding was lost.
+    silent = [k for k in gone if labels[k].enabled_by and labels[k].enabled_by not in enabled]
+    lost = [k for k in gone if labels[k].true and k not in silent]
     for k in unlabeled:
         print(f"UNLABELED {k[0]}/{k[1]}:{k[2]} {k[3]}")
     for k in gone:
-        state = "LOST TRUE FINDING" if labels[k][0] else "FIXED FALSE ALARM"
-        print(f"{state} {k[0]}/{k[1]}:{k[2]} {k[3]} — {labels[k][1]}")
+        label = labels[k]
+        if k in silent:
+            print(f"SILENT BY DEFAULT {k[0]}/{k[1]}:{k[2]} {k[3]} (enabled by {label.enabled_by}) — {label.reason}")
+            continue
+        state = "LOST TRUE FINDING" if label.true else "FIXED FALSE ALARM"
+        print(f"{state} {k[0]}/{k[1]}:{k[2]} {k[3]} — {label.reason}")
     for e in errors:
         print(f"NOT ANALYSED {e}")
-    for k in sorted(k for k in findings if k in labels and not labels[k][0]):
-        print(f"FALSE {k[0]}/{k[1]}:{k[2]} {k[3]} — {labels[k][1]}")
+    for k in sorted(k for k in findings if k in labels and not labels[k].true):
+        print(f"FALSE {k[0]}/{k[1]}:{k[2]} {k[3]} — {labels[k].reason}")
     return 1 if args.strict and (unlabeled or lost) else 0
 
 

@@ -102,3 +102,103 @@ def test_recall_mode_counts_found_missed_and_false_per_core_rule(corpus, tmp_pat
     assert [line for line in out.splitlines() if line.startswith("FALSE")] == [f"FALSE proj/sub/train.py:{n} ADV103" for n in lines[1:]]
     assert f"FALSE proj/sub/train.py:{lines[0]} ADV103" not in out
     assert adv103 in table.read_text(encoding="utf-8")  # --markdown keeps the same table
+
+
+GAN_OPTION = "ADV301.gans=true"
+
+
+@pytest.fixture
+def gan_corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """A GAN recipe ADV301 leaves silent by default, and a pyproject.toml whose rule option turns it on."""
+    root = tmp_path / "corpus"
+    (root / "proj").mkdir(parents=True)
+    shutil.copy(REPO / "advisor" / "rules" / "training" / "adv301" / "neg_gan_recipe.py", root / "proj" / "gan.py")
+    config = tmp_path / "config" / "pyproject.toml"  # not above the corpus, where the scan would find it alone
+    config.parent.mkdir()
+    config.write_text("[tool.advisor.options.ADV301]\ngans = true\n", encoding="utf-8")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")])))
+    return root, config
+
+
+def _gan_lines(precision, root: Path, config: Path) -> list[int]:  # type: ignore[no-untyped-def]
+    findings, errors = precision.scan(root, config)
+    assert not errors
+    return sorted(line for _, _, line, code in findings if code == "ADV301")
+
+
+def test_config_is_passed_to_the_scan(gan_corpus, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    root, config = gan_corpus
+    precision = _load()
+    assert precision.scan(root)[0] == []  # the rule's default leaves GAN recipes alone
+    lines = _gan_lines(precision, root, config)
+    assert lines, "with gans = true the recipe's optimizers are reported"
+
+    none = tmp_path / "none.tsv"
+    args = [str(root), "--labels", str(none), "--misses", str(none), "--strict"]
+    assert precision.main(args) == 0
+    assert "ADV301" not in capsys.readouterr().out
+    assert precision.main([*args, "--config", str(config)]) == 1  # the findings it turns on are unlabeled
+    out = capsys.readouterr().out
+    assert f"| ADV301 | {len(lines)} | 0 | 0 | {len(lines)} | – | 0 (0) |" in out
+    assert [s for s in out.splitlines() if s.startswith("UNLABELED")] == [f"UNLABELED proj/gan.py:{n} ADV301" for n in lines]
+
+
+def test_a_finding_an_option_enables_is_silent_by_default_but_lost_when_the_option_is_set(gan_corpus, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    root, config = gan_corpus
+    precision = _load()
+    lines = _gan_lines(precision, root, config)
+    labels = tmp_path / "labels.tsv"
+    header = HEADER.replace("\n", "\tenabled_by\n")
+    optional = "".join(f"proj\tgan.py\t{n}\tADV301\ttrue\tfixed GAN rates\t{GAN_OPTION}\n" for n in lines)
+    labels.write_text(header + optional, encoding="utf-8")
+    none = tmp_path / "none.tsv"
+    args = [str(root), "--labels", str(labels), "--misses", str(none), "--strict"]
+
+    assert precision.main(args) == 0  # default run: silent on purpose, not lost
+    out = capsys.readouterr().out
+    assert f"SILENT BY DEFAULT proj/gan.py:{lines[0]} ADV301 (enabled by {GAN_OPTION})" in out
+    assert "LOST" not in out
+    assert precision.main([*args, "--config", str(config)]) == 0  # option set: found, true
+    assert "SILENT" not in capsys.readouterr().out
+
+    # With the option set, a label it no longer finds is a lost true finding.
+    labels.write_text(header + optional + f"proj\tgan.py\t2\tADV301\ttrue\tgone\t{GAN_OPTION}\n", encoding="utf-8")
+    assert precision.main([*args, "--config", str(config)]) == 1
+    assert "LOST TRUE FINDING proj/gan.py:2 ADV301" in capsys.readouterr().out
+    # On the default run a lost label without the column still fails, next to the silent ones.
+    labels.write_text(header + optional + "proj\tgan.py\t3\tADV301\ttrue\tgone\n", encoding="utf-8")
+    assert precision.main(args) == 1
+    out = capsys.readouterr().out
+    assert "LOST TRUE FINDING proj/gan.py:3 ADV301" in out and "SILENT BY DEFAULT" in out
+    # An option set to another value does not turn the finding on.
+    other = tmp_path / "other.toml"
+    other.write_text("[tool.advisor.options.ADV301]\ngans = false\n", encoding="utf-8")
+    labels.write_text(header + optional, encoding="utf-8")
+    assert precision.main([*args, "--config", str(other)]) == 0
+    assert "SILENT BY DEFAULT" in capsys.readouterr().out
+
+
+def test_enabled_by_must_name_a_rule_option(tmp_path: Path) -> None:
+    precision = _load()
+    labels = tmp_path / "labels.tsv"
+    labels.write_text(HEADER.replace("\n", "\tenabled_by\n") + "p\ta.py\t1\tADV301\ttrue\t?\tgans\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="CODE.option=value"):
+        precision.read_labels(labels)
+
+
+def test_recall_mode_marks_misses_an_option_would_find(gan_corpus, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    root, config = gan_corpus
+    precision = _load()
+    lines = _gan_lines(precision, root, config)
+    expected = tmp_path / "expected.tsv"
+    rows = "".join(f"proj\tgan.py\t{n}\tADV301\tfixed GAN rates\t{GAN_OPTION}\n" for n in lines)
+    expected.write_text("project\tpath\tline\tcode\treason\tenabled_by\n" + rows, encoding="utf-8")
+
+    assert precision.main([str(root), "--expected", str(expected)]) == 0
+    out = capsys.readouterr().out
+    assert f"| ADV301 | {len(lines)} | 0 | {len(lines)} | 0 | 0 | 0.00 | – |" in out  # still counted as missed
+    assert f"MISSED proj/gan.py:{lines[0]} ADV301 (silent by default; enabled by {GAN_OPTION})" in out
+    assert precision.main([str(root), "--expected", str(expected), "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert f"| ADV301 | {len(lines)} | {len(lines)} | 0 | {len(lines)} | 0 | 1.00 | 1.00 |" in out
+    assert "MISSED" not in out
