@@ -20,7 +20,7 @@ from typing import Any
 import libcst as cst
 
 from advisor.context import FileContext
-from advisor.syntax import callee_name, dotted_name, walk
+from advisor.syntax import dotted_name, walk
 
 MAX_HOPS = 4  # a chain longer than this is rarely per-step work a reader would follow
 
@@ -292,18 +292,6 @@ def calls_within(ctx: FileContext) -> CallsWithin:
     if index is None:
         index = ctx.shared["calls_within"] = CallsWithin(ctx)
     return index
-
-
-def calls_named(ctx: FileContext, name: str) -> list[cst.Call]:
-    """Calls of `name(...)` or `x.name(...)` in the file, in document order (indexed once per file)."""
-    index: dict[str, list[cst.Call]] | None = ctx.shared.get("calls_by_callee")
-    if index is None:
-        index = ctx.shared["calls_by_callee"] = {}
-        for call in ctx.nodes(cst.Call):
-            callee = callee_name(call)
-            if callee is not None:
-                index.setdefault(callee, []).append(call)
-    return index.get(name, [])
 
 
 def call_graph(ctx: FileContext) -> CallGraph:

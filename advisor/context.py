@@ -60,6 +60,7 @@ class FileContext:
     # Facts a rule family derives once and shares between its rules (keyed by the family's own name).
     shared: dict[str, Any] = field(default_factory=dict)
     _qualnames: dict[int, tuple[cst.CSTNode, str | None]] = field(default_factory=dict, repr=False)
+    _calls_by_callee: dict[str, list[cst.Call]] | None = field(default=None, repr=False)
 
     def nodes(self, kind: type[NodeT]) -> list[NodeT]:
         """Every node of exactly this libcst type, in document order (the typed view of `nodes_by_type`)."""
@@ -114,22 +115,21 @@ class FileContext:
         alias imported as exactly `a.b.C` (`from a.b import C as D`), so only calls named so are resolved."""
         names = {q.rsplit(".", 1)[-1] for q in qualnames}
         names |= {local for local, full in self.imports.items() if full in qualnames}
-        by_name = self._calls_by_callee()
-        if not any(n in by_name for n in names):
+        wanted = {id(c) for n in names for c in self.calls_named(n)}
+        if not wanted:
             return []
-        wanted = {id(c) for n in names for c in by_name.get(n, ())}
         return [c for c in self.nodes(cst.Call) if id(c) in wanted and self.call_qualname(c) in qualnames]
 
-    def _calls_by_callee(self) -> dict[str, list[cst.Call]]:
-        found = self.shared.get("calls_by_callee")
-        if found is None:
-            found = {}
+    def calls_named(self, name: str) -> list[cst.Call]:
+        """Calls of `name(...)` or `x.name(...)`, in document order (indexed once per file)."""
+        if self._calls_by_callee is None:
+            index: dict[str, list[cst.Call]] = {}
             for call in self.nodes(cst.Call):
-                name = callee_name(call)
-                if name is not None:
-                    found.setdefault(name, []).append(call)
-            self.shared["calls_by_callee"] = found
-        return cast("dict[str, list[cst.Call]]", found)
+                callee = callee_name(call)
+                if callee is not None:
+                    index.setdefault(callee, []).append(call)
+            self._calls_by_callee = index
+        return self._calls_by_callee.get(name, [])
 
     def uses_framework(self) -> bool:
         return any(v.split(".")[0] in TRAINING_FRAMEWORKS for v in self.imports.values())

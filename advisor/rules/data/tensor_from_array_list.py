@@ -20,7 +20,6 @@ ARRAY_CALLS = frozenset(
         "load eye identity arange linspace tile repeat"
     ).split()
 ) | frozenset({"cv2.imread", "cv2.resize", "cv2.cvtColor", "imageio.imread", "imageio.v2.imread", "skimage.io.imread"})
-_BUILDER_LAST = frozenset(q.rsplit(".", 1)[-1] for q in BUILDERS)
 ARRAY_METHODS = frozenset({"numpy", "astype", "reshape", "transpose", "flatten", "ravel", "copy", "squeeze"})
 
 
@@ -69,13 +68,12 @@ class TensorFromArrayList(Rule):
         ),
     )
 
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if type(func) is cst.Attribute and func.attr.value not in _BUILDER_LAST:
-            return  # `a.b.X(...)` resolves to a name ending in X: not a builder
+    def finish(self) -> None:
+        for node in self.ctx.calls_to(BUILDERS):
+            self._check(node)
+
+    def _check(self, node: cst.Call) -> None:
         q = self.ctx.call_qualname(node)
-        if q not in BUILDERS:
-            return
         args = positional(node)
         if not args:
             return

@@ -27,7 +27,6 @@ DDP = frozenset(
         "torch.nn.DistributedDataParallel",
     }
 )
-_DATA_PARALLEL_LAST = frozenset(q.rsplit(".", 1)[-1] for q in DATA_PARALLEL)
 # A project's own wrapper around DDP (often imported from a helper module): `smart_DDP`, `wrap_ddp`.
 DDP_WRAPPER = re.compile(r"((^|_)ddp(_|$)|DistributedDataParallel)", re.I)
 
@@ -78,15 +77,11 @@ class DataParallelInsteadOfDDP(Rule):
         ),
     )
 
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func  # cheap necessary conditions first: `a.b.X(...)` resolves to a name ending in X,
-        if type(func) is cst.Attribute:  # a bare name to what it was imported as, anything else to nothing
-            if func.attr.value not in _DATA_PARALLEL_LAST:
-                return
-        elif type(func) is not cst.Name or self.ctx.imports.get(func.value) not in DATA_PARALLEL:
-            return
-        if self.ctx.call_qualname(node) in DATA_PARALLEL and not self._file_wraps_in_ddp():
-            self.report(node)
+    def finish(self) -> None:
+        calls = self.ctx.calls_to(DATA_PARALLEL)
+        if calls and not self._file_wraps_in_ddp():
+            for node in calls:
+                self.report(node)
 
     def _file_wraps_in_ddp(self) -> bool:
         """DataParallel next to a DDP wrap in the same file is the single-process fallback of a script

@@ -8,7 +8,7 @@ from typing import Any
 
 import libcst as cst
 
-from advisor.callgraph import Repeat, call_graph, calls_named, calls_within, step_gated
+from advisor.callgraph import Repeat, call_graph, calls_within, step_gated
 from advisor.syntax import call_attr, call_receiver, callee_name, dotted_name, walk
 from advisor.grad_flow import DETACHED, HOST, GradFlow
 from advisor.context import FileContext
@@ -502,4 +502,4 @@ class EvalWithoutNoGrad(Rule):
         return any(a is func for a in self.ctx.ancestors(node))
 
     def _callers(self, name: str) -> list[cst.Call]:
-        return list(calls_named(self.ctx, name))
+        return list(self.ctx.calls_named(name))

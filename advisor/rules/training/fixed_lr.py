@@ -7,7 +7,6 @@ from typing import Any
 
 import libcst as cst
 
-from advisor.callgraph import calls_named
 from advisor.context import FileContext
 from advisor.syntax import call_attr, call_receiver, callee_name, dotted_name, int_value, node_code, positional, walk
 from advisor.fixes import AddImport, FixPlan, InsertAfter, Op, fresh_name, guarded
@@ -222,7 +221,7 @@ class FixedLearningRate(Rule):
         func = self.ctx.enclosing_function(step)
         if func is None:
             return []
-        loops = [self.ctx.innermost_loop(c) for c in calls_named(self.ctx, func.name.value)]
+        loops = [self.ctx.innermost_loop(c) for c in self.ctx.calls_named(func.name.value)]
         return [lp for lp in loops if lp is not None and not self.ctx.in_test_function(lp)]
 
     def _steps(self, step: cst.Call, names: set[str], only: bool) -> bool:
@@ -245,7 +244,7 @@ class FixedLearningRate(Rule):
             out.append(_count(self.ctx, outer, min_epochs, "epochs"))
         func = self.ctx.enclosing_function(loop)
         if func is not None:
-            for call in calls_named(self.ctx, func.name.value):
+            for call in self.ctx.calls_named(func.name.value):
                 caller_loop = self.ctx.innermost_loop(call)
                 if caller_loop is not None and not self.ctx.in_test_function(caller_loop):
                     out.append(_count(self.ctx, caller_loop, min_epochs, "epochs"))

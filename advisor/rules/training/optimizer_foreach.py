@@ -15,7 +15,6 @@ from advisor.types import Confidence
 FOREACH_OPTIMIZERS = frozenset(
     f"torch.optim.{name}" for name in "SGD Adam AdamW Adamax Adadelta Adagrad ASGD NAdam RAdam RMSprop Rprop".split()
 )
-FOREACH_CLASSES = frozenset(q.rsplit(".", 1)[-1] for q in FOREACH_OPTIMIZERS)
 # PyTorch made the foreach implementation the default on CUDA in 2.0.
 FOREACH_DEFAULT_SINCE = (2, 0)
 VERSION = re.compile(r"^\s*(\d+)\.(\d+)")
@@ -64,12 +63,14 @@ class OptimizerForeachOff(Rule):
         ),
     )
 
-    def visit_Call(self, node: cst.Call) -> None:
-        if type(node.func) is cst.Attribute and node.func.attr.value not in FOREACH_CLASSES:
-            return  # `x.y.Name(...)` resolves to a name ending in `Name`: not one of these optimizers
-        q = self.ctx.call_qualname(node)
-        if q not in FOREACH_OPTIMIZERS or not self.ctx.runs_on_cuda:
+    def finish(self) -> None:
+        if not self.ctx.runs_on_cuda:
             return
+        for node in self.ctx.calls_to(FOREACH_OPTIMIZERS):
+            self._check(node)
+
+    def _check(self, node: cst.Call) -> None:
+        q = self.ctx.call_qualname(node) or ""
         arg = keyword(node, "foreach")
         name = q.rsplit(".", 1)[-1]
         if arg is not None:
